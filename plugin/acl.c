@@ -1,0 +1,76 @@
+/*
+ * acl.c - the access rules of docs/protocol.md, from memory.
+ *
+ *   read      chat/<ch> and its typing/presence/read/delivered topics: members only; nothing else
+ *             under chat/ is ever delivered by fan-out (replies are directed to their client)
+ *   subscribe the same topics for members; wildcard channel levels (chat/#, chat/+/typing) are allowed
+ *             and filtered at each delivery; chat/_reply/<clientid> by that client only
+ *   write     any authenticated user; the message callback answers with a precise error
+ * A connection without a username gets nothing under chat/.
+ */
+#include <string.h>
+
+#include "acl.h"
+
+
+static bool is_member(const struct chat_index *idx, const struct chat_topic *t, const char *user)
+{
+	const struct chat_channel *ch = chat_index__find(idx, t->channel, t->channel_len);
+
+	return ch != NULL && chat_index__member(ch, user) != NULL;
+}
+
+
+static bool is_channel_topic(enum chat_topic_kind kind)
+{
+	return kind == CHAT_TOPIC_MESSAGES || kind == CHAT_TOPIC_TYPING || kind == CHAT_TOPIC_PRESENCE
+	       || kind == CHAT_TOPIC_READ || kind == CHAT_TOPIC_DELIVERED;
+}
+
+
+static enum chat_acl_verdict check_subscribe(const struct chat_index *idx, const char *user,
+					     const char *client_id, const struct chat_topic *t)
+{
+	if(t->kind == CHAT_TOPIC_WIDE) {
+		return CHAT_ACL_GRANT;
+	}
+	if(is_channel_topic(t->kind) || t->kind == CHAT_TOPIC_CHANNEL_ANY) {
+		return is_member(idx, t, user) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
+	}
+	if(t->kind == CHAT_TOPIC_REPLY) {
+		return client_id != NULL && strcmp(t->client_id, client_id) == 0 ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
+	}
+	return CHAT_ACL_DENY;
+}
+
+
+enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *user, const char *client_id,
+				      const char *topic, enum chat_access access)
+{
+	struct chat_topic t;
+
+	if(access == CHAT_ACCESS_SUBSCRIBE || access == CHAT_ACCESS_UNSUBSCRIBE) {
+		topic = chat_topic__strip_share(topic);
+	}
+	chat_topic__parse(topic, &t);
+	if(t.kind == CHAT_TOPIC_OTHER) {
+		return CHAT_ACL_NOT_MINE;
+	}
+	if(access == CHAT_ACCESS_UNSUBSCRIBE) {
+		return CHAT_ACL_GRANT;
+	}
+	if(user == NULL) {
+		return CHAT_ACL_DENY;
+	}
+	switch(access) {
+	case CHAT_ACCESS_READ:
+		return is_channel_topic(t.kind) && is_member(idx, &t, user) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
+	case CHAT_ACCESS_WRITE:
+		return CHAT_ACL_GRANT;
+	case CHAT_ACCESS_SUBSCRIBE:
+		return check_subscribe(idx, user, client_id, &t);
+	case CHAT_ACCESS_UNSUBSCRIBE:
+		break;
+	}
+	return CHAT_ACL_GRANT;
+}

@@ -1,0 +1,38 @@
+/*
+ * broker.h - the only door to the broker for services: logging and publishing.
+ *
+ * Keeping every mosquitto_broker_publish call here means the rest of the plugin never has to know the
+ * broker's ownership rules: payloads passed in are copied, and what the broker takes is allocated with
+ * mosquitto_malloc and freed here when it refuses it.
+ */
+#ifndef CHAT_BROKER_H
+#define CHAT_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "index.h"
+
+enum chat_log_level {
+	CHAT_LOG_DEBUG,
+	CHAT_LOG_INFO,
+	CHAT_LOG_NOTICE,
+	CHAT_LOG_WARNING,
+	CHAT_LOG_ERR,
+};
+
+/* Writes "mqchat: <message>" to the broker's log. */
+void chat_broker__log(enum chat_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Queues an event for every subscriber of chat/<channel> at QoS 1; the broker checks each subscriber's
+ * read access when it delivers, at the start of its next loop iteration. Events queued here go out in
+ * the order they were queued. Returns 0, or -1 (logged) if the broker refused it; the event stays in
+ * the log either way, so catch-up still serves it. */
+int chat_broker__publish_event(const char *channel, const char *json, size_t len);
+
+/* Queues payload for one client only, on topic, at QoS 1, with the MQTT v5 Correlation Data property
+ * when correlation is not NULL. Returns 0, or -1 (logged) if the broker refused it. */
+int chat_broker__send_to(const char *client_id, const char *topic, const char *payload, size_t len,
+			 const void *correlation, uint16_t correlation_len);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * catchup.c - serves pages of a channel's log, keyed by cursor.
+ *
+ * A page holds the stored events with seq > since, in seq order: at most `limit` of them, and no more
+ * bytes than plugin_opt_catchup_page_bytes (but always at least one event when there is one). Each page
+ * is one MQTT message to the requester only, so a long history never floods the broker's per-client
+ * queue: the client asks for the next page when it has this one. Events are copied from the store as
+ * stored, so they are byte for byte what live subscribers received.
+ *
+ * `next` is the last seq returned (or since when none), `more` says whether the log holds events
+ * after next. Repeating with since = next while more is true yields every event exactly once.
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catchup.h"
+#include "clock.h"
+#include "json_fields.h"
+
+struct page {
+	char *buf; /* the events array's contents: "{...},{...}" */
+	size_t len, cap;
+	size_t budget; /* bytes the events may take */
+	int64_t last_seq;
+	size_t count;
+	bool out_of_memory;
+};
+
+
+static bool page_add(int64_t seq, const char *json, size_t len, void *ctx)
+{
+	struct page *page = ctx;
+	size_t need = page->len + len + 1;
+
+	if(page->count > 0 && need > page->budget) {
+		return false;
+	}
+	if(need > page->cap) {
+		size_t cap = page->cap ? page->cap * 2 : 4096;
+		char *buf;
+		while(cap < need) {
+			cap *= 2;
+		}
+		buf = realloc(page->buf, cap);
+		if(buf == NULL) {
+			page->out_of_memory = true;
+			return false;
+		}
+		page->buf = buf;
+		page->cap = cap;
+	}
+	if(page->count > 0) {
+		page->buf[page->len++] = ',';
+	}
+	memcpy(page->buf + page->len, json, len);
+	page->len += len;
+	page->last_seq = seq;
+	page->count++;
+	return true;
+}
+
+
+static enum chat_err parse_request(const struct chat_config *config, const void *payload, size_t len,
+				   int64_t *since, int64_t *limit, struct chat_error *err)
+{
+	cJSON *obj = NULL;
+	enum chat_err rc;
+	const char *p = payload;
+	size_t i = 0;
+
+	*since = 0;
+	*limit = config->catchup_limit;
+	while(i < len && strchr(" \t\r\n", p[i]) != NULL) {
+		i++;
+	}
+	if(i == len) {
+		return CHAT_ERR_OK;
+	}
+	if(!chat_json__looks_like_object(payload, len)) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "a catch-up request is a JSON object");
+	}
+	if(chat_json__parse_object(payload, len, &obj, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	rc = chat_json__int(obj, "since", false, 0, CHAT_JSON_INT_MAX, since, err);
+	if(rc == CHAT_ERR_OK) {
+		rc = chat_json__int(obj, "limit", false, 1, CHAT_JSON_INT_MAX, limit, err);
+	}
+	cJSON_Delete(obj);
+	if(*limit > config->catchup_max_limit) {
+		*limit = config->catchup_max_limit;
+	}
+	return rc;
+}
+
+
+/* {"ok":true,"kind":"sync",...,"events":[...]}: built by hand around the stored event texts, which are
+ * JSON already. Channel ids and epochs never need escaping. */
+static char *build_reply(const struct chat_channel *ch, int64_t since, const struct page *page, size_t *len)
+{
+	int64_t next = page->count > 0 ? page->last_seq : since;
+	bool more = next < ch->head;
+	char head[512];
+	int head_len = snprintf(head, sizeof(head),
+				"{\"ok\":true,\"kind\":\"sync\",\"channel\":\"%s\",\"epoch\":\"%s\",\"since\":%lld,"
+				"\"next\":%lld,\"head\":%lld,\"more\":%s,\"events\":[",
+				ch->name, ch->epoch, (long long)since, (long long)next, (long long)ch->head,
+				more ? "true" : "false");
+	char *reply = malloc((size_t)head_len + page->len + 3);
+
+	if(reply == NULL) {
+		return NULL;
+	}
+	memcpy(reply, head, (size_t)head_len);
+	if(page->len > 0) {
+		memcpy(reply + head_len, page->buf, page->len);
+	}
+	memcpy(reply + head_len + page->len, "]}", 3);
+	*len = (size_t)head_len + page->len + 2;
+	return reply;
+}
+
+
+static enum chat_err serve(struct chat_plugin *plugin, const struct chat_reply_to *rt,
+			   const struct chat_channel *ch, int64_t since, int64_t limit, struct chat_error *err)
+{
+	struct page page = {.budget = (size_t)plugin->config.catchup_page_bytes - 512};
+	size_t len = 0;
+	char *reply;
+
+	if(since < ch->head
+	   && chat_store__events_after(plugin->store, ch->rowid, since, limit, page_add, &page, err) != CHAT_ERR_OK) {
+		free(page.buf);
+		return err->code;
+	}
+	reply = page.out_of_memory ? NULL : build_reply(ch, since, &page, &len);
+	free(page.buf);
+	if(reply == NULL) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	chat_reply__send(rt, reply, len);
+	free(reply);
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_catchup__serve_or_reply(struct chat_plugin *plugin, const struct chat_requester *who,
+					   const struct chat_reply_to *rt, const char *channel,
+					   size_t channel_len, const void *payload, size_t len)
+{
+	char name[CHAT_CHANNEL_ID_MAX + 1];
+	struct chat_error_context ctx = {.channel = name};
+	struct chat_error err = {0};
+	const struct chat_channel *ch;
+	int64_t since = 0, limit = 0;
+
+	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
+	if(!chat_ratelimit__allow(plugin->request_limits, who->user, chat_clock__mono_ms())) {
+		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down", who->user);
+		return chat_reply__error(rt, &err, &ctx);
+	}
+	if(parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK) {
+		return chat_reply__error(rt, &err, &ctx);
+	}
+	ch = chat_index__find(&plugin->index, channel, channel_len);
+	if(ch == NULL) {
+		chat_error__set(&err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%s", name);
+		return chat_reply__error(rt, &err, &ctx);
+	}
+	if(chat_index__member(ch, who->user) == NULL) {
+		chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, name);
+		return chat_reply__error(rt, &err, &ctx);
+	}
+	if(serve(plugin, rt, ch, since, limit, &err) != CHAT_ERR_OK) {
+		return chat_reply__error(rt, &err, &ctx);
+	}
+	return CHAT_ERR_OK;
+}

@@ -1,0 +1,35 @@
+/*
+ * chat.h - the plugin's state, passed as userdata to every broker callback.
+ *
+ * Everything mqchat keeps lives here; there are no other globals. It is created by plugin.c at init and
+ * freed at cleanup, and only ever touched from the broker's thread.
+ */
+#ifndef CHAT_H
+#define CHAT_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "index.h"
+#include "ratelimit.h"
+#include "store.h"
+
+struct mosquitto_plugin_id_t;
+
+struct chat_plugin {
+	struct mosquitto_plugin_id_t *identifier;
+	struct chat_config config;
+	struct chat_store *store;
+	struct chat_index index;
+	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
+	struct chat_ratelimit *request_limits; /* catch-up and chat/_api requests, per user */
+	int64_t next_prune_ms;                 /* tick.c: when to forget idle rate-limit buckets */
+};
+
+/* Who is asking, as the broker authenticated it: `from` and `device` of the events it causes. */
+struct chat_requester {
+	const char *user;   /* the MQTT username; never NULL once past the ACL */
+	const char *device; /* the MQTT client id */
+};
+
+#endif

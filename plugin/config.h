@@ -1,0 +1,48 @@
+/*
+ * config.h - the plugin's options (plugin_opt_* lines of mosquitto.conf).
+ *
+ * Every option is one row of a table in config.c: key, type, bounds and default. Parsing is strict: an
+ * unknown key, a value that is not entirely a number in range or one of the listed words, or an option
+ * given twice fails plugin start with a message naming the key and the value.
+ */
+#ifndef CHAT_CONFIG_H
+#define CHAT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum chat_synchronous {
+	CHAT_SYNC_NORMAL, /* WAL synchronous=NORMAL: survives process crashes */
+	CHAT_SYNC_FULL,   /* WAL synchronous=FULL: also survives power loss */
+};
+
+enum chat_acl_fallback {
+	CHAT_ACL_FALLBACK_ALLOW, /* no other ACL source: allow what mqchat does not forbid */
+	CHAT_ACL_FALLBACK_DEFER, /* acl_file or dynamic-security decides what mqchat does not forbid */
+};
+
+struct chat_config {
+	char *database; /* SQLite path, required */
+	int64_t synchronous;
+	int64_t max_body;
+	int64_t catchup_limit;
+	int64_t catchup_max_limit;
+	int64_t catchup_page_bytes;
+	int64_t busy_timeout_ms;
+	int64_t send_rate;
+	int64_t send_burst;
+	int64_t request_rate;
+	int64_t request_burst;
+	int64_t acl_fallback;
+};
+
+/* Fills cfg from count key/value pairs (keys without the "plugin_opt_" prefix), applying defaults.
+ * Returns 0, or -1 with a message in err. cfg->database is malloc'd: release with chat_config__clear,
+ * on success and on failure alike. */
+int chat_config__parse(struct chat_config *cfg, int count, const char *const *keys, const char *const *values,
+		       char *err, size_t err_len);
+
+/* Releases what chat_config__parse allocated. */
+void chat_config__clear(struct chat_config *cfg);
+
+#endif

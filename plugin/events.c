@@ -1,0 +1,157 @@
+/*
+ * events.c - the broker-facing adapters.
+ *
+ * The message callback is the front door of the send, catch-up and API paths. It runs inside the
+ * broker's publish handling, after the write ACL and before the broker stores, delivers or
+ * acknowledges anything, so a service can commit to SQLite before anybody sees the message.
+ *
+ * What happens to the original publish afterwards:
+ * - accepted: its topic is rewritten in place to the sink (chat/_), which no one may read, so the
+ *   broker acknowledges it (v5: 0x10 "no matching subscribers") and delivers it to nobody. The stored
+ *   event was queued in its place (txn.c). Rewriting in place keeps the broker's own buffer, which
+ *   every 2.0.x release handles the same way;
+ * - refused: MOSQ_ERR_ACL_DENIED, which the broker turns into PUBACK/PUBREC 0x87 for an MQTT v5
+ *   sender at QoS 1/2 and drops silently otherwise. The JSON error already went to the reply topic.
+ * The callback never returns another error: anything else would make the broker close the connection.
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+
+#include "acl.h"
+#include "api.h"
+#include "catchup.h"
+#include "chat.h"
+#include "events.h"
+#include "send.h"
+#include "tick.h"
+#include "topic.h"
+
+
+int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	struct chat_plugin *plugin = userdata;
+	enum chat_access access;
+	enum chat_acl_verdict verdict;
+
+	(void)event;
+	switch(ed->access) {
+	case MOSQ_ACL_READ:
+		access = CHAT_ACCESS_READ;
+		break;
+	case MOSQ_ACL_WRITE:
+		access = CHAT_ACCESS_WRITE;
+		break;
+	case MOSQ_ACL_SUBSCRIBE:
+		access = CHAT_ACCESS_SUBSCRIBE;
+		break;
+	case MOSQ_ACL_UNSUBSCRIBE:
+		access = CHAT_ACCESS_UNSUBSCRIBE;
+		break;
+	default:
+		return MOSQ_ERR_PLUGIN_DEFER;
+	}
+	verdict = chat_acl__check(&plugin->index, mosquitto_client_username(ed->client),
+				  mosquitto_client_id(ed->client), ed->topic, access);
+	if(verdict == CHAT_ACL_DENY) {
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	return plugin->config.acl_fallback == CHAT_ACL_FALLBACK_DEFER ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_SUCCESS;
+}
+
+
+/* Where the answer goes: the v5 Response Topic and Correlation Data when set, else chat/_reply/<id>. */
+static void reply_to_from_message(struct chat_reply_to *rt, const char *client_id,
+				  const mosquitto_property *props)
+{
+	char *response_topic = NULL;
+	void *correlation = NULL;
+	uint16_t correlation_len = 0;
+
+	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
+	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len, false);
+	chat_reply_to__init(rt, client_id, response_topic, correlation, correlation_len);
+	free(response_topic);
+	free(correlation);
+}
+
+
+static enum chat_err dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
+			      const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
+			      size_t len)
+{
+	struct chat_error err = {0};
+
+	switch(t->kind) {
+	case CHAT_TOPIC_MESSAGES:
+		return chat_send__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
+	case CHAT_TOPIC_SYNC:
+		return chat_catchup__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
+	case CHAT_TOPIC_API:
+		return chat_api__serve_or_reply(plugin, who, rt, payload, len);
+	case CHAT_TOPIC_TYPING:
+	case CHAT_TOPIC_READ:
+	case CHAT_TOPIC_DELIVERED:
+		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "typing, read and delivered are not served yet");
+		break;
+	case CHAT_TOPIC_PRESENCE:
+		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "presence is published by the server only");
+		break;
+	case CHAT_TOPIC_REPLY:
+		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "reply topics are written by the server only");
+		break;
+	default:
+		chat_error__set(&err, CHAT_ERR_BAD_TOPIC,
+				"no such topic; publish to chat/<channel>, chat/<channel>/sync or chat/_api");
+		break;
+	}
+	return chat_reply__error(rt, &err, NULL);
+}
+
+
+int chat_events__message_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_message *ed = event_data;
+	struct chat_plugin *plugin = userdata;
+	struct chat_requester who;
+	struct chat_reply_to rt;
+	struct chat_topic t;
+	enum chat_err rc;
+
+	(void)event;
+	chat_topic__parse(ed->topic, &t);
+	if(t.kind == CHAT_TOPIC_OTHER) {
+		return MOSQ_ERR_SUCCESS;
+	}
+	ed->retain = false;
+	who.user = mosquitto_client_username(ed->client);
+	who.device = mosquitto_client_id(ed->client);
+	if(who.user == NULL || who.device == NULL) {
+		return MOSQ_ERR_ACL_DENIED; /* the write ACL refuses these already */
+	}
+	reply_to_from_message(&rt, who.device, ed->properties);
+	rc = dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
+	chat_reply_to__clear(&rt);
+	if(rc != CHAT_ERR_OK) {
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	/* Every topic that can succeed (chat/<ch>, chat/<ch>/sync, chat/_api) is at least as long as the
+	 * sink, so it fits in place. */
+	memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+	return MOSQ_ERR_SUCCESS;
+}
+
+
+int chat_events__tick_cb(int event, void *event_data, void *userdata)
+{
+	(void)event;
+	(void)event_data;
+	chat_tick__run(userdata);
+	return MOSQ_ERR_SUCCESS;
+}

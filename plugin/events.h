@@ -1,0 +1,16 @@
+/*
+ * events.h - the broker callbacks: unpack an event, call a service, map its result to MOSQ_ERR_*.
+ */
+#ifndef CHAT_EVENTS_H
+#define CHAT_EVENTS_H
+
+/* MOSQ_EVT_ACL_CHECK: every subscribe, publish and delivery. userdata is the struct chat_plugin. */
+int chat_events__acl_check_cb(int event, void *event_data, void *userdata);
+
+/* MOSQ_EVT_MESSAGE: every publish that passed the write ACL, before the broker stores or delivers it. */
+int chat_events__message_cb(int event, void *event_data, void *userdata);
+
+/* MOSQ_EVT_TICK: once per broker loop iteration. */
+int chat_events__tick_cb(int event, void *event_data, void *userdata);
+
+#endif

@@ -1,0 +1,107 @@
+/*
+ * index.h - the in-memory picture of channels and their members.
+ *
+ * The read ACL runs for every subscriber of every delivered message, so membership must answer from
+ * memory: two hash lookups, no query. The index mirrors the store: it is loaded at start and changed
+ * only after the transaction that changed the store has committed, so it never shows what the store
+ * does not hold. Every member is indexed both ways: channel -> members and user -> channels.
+ */
+#ifndef CHAT_INDEX_H
+#define CHAT_INDEX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uthash.h>
+
+#include "event_json.h"
+#include "topic.h"
+
+enum chat_visibility {
+	CHAT_VISIBILITY_PUBLIC,
+	CHAT_VISIBILITY_PRIVATE,
+	CHAT_VISIBILITY_DM,
+};
+
+enum chat_role {
+	CHAT_ROLE_MEMBER,
+	CHAT_ROLE_OWNER,
+};
+
+struct chat_member {
+	UT_hash_handle hh; /* chat_channel.members, keyed by user */
+	enum chat_role role;
+	int64_t joined_seq; /* seq of the join event: who joined first */
+	char user[];
+};
+
+struct chat_channel {
+	UT_hash_handle hh; /* chat_index.channels, keyed by name */
+	int64_t rowid;     /* channels.id in the store */
+	char name[CHAT_CHANNEL_ID_MAX + 1];
+	char *title;
+	enum chat_visibility visibility;
+	char epoch[CHAT_UUID_LEN + 1];
+	int64_t head;             /* seq of the last committed event, 0 when empty */
+	int64_t head_ts;          /* ts of that event: the channel's latest activity */
+	int64_t last_message_seq; /* seq of the last event of type message, 0 if none */
+	struct chat_member *members;
+};
+
+/* One channel of a user, in chat_user.channels. */
+struct chat_membership {
+	UT_hash_handle hh; /* keyed by the channel pointer */
+	struct chat_channel *channel;
+};
+
+struct chat_user {
+	UT_hash_handle hh; /* chat_index.users, keyed by name */
+	struct chat_membership *channels;
+	char name[];
+};
+
+struct chat_index {
+	struct chat_channel *channels;
+	struct chat_user *users;
+};
+
+/* Wire names: "public", "private", "dm"; "member", "owner". */
+const char *chat_visibility__name(enum chat_visibility visibility);
+bool chat_visibility__parse(const char *name, enum chat_visibility *out);
+const char *chat_role__name(enum chat_role role);
+bool chat_role__parse(const char *name, enum chat_role *out);
+
+/* Adds a channel with no members and head 0. Returns it (owned by the index), or NULL when out of
+ * memory or when the name is taken. */
+struct chat_channel *chat_index__add_channel(struct chat_index *idx, int64_t rowid, const char *name,
+					     const char *title, enum chat_visibility visibility,
+					     const char *epoch);
+
+/* The channel named name[0..len), or NULL. */
+struct chat_channel *chat_index__find(const struct chat_index *idx, const char *name, size_t len);
+
+/* user's membership of ch, or NULL when user is not a member. */
+struct chat_member *chat_index__member(const struct chat_channel *ch, const char *user);
+
+/* Makes user a member of ch with role (updating the role if already a member). Returns 0, or -1 when
+ * out of memory (the index is then unchanged). */
+int chat_index__add_member(struct chat_index *idx, struct chat_channel *ch, const char *user,
+			   enum chat_role role, int64_t joined_seq);
+
+/* Removes user from ch; a no-op if user is not a member. */
+void chat_index__remove_member(struct chat_index *idx, struct chat_channel *ch, const char *user);
+
+/* The member of ch who joined first among those other than except (which may be NULL), or NULL. */
+struct chat_member *chat_index__longest_member(const struct chat_channel *ch, const char *except);
+
+/* True if ch has an owner other than except (which may be NULL). */
+bool chat_index__has_other_owner(const struct chat_channel *ch, const char *except);
+
+/* The user's channels, or NULL when user is a member of none. */
+const struct chat_user *chat_index__user(const struct chat_index *idx, const char *user);
+
+/* Frees every channel, member and user of idx and empties it. */
+void chat_index__clear(struct chat_index *idx);
+
+#endif

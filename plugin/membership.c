@@ -1,0 +1,379 @@
+/*
+ * membership.c - creating channels and changing their members.
+ *
+ * Each operation: check the rules against the index, then in one transaction append the join/leave
+ * events and change the members table, commit (which queues the events), and only then change the
+ * index. If the index cannot follow (out of memory) the store is still right and the next start
+ * rebuilds the index from it; that is logged.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker.h"
+#include "clock.h"
+#include "ids.h"
+#include "membership.h"
+#include "txn.h"
+
+#define DM_PREFIX   "dm-"
+#define DM_ID_BYTES 8
+
+/* One member added or removed by an operation, for the index once committed. */
+struct change {
+	const char *user;
+	enum chat_role role;
+	int64_t seq; /* of its join or leave event */
+};
+
+
+static void index_failed(const char *what, const char *channel)
+{
+	chat_broker__log(CHAT_LOG_ERR, "out of memory updating the index (%s in #%s); restart the broker", what,
+			 channel);
+}
+
+
+/* Appends a join (or leave) event of user to channel and records the member row. */
+static enum chat_err append_membership(struct chat_txn *txn, int64_t rowid, const char *channel,
+				       const struct chat_requester *who, enum chat_event_type type,
+				       struct change *change, struct chat_event *ev, struct chat_error *err)
+{
+	struct chat_store *store = txn->plugin->store;
+
+	*ev = (struct chat_event){
+		.channel = channel,
+		.seq = change->seq,
+		.type = type,
+		.from = who->user,
+		.device = who->device,
+		.user = change->user,
+	};
+	if(chat_txn__append(txn, rowid, ev, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(type == CHAT_EVENT_JOIN) {
+		return chat_store__put_member(store, rowid, change->user, change->role, change->seq, err);
+	}
+	return chat_store__delete_member(store, rowid, change->user, err);
+}
+
+
+/* ---- create and dm ---------------------------------------------------------------------------------- */
+
+static bool listed(const char *const *users, size_t count, const char *user)
+{
+	for(size_t i = 0; i < count; i++) {
+		if(strcmp(users[i], user) == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+
+/* The distinct users of the new channel, creator first; malloc'd array of borrowed strings. */
+static struct change *initial_members(const struct chat_requester *who, enum chat_visibility visibility,
+				      const char *const *members, size_t member_count, size_t *count)
+{
+	struct change *changes = calloc(member_count + 1, sizeof(*changes));
+	size_t n = 0;
+
+	if(changes == NULL) {
+		return NULL;
+	}
+	changes[n++] = (struct change){who->user, visibility == CHAT_VISIBILITY_DM ? CHAT_ROLE_MEMBER : CHAT_ROLE_OWNER,
+				       1};
+	for(size_t i = 0; i < member_count; i++) {
+		if(strcmp(members[i], who->user) != 0 && !listed(members, i, members[i])) {
+			changes[n] = (struct change){members[i], CHAT_ROLE_MEMBER, (int64_t)n + 1};
+			n++;
+		}
+	}
+	*count = n;
+	return changes;
+}
+
+
+static enum chat_err store_new_channel(struct chat_plugin *plugin, const struct chat_requester *who,
+				       const char *name, enum chat_visibility visibility, const char *title,
+				       const char *epoch, struct change *changes, size_t count, int64_t *rowid,
+				       struct chat_event *last, struct chat_error *err)
+{
+	struct chat_txn txn;
+
+	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(chat_store__insert_channel(plugin->store, name, visibility, title, epoch, who->user,
+				      chat_clock__wall_ms(), rowid, err)
+	   != CHAT_ERR_OK) {
+		chat_txn__abort(&txn);
+		return err->code;
+	}
+	for(size_t i = 0; i < count; i++) {
+		if(append_membership(&txn, *rowid, name, who, CHAT_EVENT_JOIN, &changes[i], last, err)
+		   != CHAT_ERR_OK) {
+			chat_txn__abort(&txn);
+			return err->code;
+		}
+	}
+	return chat_txn__commit(&txn, err);
+}
+
+
+static enum chat_err create_channel(struct chat_plugin *plugin, const struct chat_requester *who,
+				    const char *name, enum chat_visibility visibility, const char *title,
+				    const char *const *members, size_t member_count, struct chat_channel **out,
+				    struct chat_error *err)
+{
+	char epoch[CHAT_UUID_LEN + 1];
+	struct chat_event last;
+	struct chat_channel *ch;
+	struct change *changes;
+	size_t count = 0;
+	int64_t rowid = 0;
+
+	changes = initial_members(who, visibility, members, member_count, &count);
+	if(changes == NULL) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	chat_ids__uuid(epoch);
+	if(store_new_channel(plugin, who, name, visibility, title, epoch, changes, count, &rowid, &last, err)
+	   != CHAT_ERR_OK) {
+		free(changes);
+		return err->code;
+	}
+	ch = chat_index__add_channel(&plugin->index, rowid, name, title, visibility, epoch);
+	for(size_t i = 0; ch != NULL && i < count; i++) {
+		if(chat_index__add_member(&plugin->index, ch, changes[i].user, changes[i].role, changes[i].seq) != 0) {
+			index_failed("adding a member", name);
+		}
+	}
+	free(changes);
+	if(ch == NULL) {
+		index_failed("adding the channel", name);
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	chat_txn__advance_head(ch, &last);
+	*out = ch;
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_membership__create(struct chat_plugin *plugin, const struct chat_requester *who,
+				      const char *name, enum chat_visibility visibility, const char *title,
+				      const char *const *members, size_t member_count, struct chat_channel **out,
+				      struct chat_error *err)
+{
+	if(chat_index__find(&plugin->index, name, strlen(name)) != NULL) {
+		return chat_error__set(err, CHAT_ERR_CONFLICT, "channel #%s already exists", name);
+	}
+	if(visibility == CHAT_VISIBILITY_DM) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "direct channels are opened with the dm op");
+	}
+	return create_channel(plugin, who, name, visibility, title, members, member_count, out, err);
+}
+
+
+const char *chat_membership__dm_peer(const struct chat_channel *ch, const char *user)
+{
+	struct chat_member *m, *tmp;
+
+	if(ch->visibility != CHAT_VISIBILITY_DM) {
+		return NULL;
+	}
+	HASH_ITER(hh, ch->members, m, tmp) {
+		if(strcmp(m->user, user) != 0) {
+			return m->user;
+		}
+	}
+	return NULL;
+}
+
+
+static struct chat_channel *find_dm(const struct chat_index *idx, const char *a, const char *b)
+{
+	const struct chat_user *u = chat_index__user(idx, a);
+	struct chat_membership *ms, *tmp;
+
+	if(u == NULL) {
+		return NULL;
+	}
+	HASH_ITER(hh, u->channels, ms, tmp) {
+		if(ms->channel->visibility == CHAT_VISIBILITY_DM && chat_index__member(ms->channel, b) != NULL) {
+			return ms->channel;
+		}
+	}
+	return NULL;
+}
+
+
+enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_requester *who,
+				  const char *user, struct chat_channel **out, bool *created,
+				  struct chat_error *err)
+{
+	char name[sizeof(DM_PREFIX) + 2 * DM_ID_BYTES];
+	const char *peer[1] = {user};
+
+	*created = false;
+	if(strcmp(user, who->user) == 0) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "a direct channel needs another user");
+	}
+	*out = find_dm(&plugin->index, who->user, user);
+	if(*out != NULL) {
+		return CHAT_ERR_OK;
+	}
+	do {
+		memcpy(name, DM_PREFIX, strlen(DM_PREFIX));
+		chat_ids__hex(name + strlen(DM_PREFIX), DM_ID_BYTES);
+	} while(chat_index__find(&plugin->index, name, strlen(name)) != NULL);
+	if(create_channel(plugin, who, name, CHAT_VISIBILITY_DM, "", peer, 1, out, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	*created = true;
+	return CHAT_ERR_OK;
+}
+
+
+/* ---- join, invite --------------------------------------------------------------------------------- */
+
+/* Adds user to ch as a member, caused by who. */
+static enum chat_err add_member(struct chat_plugin *plugin, const struct chat_requester *who,
+				struct chat_channel *ch, const char *user, struct chat_error *err)
+{
+	struct change change = {user, CHAT_ROLE_MEMBER, ch->head + 1};
+	struct chat_event ev;
+	struct chat_txn txn;
+
+	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_JOIN, &change, &ev, err) != CHAT_ERR_OK) {
+		chat_txn__abort(&txn);
+		return err->code;
+	}
+	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	chat_txn__advance_head(ch, &ev);
+	if(chat_index__add_member(&plugin->index, ch, user, CHAT_ROLE_MEMBER, change.seq) != 0) {
+		index_failed("adding a member", ch->name);
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_membership__join(struct chat_plugin *plugin, const struct chat_requester *who,
+				    struct chat_channel *ch, bool *joined, struct chat_error *err)
+{
+	*joined = false;
+	if(chat_index__member(ch, who->user) != NULL) {
+		return CHAT_ERR_OK;
+	}
+	if(ch->visibility != CHAT_VISIBILITY_PUBLIC) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "#%s is private: ask its owner for an invite", ch->name);
+	}
+	if(add_member(plugin, who, ch, who->user, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	*joined = true;
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct chat_requester *who,
+				      struct chat_channel *ch, const char *user, bool *added,
+				      struct chat_error *err)
+{
+	const struct chat_member *inviter = chat_index__member(ch, who->user);
+
+	*added = false;
+	if(inviter == NULL) {
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, ch->name);
+	}
+	if(ch->visibility == CHAT_VISIBILITY_DM) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "a direct channel has no room for more members");
+	}
+	if(ch->visibility == CHAT_VISIBILITY_PRIVATE && inviter->role != CHAT_ROLE_OWNER) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may invite", ch->name);
+	}
+	if(chat_index__member(ch, user) != NULL) {
+		return CHAT_ERR_OK;
+	}
+	if(add_member(plugin, who, ch, user, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	*added = true;
+	return CHAT_ERR_OK;
+}
+
+
+/* ---- leave, remove -------------------------------------------------------------------------------- */
+
+/* Takes user out of ch, caused by who; hands ownership on when the last owner goes. */
+static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_requester *who,
+				 struct chat_channel *ch, const char *user, struct chat_error *err)
+{
+	const struct chat_member *leaving = chat_index__member(ch, user);
+	struct chat_member *heir = NULL;
+	struct change change = {user, leaving->role, ch->head + 1};
+	struct chat_event ev;
+	struct chat_txn txn;
+
+	if(leaving->role == CHAT_ROLE_OWNER && !chat_index__has_other_owner(ch, user)) {
+		heir = chat_index__longest_member(ch, user);
+	}
+	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_LEAVE, &change, &ev, err) != CHAT_ERR_OK
+	   || (heir != NULL
+	       && chat_store__put_member(plugin->store, ch->rowid, heir->user, CHAT_ROLE_OWNER, heir->joined_seq, err)
+			  != CHAT_ERR_OK)) {
+		chat_txn__abort(&txn);
+		return err->code;
+	}
+	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	chat_txn__advance_head(ch, &ev);
+	chat_index__remove_member(&plugin->index, ch, user);
+	if(heir != NULL) {
+		heir->role = CHAT_ROLE_OWNER;
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_membership__leave(struct chat_plugin *plugin, const struct chat_requester *who,
+				     struct chat_channel *ch, struct chat_error *err)
+{
+	if(chat_index__member(ch, who->user) == NULL) {
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, ch->name);
+	}
+	if(ch->visibility == CHAT_VISIBILITY_DM) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "a direct channel cannot be left");
+	}
+	return drop_member(plugin, who, ch, who->user, err);
+}
+
+
+enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct chat_requester *who,
+				      struct chat_channel *ch, const char *user, struct chat_error *err)
+{
+	const struct chat_member *remover = chat_index__member(ch, who->user);
+
+	if(remover == NULL) {
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, ch->name);
+	}
+	if(ch->visibility == CHAT_VISIBILITY_DM || remover->role != CHAT_ROLE_OWNER) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may remove members", ch->name);
+	}
+	if(strcmp(user, who->user) == 0) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "to remove yourself, leave");
+	}
+	if(chat_index__member(ch, user) == NULL) {
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", user, ch->name);
+	}
+	return drop_member(plugin, who, ch, user, err);
+}

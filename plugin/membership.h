@@ -1,0 +1,56 @@
+/*
+ * membership.h - channels and who belongs to them.
+ *
+ * Every change of membership is an event in the channel's log (join, leave), committed in the same
+ * transaction as the change itself, and applied to the in-memory index only once committed. Rules:
+ * - anyone may create a channel and becomes its owner; anyone may join a public channel;
+ * - a member of a public channel, or the owner of a private one, may invite;
+ * - only an owner may remove someone; when the last owner leaves, the longest-standing member becomes
+ *   owner;
+ * - a direct channel (dm) has exactly its two users: nobody joins, leaves, is invited or removed.
+ */
+#ifndef CHAT_MEMBERSHIP_H
+#define CHAT_MEMBERSHIP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "chat.h"
+#include "errors.h"
+
+/* Longest user name mqchat accepts in requests. */
+#define CHAT_USER_MAX 256
+
+/* Creates channel name, owned by who, with members (who need not be listed; duplicates are ignored).
+ * CHAT_ERR_CONFLICT if the name is taken. *out is the new channel. */
+enum chat_err chat_membership__create(struct chat_plugin *plugin, const struct chat_requester *who,
+				      const char *name, enum chat_visibility visibility, const char *title,
+				      const char *const *members, size_t member_count, struct chat_channel **out,
+				      struct chat_error *err);
+
+/* Makes who a member of the public channel ch. *joined is false when who already was one. */
+enum chat_err chat_membership__join(struct chat_plugin *plugin, const struct chat_requester *who,
+				    struct chat_channel *ch, bool *joined, struct chat_error *err);
+
+/* Takes who out of ch. */
+enum chat_err chat_membership__leave(struct chat_plugin *plugin, const struct chat_requester *who,
+				     struct chat_channel *ch, struct chat_error *err);
+
+/* who adds user to ch. *added is false when user already was a member. */
+enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct chat_requester *who,
+				      struct chat_channel *ch, const char *user, bool *added,
+				      struct chat_error *err);
+
+/* who, an owner of ch, takes user out of it. From then on user receives nothing of ch. */
+enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct chat_requester *who,
+				      struct chat_channel *ch, const char *user, struct chat_error *err);
+
+/* The direct channel of who and user, created when they have none. *created tells which. */
+enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_requester *who,
+				  const char *user, struct chat_channel **out, bool *created,
+				  struct chat_error *err);
+
+/* The other user of the direct channel ch as seen by user, or NULL. */
+const char *chat_membership__dm_peer(const struct chat_channel *ch, const char *user);
+
+#endif

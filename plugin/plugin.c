@@ -1,0 +1,176 @@
+/*
+ * plugin.c - mqchat's entry points: version, init, cleanup.
+ *
+ * Init parses the options (config.c), opens and migrates the database (store.c), loads channels and
+ * members into memory (index.c) and registers the callbacks of one table, which cleanup walks again to
+ * unregister them. Any failure stops the broker with a message naming the cause.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <mosquitto_broker.h>
+/* Only the three entry points leave the shared object. */
+#pragma GCC visibility push(default)
+#include <mosquitto_plugin.h>
+#pragma GCC visibility pop
+#include <mosquitto.h>
+
+#include "broker.h"
+#include "chat.h"
+#include "events.h"
+
+#define PLUGIN_API_VERSION 5
+#define ERROR_LEN          512
+
+static const struct {
+	int event;
+	MOSQ_FUNC_generic_callback cb;
+} callbacks[] = {
+	{MOSQ_EVT_ACL_CHECK, chat_events__acl_check_cb},
+	{MOSQ_EVT_MESSAGE, chat_events__message_cb},
+	{MOSQ_EVT_TICK, chat_events__tick_cb},
+};
+
+#define CALLBACK_COUNT (sizeof(callbacks) / sizeof(callbacks[0]))
+
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for(int i = 0; i < supported_version_count; i++) {
+		if(supported_versions[i] == PLUGIN_API_VERSION) {
+			return PLUGIN_API_VERSION;
+		}
+	}
+	return -1;
+}
+
+
+/* Frees a plugin, whole or half-built. */
+static void plugin_free(struct chat_plugin *plugin)
+{
+	if(plugin == NULL) {
+		return;
+	}
+	chat_ratelimit__free(plugin->send_limits);
+	chat_ratelimit__free(plugin->request_limits);
+	chat_index__clear(&plugin->index);
+	chat_store__close(plugin->store);
+	chat_config__clear(&plugin->config);
+	free(plugin);
+}
+
+
+static void unregister_callbacks(struct chat_plugin *plugin, size_t count)
+{
+	for(size_t i = 0; i < count; i++) {
+		mosquitto_callback_unregister(plugin->identifier, callbacks[i].event, callbacks[i].cb, NULL);
+	}
+}
+
+
+static int register_callbacks(struct chat_plugin *plugin, char *err, size_t err_len)
+{
+	for(size_t i = 0; i < CALLBACK_COUNT; i++) {
+		int rc = mosquitto_callback_register(plugin->identifier, callbacks[i].event, callbacks[i].cb, NULL,
+						     plugin);
+		if(rc != MOSQ_ERR_SUCCESS) {
+			snprintf(err, err_len, "cannot register callback for event %d: %s", callbacks[i].event,
+				 mosquitto_strerror(rc));
+			unregister_callbacks(plugin, i);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+
+static int parse_options(struct chat_config *config, struct mosquitto_opt *options, int option_count,
+			 char *err, size_t err_len)
+{
+	const char **keys = calloc((size_t)option_count + 1, sizeof(*keys));
+	const char **values = calloc((size_t)option_count + 1, sizeof(*values));
+	int rc = -1;
+
+	if(keys == NULL || values == NULL) {
+		snprintf(err, err_len, "out of memory");
+	} else {
+		for(int i = 0; i < option_count; i++) {
+			keys[i] = options[i].key;
+			values[i] = options[i].value;
+		}
+		rc = chat_config__parse(config, option_count, keys, values, err, err_len);
+	}
+	free(keys);
+	free(values);
+	return rc;
+}
+
+
+static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
+{
+	int found = 0;
+
+	if(chat_store__open(plugin->config.database, (enum chat_synchronous)plugin->config.synchronous,
+			    (int)plugin->config.busy_timeout_ms, &plugin->store, &found, err, err_len)
+	   != 0) {
+		return -1;
+	}
+	if(found == 0) {
+		chat_broker__log(CHAT_LOG_NOTICE, "created database %s", plugin->config.database);
+	} else if(found != chat_store__schema_version()) {
+		chat_broker__log(CHAT_LOG_NOTICE, "upgraded database %s from schema version %d to %d",
+				 plugin->config.database, found, chat_store__schema_version());
+	}
+	return chat_store__load(plugin->store, &plugin->index, err, err_len);
+}
+
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options,
+			  int option_count)
+{
+	struct chat_plugin *plugin = calloc(1, sizeof(*plugin));
+	char err[ERROR_LEN] = "out of memory";
+
+	if(plugin == NULL) {
+		goto fail;
+	}
+	plugin->identifier = identifier;
+	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0
+	   || open_database(plugin, err, sizeof(err)) != 0) {
+		goto fail;
+	}
+	plugin->send_limits = chat_ratelimit__new(plugin->config.send_rate, plugin->config.send_burst);
+	plugin->request_limits = chat_ratelimit__new(plugin->config.request_rate, plugin->config.request_burst);
+	if(plugin->send_limits == NULL || plugin->request_limits == NULL) {
+		snprintf(err, sizeof(err), "out of memory");
+		goto fail;
+	}
+	if(register_callbacks(plugin, err, sizeof(err)) != 0) {
+		goto fail;
+	}
+	chat_broker__log(CHAT_LOG_INFO, "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
+			 plugin->config.database, chat_store__schema_version(), HASH_COUNT(plugin->index.channels),
+			 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
+	*userdata = plugin;
+	return MOSQ_ERR_SUCCESS;
+
+fail:
+	chat_broker__log(CHAT_LOG_ERR, "cannot start: %s", err);
+	plugin_free(plugin);
+	return MOSQ_ERR_INVAL;
+}
+
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	struct chat_plugin *plugin = userdata;
+
+	(void)options;
+	(void)option_count;
+	if(plugin != NULL) {
+		unregister_callbacks(plugin, CALLBACK_COUNT);
+		plugin_free(plugin);
+	}
+	return MOSQ_ERR_SUCCESS;
+}

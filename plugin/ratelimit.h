@@ -1,0 +1,33 @@
+/*
+ * ratelimit.h - token buckets keyed by user.
+ *
+ * Each key may spend `burst` requests at once and then `rate` per second. A bucket exists only while
+ * it is below full, so memory follows the users who are actually busy (chat_ratelimit__prune).
+ */
+#ifndef CHAT_RATELIMIT_H
+#define CHAT_RATELIMIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct chat_ratelimit;
+
+/* A limiter allowing rate requests per second with bursts of burst; rate 0 disables it (every request
+ * is allowed). Returns NULL when out of memory; free with chat_ratelimit__free. */
+struct chat_ratelimit *chat_ratelimit__new(int64_t rate, int64_t burst);
+
+/* Frees rl and its buckets; NULL is ignored. */
+void chat_ratelimit__free(struct chat_ratelimit *rl);
+
+/* Takes one token from key's bucket at time now_ms (a monotonic clock). Returns false when the bucket
+ * is empty. When out of memory it allows the request: a limiter must not refuse honest traffic. */
+bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t now_ms);
+
+/* Forgets the buckets that have refilled completely by now_ms. */
+void chat_ratelimit__prune(struct chat_ratelimit *rl, int64_t now_ms);
+
+/* Number of buckets held. */
+size_t chat_ratelimit__size(const struct chat_ratelimit *rl);
+
+#endif

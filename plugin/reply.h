@@ -1,0 +1,49 @@
+/*
+ * reply.h - where the answer to a request goes, and sending it there.
+ *
+ * Acks, errors and replies go only to the client that caused them. A client that set the MQTT v5
+ * Response Topic gets its answer there, with its Correlation Data; any other client gets it on
+ * chat/_reply/<clientid>. Either way it is a directed publish, delivered to that client whether or not
+ * it subscribed, and never to anyone else.
+ */
+#ifndef CHAT_REPLY_H
+#define CHAT_REPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "errors.h"
+#include "event_json.h"
+
+struct chat_reply_to {
+	const char *client_id; /* borrowed from the broker for the duration of the callback */
+	char *topic;           /* malloc'd */
+	void *correlation;     /* malloc'd, or NULL */
+	uint16_t correlation_len;
+	bool requested;        /* the client set a Response Topic: it waits for an answer */
+};
+
+/* Sets rt up for client_id. response_topic (may be NULL or invalid, then chat/_reply/<client_id> is
+ * used) and correlation are copied. Returns 0, or -1 when out of memory. Release with
+ * chat_reply_to__clear, on success and failure alike. */
+int chat_reply_to__init(struct chat_reply_to *rt, const char *client_id, const char *response_topic,
+			const void *correlation, uint16_t correlation_len);
+
+/* Releases what chat_reply_to__init allocated. */
+void chat_reply_to__clear(struct chat_reply_to *rt);
+
+/* Sends json[0..len) to rt. */
+void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len);
+
+/* Prints obj and sends it to rt; obj stays the caller's. */
+void chat_reply__send_object(const struct chat_reply_to *rt, const cJSON *obj);
+
+/* Sends the error err, with ctx echoed, to rt, and returns err->code: services end a failed request
+ * with `return chat_reply__error(...)`. */
+enum chat_err chat_reply__error(const struct chat_reply_to *rt, const struct chat_error *err,
+				const struct chat_error_context *ctx);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * send.c - the send path.
+ *
+ *   rate limit -> parse and validate (send_request.c) -> channel exists -> sender is a member
+ *   -> retry? answer with the original ack -> referenced message is valid -> commit with seq head+1
+ *   -> queue the stored event for subscribers (txn.c) -> ack
+ *
+ * Invariant: an event is committed before any subscriber can see it and before its ack is queued;
+ * a refused or failed send stores nothing and publishes nothing, so a retry with the same
+ * client_msg_id yields exactly one event.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "send.h"
+#include "send_request.h"
+#include "txn.h"
+
+
+static void send_ack(const struct chat_reply_to *rt, const char *channel, const char *client_msg_id,
+		     const char *id, int64_t seq, int64_t ts, bool duplicate)
+{
+	size_t len = 0;
+	char *json;
+
+	if(client_msg_id == NULL && !rt->requested) {
+		return;
+	}
+	json = chat_ack_json__build(channel, client_msg_id, id, seq, ts, duplicate, &len);
+	chat_reply__send(rt, json, len);
+	free(json);
+}
+
+
+/* A retry is answered with the original ack. Reusing a client_msg_id for another channel is refused
+ * rather than silently swallowing the new message. *retry tells whether the send was one. */
+static enum chat_err check_retry(struct chat_plugin *plugin, const struct chat_requester *who,
+				 const struct chat_reply_to *rt, const struct chat_channel *ch,
+				 const char *client_msg_id, bool *retry, struct chat_error *err)
+{
+	struct chat_stored_event original;
+	bool found = false;
+
+	*retry = false;
+	if(client_msg_id == NULL) {
+		return CHAT_ERR_OK;
+	}
+	if(chat_store__find_client_msg(plugin->store, who->user, client_msg_id, &found, &original, err)
+	   != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(!found) {
+		return CHAT_ERR_OK;
+	}
+	if(original.channel != ch->rowid) {
+		return chat_error__set(err, CHAT_ERR_CONFLICT,
+				       "client_msg_id %s was already used for an event in another channel",
+				       client_msg_id);
+	}
+	*retry = true;
+	send_ack(rt, ch->name, client_msg_id, original.id, original.seq, original.ts, true);
+	return CHAT_ERR_OK;
+}
+
+
+/* The message seq refers to must exist, be a message and not be deleted. */
+static enum chat_err check_reference(struct chat_plugin *plugin, const struct chat_channel *ch, int64_t seq,
+				     struct chat_event_brief *brief, struct chat_error *err)
+{
+	if(seq > ch->head) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "#%s has no message %lld", ch->name, (long long)seq);
+	}
+	if(chat_store__event_brief(plugin->store, ch->rowid, seq, brief, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(!brief->exists || !brief->is_message) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "event %lld of #%s is not a message", (long long)seq,
+				       ch->name);
+	}
+	if(brief->deleted) {
+		return chat_error__set(err, CHAT_ERR_CONFLICT, "message %lld of #%s was deleted", (long long)seq,
+				       ch->name);
+	}
+	return CHAT_ERR_OK;
+}
+
+
+static enum chat_err check_references(struct chat_plugin *plugin, const struct chat_requester *who,
+				      const struct chat_channel *ch, const struct chat_send_request *req,
+				      struct chat_error *err)
+{
+	struct chat_event_brief brief;
+
+	switch(req->type) {
+	case CHAT_EVENT_MESSAGE:
+		if(req->thread == 0) {
+			return CHAT_ERR_OK;
+		}
+		if(check_reference(plugin, ch, req->thread, &brief, err) != CHAT_ERR_OK) {
+			return err->code;
+		}
+		if(brief.in_thread) {
+			return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+					       "message %lld is a thread reply; reply to its root instead",
+					       (long long)req->thread);
+		}
+		return CHAT_ERR_OK;
+	case CHAT_EVENT_EDIT:
+	case CHAT_EVENT_DELETE:
+		if(check_reference(plugin, ch, req->target, &brief, err) != CHAT_ERR_OK) {
+			return err->code;
+		}
+		if(!chat_event_brief__by(&brief, who->user)) {
+			return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only the author may %s message %lld",
+					       req->type == CHAT_EVENT_EDIT ? "edit" : "delete",
+					       (long long)req->target);
+		}
+		return CHAT_ERR_OK;
+	case CHAT_EVENT_REACTION:
+		return check_reference(plugin, ch, req->target, &brief, err);
+	case CHAT_EVENT_JOIN:
+	case CHAT_EVENT_LEAVE:
+		break;
+	}
+	return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "this event type cannot be sent");
+}
+
+
+/* Commits the event and moves the channel's head. */
+static enum chat_err append(struct chat_plugin *plugin, const struct chat_requester *who,
+			    struct chat_channel *ch, const struct chat_send_request *req, struct chat_event *ev,
+			    struct chat_error *err)
+{
+	struct chat_txn txn;
+
+	*ev = (struct chat_event){
+		.channel = ch->name,
+		.seq = ch->head + 1,
+		.type = req->type,
+		.from = who->user,
+		.device = who->device,
+		.client_msg_id = req->client_msg_id,
+		.body = req->body,
+		.thread = req->thread,
+		.target = req->target,
+		.emoji = req->emoji,
+		.on = req->on,
+	};
+	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(chat_txn__append(&txn, ch->rowid, ev, err) != CHAT_ERR_OK) {
+		chat_txn__abort(&txn);
+		return err->code;
+	}
+	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	chat_txn__advance_head(ch, ev);
+	return CHAT_ERR_OK;
+}
+
+
+static enum chat_err serve(struct chat_plugin *plugin, const struct chat_requester *who,
+			   const struct chat_reply_to *rt, struct chat_channel *ch,
+			   const struct chat_send_request *req, struct chat_error *err)
+{
+	struct chat_event ev;
+	bool retry = false;
+
+	if(check_retry(plugin, who, rt, ch, req->client_msg_id, &retry, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(retry) {
+		return CHAT_ERR_OK;
+	}
+	if(check_references(plugin, who, ch, req, err) != CHAT_ERR_OK
+	   || append(plugin, who, ch, req, &ev, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	send_ack(rt, ch->name, req->client_msg_id, ev.id, ev.seq, ev.ts, false);
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct chat_requester *who,
+					const struct chat_reply_to *rt, const char *channel, size_t channel_len,
+					const void *payload, size_t len)
+{
+	char name[CHAT_CHANNEL_ID_MAX + 1];
+	struct chat_error_context ctx = {.channel = name};
+	struct chat_send_request req;
+	struct chat_error err = {0};
+	struct chat_channel *ch;
+	enum chat_err rc;
+
+	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
+	if(!chat_ratelimit__allow(plugin->send_limits, who->user, chat_clock__mono_ms())) {
+		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending too fast; slow down", who->user);
+		return chat_reply__error(rt, &err, &ctx);
+	}
+	rc = chat_send_request__parse(payload, len, (size_t)plugin->config.max_body, &req, &err);
+	ctx.client_msg_id = req.client_msg_id;
+	if(rc == CHAT_ERR_OK) {
+		ch = chat_index__find(&plugin->index, channel, channel_len);
+		if(ch == NULL) {
+			rc = chat_error__set(&err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%s", name);
+		} else if(chat_index__member(ch, who->user) == NULL) {
+			rc = chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, name);
+		} else {
+			rc = serve(plugin, who, rt, ch, &req, &err);
+		}
+	}
+	if(rc != CHAT_ERR_OK) {
+		chat_reply__error(rt, &err, &ctx);
+	}
+	chat_send_request__clear(&req);
+	return rc;
+}

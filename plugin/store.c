@@ -1,0 +1,600 @@
+/*
+ * store.c - SQLite storage: open, migrate, load, append, read.
+ *
+ * Design notes
+ * - One connection, used only from the broker thread. WAL mode lets outside readers (sqlite3 CLI,
+ *   backups) read while the broker writes.
+ * - Every statement is prepared once at open (SQLITE_PREPARE_PERSISTENT) and reset after each use.
+ * - Schema changes are numbered migrations (schema/NNNN_name.sql, compiled in); PRAGMA user_version
+ *   counts those applied. Each migration runs in its own transaction together with its version bump,
+ *   so a crash mid-upgrade leaves a database at the previous version, never between two.
+ * - PRAGMA application_id marks the file as mqchat's, so a wrong path is refused instead of being
+ *   "upgraded".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "migrations.h"
+#include "store.h"
+
+#define APPLICATION_ID 1836147572 /* 'mqct' */
+
+enum statement {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_INSERT_EVENT,
+	S_INSERT_CHANNEL,
+	S_PUT_MEMBER,
+	S_DELETE_MEMBER,
+	S_FIND_CLIENT_MSG,
+	S_EVENT_BRIEF,
+	S_IS_DELETED,
+	S_EVENTS_AFTER,
+	S_EVENT_JSON,
+	S_COUNT
+};
+
+static const char *const statement_sql[S_COUNT] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_INSERT_EVENT] = "INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json)"
+			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[S_INSERT_CHANNEL] = "INSERT INTO channels (name, visibility, title, epoch, created_by, created_at)"
+			     " VALUES (?, ?, ?, ?, ?, ?)",
+	[S_PUT_MEMBER] = "INSERT INTO members (channel_id, user, role, joined_seq) VALUES (?, ?, ?, ?)"
+			 " ON CONFLICT (channel_id, user) DO UPDATE SET role = excluded.role",
+	[S_DELETE_MEMBER] = "DELETE FROM members WHERE channel_id = ? AND user = ?",
+	[S_FIND_CLIENT_MSG] = "SELECT channel_id, seq, id, ts FROM events WHERE author = ? AND client_msg_id = ?",
+	[S_EVENT_BRIEF] = "SELECT type, author, target FROM events WHERE channel_id = ? AND seq = ?",
+	[S_IS_DELETED] = "SELECT 1 FROM events WHERE channel_id = ? AND target = ? AND type = 'delete' LIMIT 1",
+	[S_EVENTS_AFTER] = "SELECT seq, json FROM events WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+	[S_EVENT_JSON] = "SELECT json FROM events WHERE channel_id = ? AND seq = ?",
+};
+
+struct chat_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[S_COUNT];
+};
+
+
+int chat_store__schema_version(void)
+{
+	return chat_migration_count;
+}
+
+
+/* Records SQLite's view of the last failure as an `unavailable` error. */
+static enum chat_err db_error(struct chat_store *store, struct chat_error *err, const char *doing)
+{
+	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "storage failed while %s: %s", doing,
+			       sqlite3_errmsg(store->db));
+}
+
+
+static sqlite3_stmt *stmt_get(struct chat_store *store, enum statement s)
+{
+	sqlite3_stmt *stmt = store->stmt[s];
+
+	sqlite3_reset(stmt);
+	sqlite3_clear_bindings(stmt);
+	return stmt;
+}
+
+
+/* Runs a statement that returns no rows. */
+static enum chat_err step_done(struct chat_store *store, sqlite3_stmt *stmt, struct chat_error *err,
+			       const char *doing)
+{
+	int rc = sqlite3_step(stmt);
+	enum chat_err result = CHAT_ERR_OK;
+
+	if(rc != SQLITE_DONE) {
+		result = db_error(store, err, doing);
+	}
+	sqlite3_reset(stmt);
+	return result;
+}
+
+
+static int bind_text(sqlite3_stmt *stmt, int col, const char *text)
+{
+	if(text == NULL) {
+		return sqlite3_bind_null(stmt, col);
+	}
+	return sqlite3_bind_text(stmt, col, text, -1, SQLITE_STATIC);
+}
+
+
+/* ---- opening and migrating ------------------------------------------------------------------------ */
+
+static int query_int(sqlite3 *db, const char *sql, int *out)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, NULL);
+
+	if(rc == SQLITE_OK) {
+		rc = sqlite3_step(stmt);
+		if(rc == SQLITE_ROW) {
+			*out = sqlite3_column_int(stmt, 0);
+			rc = SQLITE_OK;
+		}
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+
+static int set_pragmas(sqlite3 *db, enum chat_synchronous synchronous, char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	const char *mode = NULL;
+	bool wal = false;
+	const char *sync_sql = synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL"
+							     : "PRAGMA synchronous = NORMAL";
+
+	if(sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) == SQLITE_OK
+	   && sqlite3_step(stmt) == SQLITE_ROW) {
+		mode = (const char *)sqlite3_column_text(stmt, 0);
+		wal = mode != NULL && strcmp(mode, "wal") == 0;
+	}
+	sqlite3_finalize(stmt);
+	if(!wal) {
+		snprintf(err, err_len, "cannot switch the database to WAL mode: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	if(sqlite3_exec(db, sync_sql, NULL, NULL, NULL) != SQLITE_OK
+	   || sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
+		return -1;
+	}
+	return 0;
+}
+
+
+static int apply_migration(sqlite3 *db, const struct chat_migration *m, char *err, size_t err_len)
+{
+	char bump[64];
+	char *msg = NULL;
+
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d; COMMIT;", m->version);
+	if(sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK
+	   || sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK
+	   || sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, err_len, "schema migration %s failed: %s", m->name, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+
+static int migrate(sqlite3 *db, const char *path, int *found, char *err, size_t err_len)
+{
+	int version = 0, app_id = 0, objects = 0;
+
+	if(query_int(db, "PRAGMA user_version", &version) != SQLITE_OK
+	   || query_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK
+	   || query_int(db, "SELECT count(*) FROM sqlite_schema", &objects) != SQLITE_OK) {
+		snprintf(err, err_len, "cannot read %s: %s", path, sqlite3_errmsg(db));
+		return -1;
+	}
+	if((version == 0 && objects > 0) || (version > 0 && app_id != APPLICATION_ID)) {
+		snprintf(err, err_len, "%s is not an mqchat database (it holds other tables)", path);
+		return -1;
+	}
+	if(version > chat_migration_count) {
+		snprintf(err, err_len,
+			 "%s has schema version %d, newer than the %d this mqchat knows; "
+			 "refusing to open it (use the mqchat that wrote it, or a newer one)",
+			 path, version, chat_migration_count);
+		return -1;
+	}
+	*found = version;
+	for(int v = version; v < chat_migration_count; v++) {
+		if(apply_migration(db, &chat_migrations[v], err, err_len) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+
+int chat_store__open(const char *path, enum chat_synchronous synchronous, int busy_timeout_ms,
+		     struct chat_store **out, int *upgraded_from, char *err, size_t err_len)
+{
+	struct chat_store *store = calloc(1, sizeof(*store));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
+
+	*out = NULL;
+	if(store == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	if(sqlite3_open_v2(path, &store->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, err_len, "cannot open database %s: %s", path,
+			 store->db ? sqlite3_errmsg(store->db) : "out of memory");
+		chat_store__close(store);
+		return -1;
+	}
+	sqlite3_extended_result_codes(store->db, 1);
+	sqlite3_busy_timeout(store->db, busy_timeout_ms);
+	if(set_pragmas(store->db, synchronous, err, err_len) != 0
+	   || migrate(store->db, path, upgraded_from, err, err_len) != 0) {
+		chat_store__close(store);
+		return -1;
+	}
+	for(int s = 0; s < S_COUNT; s++) {
+		if(sqlite3_prepare_v3(store->db, statement_sql[s], -1, SQLITE_PREPARE_PERSISTENT, &store->stmt[s],
+				      NULL)
+		   != SQLITE_OK) {
+			snprintf(err, err_len, "cannot prepare \"%s\": %s", statement_sql[s],
+				 sqlite3_errmsg(store->db));
+			chat_store__close(store);
+			return -1;
+		}
+	}
+	*out = store;
+	return 0;
+}
+
+
+void chat_store__close(struct chat_store *store)
+{
+	if(store == NULL) {
+		return;
+	}
+	for(int s = 0; s < S_COUNT; s++) {
+		sqlite3_finalize(store->stmt[s]);
+	}
+	sqlite3_close(store->db);
+	free(store);
+}
+
+
+/* ---- loading the index ---------------------------------------------------------------------------- */
+
+static int load_channels(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(store->db, "SELECT id, name, visibility, title, epoch FROM channels", -1,
+				    &stmt, NULL);
+
+	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		enum chat_visibility visibility;
+		const char *name = (const char *)sqlite3_column_text(stmt, 1);
+
+		rc = SQLITE_OK;
+		if(!chat_visibility__parse((const char *)sqlite3_column_text(stmt, 2), &visibility)
+		   || chat_index__add_channel(idx, sqlite3_column_int64(stmt, 0), name,
+					      (const char *)sqlite3_column_text(stmt, 3), visibility,
+					      (const char *)sqlite3_column_text(stmt, 4))
+			      == NULL) {
+			snprintf(err, err_len, "cannot load channel %s", name);
+			sqlite3_finalize(stmt);
+			return -1;
+		}
+	}
+	sqlite3_finalize(stmt);
+	if(rc != SQLITE_DONE) {
+		snprintf(err, err_len, "cannot load channels: %s", sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return 0;
+}
+
+
+static int load_members(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(store->db,
+				    "SELECT c.name, m.user, m.role, m.joined_seq"
+				    " FROM members m JOIN channels c ON c.id = m.channel_id",
+				    -1, &stmt, NULL);
+
+	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+		const char *user = (const char *)sqlite3_column_text(stmt, 1);
+		struct chat_channel *ch = chat_index__find(idx, name, strlen(name));
+		enum chat_role role;
+
+		rc = SQLITE_OK;
+		if(ch == NULL || !chat_role__parse((const char *)sqlite3_column_text(stmt, 2), &role)
+		   || chat_index__add_member(idx, ch, user, role, sqlite3_column_int64(stmt, 3)) != 0) {
+			snprintf(err, err_len, "cannot load member %s of %s", user, name);
+			sqlite3_finalize(stmt);
+			return -1;
+		}
+	}
+	sqlite3_finalize(stmt);
+	if(rc != SQLITE_DONE) {
+		snprintf(err, err_len, "cannot load members: %s", sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return 0;
+}
+
+
+/* Reads each channel's head, its timestamp and its last message: index seeks, no scans. */
+static int load_heads(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
+{
+	sqlite3_stmt *head = NULL, *last = NULL;
+	struct chat_channel *ch, *tmp;
+	int rc = sqlite3_prepare_v2(store->db,
+				    "SELECT seq, ts FROM events WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", -1,
+				    &head, NULL);
+
+	if(rc == SQLITE_OK) {
+		rc = sqlite3_prepare_v2(store->db,
+					"SELECT max(seq) FROM events WHERE channel_id = ? AND type = 'message'", -1,
+					&last, NULL);
+	}
+	HASH_ITER(hh, idx->channels, ch, tmp) {
+		if(rc != SQLITE_OK) {
+			break;
+		}
+		sqlite3_bind_int64(head, 1, ch->rowid);
+		rc = sqlite3_step(head);
+		if(rc == SQLITE_ROW) {
+			ch->head = sqlite3_column_int64(head, 0);
+			ch->head_ts = sqlite3_column_int64(head, 1);
+			rc = SQLITE_DONE;
+		}
+		sqlite3_reset(head);
+		if(rc != SQLITE_DONE) {
+			break;
+		}
+		sqlite3_bind_int64(last, 1, ch->rowid);
+		rc = sqlite3_step(last);
+		if(rc == SQLITE_ROW) {
+			ch->last_message_seq = sqlite3_column_int64(last, 0);
+			rc = SQLITE_OK;
+		}
+		sqlite3_reset(last);
+	}
+	sqlite3_finalize(head);
+	sqlite3_finalize(last);
+	if(rc != SQLITE_OK) {
+		snprintf(err, err_len, "cannot load channel heads: %s", sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return 0;
+}
+
+
+int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
+{
+	if(load_channels(store, idx, err, err_len) != 0 || load_members(store, idx, err, err_len) != 0
+	   || load_heads(store, idx, err, err_len) != 0) {
+		chat_index__clear(idx);
+		return -1;
+	}
+	return 0;
+}
+
+
+/* ---- transactions and writes ---------------------------------------------------------------------- */
+
+enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err)
+{
+	return step_done(store, stmt_get(store, S_BEGIN), err, "starting a transaction");
+}
+
+
+enum chat_err chat_store__commit(struct chat_store *store, struct chat_error *err)
+{
+	if(step_done(store, stmt_get(store, S_COMMIT), err, "committing") != CHAT_ERR_OK) {
+		chat_store__rollback(store);
+		return CHAT_ERR_UNAVAILABLE;
+	}
+	return CHAT_ERR_OK;
+}
+
+
+void chat_store__rollback(struct chat_store *store)
+{
+	if(!sqlite3_get_autocommit(store->db)) {
+		sqlite3_step(stmt_get(store, S_ROLLBACK));
+		sqlite3_reset(store->stmt[S_ROLLBACK]);
+	}
+}
+
+
+enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel, const struct chat_event *ev,
+				       const char *json, size_t len, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_INSERT_EVENT);
+	int64_t reference = chat_event__reference(ev);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, ev->seq);
+	bind_text(stmt, 3, ev->id);
+	bind_text(stmt, 4, chat_event_type__name(ev->type));
+	bind_text(stmt, 5, ev->from);
+	sqlite3_bind_int64(stmt, 6, ev->ts);
+	bind_text(stmt, 7, ev->client_msg_id);
+	if(reference > 0) {
+		sqlite3_bind_int64(stmt, 8, reference);
+	}
+	sqlite3_bind_text(stmt, 9, json, (int)len, SQLITE_STATIC);
+	return step_done(store, stmt, err, "appending an event");
+}
+
+
+enum chat_err chat_store__insert_channel(struct chat_store *store, const char *name,
+					 enum chat_visibility visibility, const char *title, const char *epoch,
+					 const char *created_by, int64_t created_at, int64_t *rowid,
+					 struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_INSERT_CHANNEL);
+
+	bind_text(stmt, 1, name);
+	bind_text(stmt, 2, chat_visibility__name(visibility));
+	bind_text(stmt, 3, title ? title : "");
+	bind_text(stmt, 4, epoch);
+	bind_text(stmt, 5, created_by);
+	sqlite3_bind_int64(stmt, 6, created_at);
+	if(step_done(store, stmt, err, "creating a channel") != CHAT_ERR_OK) {
+		return CHAT_ERR_UNAVAILABLE;
+	}
+	*rowid = sqlite3_last_insert_rowid(store->db);
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__put_member(struct chat_store *store, int64_t channel, const char *user,
+				     enum chat_role role, int64_t joined_seq, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_PUT_MEMBER);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	bind_text(stmt, 2, user);
+	bind_text(stmt, 3, chat_role__name(role));
+	sqlite3_bind_int64(stmt, 4, joined_seq);
+	return step_done(store, stmt, err, "adding a member");
+}
+
+
+enum chat_err chat_store__delete_member(struct chat_store *store, int64_t channel, const char *user,
+					struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_DELETE_MEMBER);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	bind_text(stmt, 2, user);
+	return step_done(store, stmt, err, "removing a member");
+}
+
+
+/* ---- reads ---------------------------------------------------------------------------------------- */
+
+enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user, const char *client_msg_id,
+					  bool *found, struct chat_stored_event *out, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_FIND_CLIENT_MSG);
+	int rc;
+
+	bind_text(stmt, 1, user);
+	bind_text(stmt, 2, client_msg_id);
+	rc = sqlite3_step(stmt);
+	*found = rc == SQLITE_ROW;
+	if(*found) {
+		out->channel = sqlite3_column_int64(stmt, 0);
+		out->seq = sqlite3_column_int64(stmt, 1);
+		snprintf(out->id, sizeof(out->id), "%s", (const char *)sqlite3_column_text(stmt, 2));
+		out->ts = sqlite3_column_int64(stmt, 3);
+	}
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return db_error(store, err, "looking up a client_msg_id");
+	}
+	return CHAT_ERR_OK;
+}
+
+
+bool chat_event_brief__by(const struct chat_event_brief *brief, const char *user)
+{
+	return brief->author_len == strlen(user) && brief->author_len < sizeof(brief->author)
+	       && strcmp(brief->author, user) == 0;
+}
+
+
+static enum chat_err read_deleted(struct chat_store *store, int64_t channel, int64_t seq, bool *deleted,
+				  struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_IS_DELETED);
+	int rc;
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, seq);
+	rc = sqlite3_step(stmt);
+	*deleted = rc == SQLITE_ROW;
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return db_error(store, err, "reading the log");
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__event_brief(struct chat_store *store, int64_t channel, int64_t seq,
+				      struct chat_event_brief *out, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_EVENT_BRIEF);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, seq);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW) {
+		const char *author = (const char *)sqlite3_column_text(stmt, 1);
+		out->exists = true;
+		out->is_message = strcmp((const char *)sqlite3_column_text(stmt, 0), "message") == 0;
+		out->in_thread = out->is_message && sqlite3_column_type(stmt, 2) != SQLITE_NULL;
+		out->author_len = strlen(author);
+		snprintf(out->author, sizeof(out->author), "%s", author);
+	}
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return db_error(store, err, "reading the log");
+	}
+	if(out->is_message) {
+		return read_deleted(store, channel, seq, &out->deleted, err);
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since, int64_t limit,
+				       chat_store_event_cb cb, void *ctx, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_EVENTS_AFTER);
+	int rc;
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, limit);
+	while((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *json = (const char *)sqlite3_column_text(stmt, 1);
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+		if(!cb(sqlite3_column_int64(stmt, 0), json, len, ctx)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_DONE) {
+		return db_error(store, err, "reading the log");
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__event_json(struct chat_store *store, int64_t channel, int64_t seq, char **json,
+				     struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_EVENT_JSON);
+	int rc;
+
+	*json = NULL;
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, seq);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW) {
+		*json = strdup((const char *)sqlite3_column_text(stmt, 0));
+		if(*json == NULL) {
+			rc = SQLITE_NOMEM;
+		}
+	}
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return db_error(store, err, "reading the log");
+	}
+	return CHAT_ERR_OK;
+}

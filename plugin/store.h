@@ -1,0 +1,112 @@
+/*
+ * store.h - the durable side of mqchat: one SQLite database in WAL mode.
+ *
+ * The store holds channels, members and every channel's event log; it is the source of truth, and the
+ * in-memory index (index.h) is rebuilt from it at start. Writes happen inside a transaction opened with
+ * chat_store__begin and end with chat_store__commit, which returns only once the commit is as durable
+ * as the configured synchronous level promises (see README, "Durability"). A failed write leaves the
+ * database as it was before the transaction.
+ *
+ * Every function that can fail returns CHAT_ERR_OK or CHAT_ERR_UNAVAILABLE with SQLite's message in
+ * err, so a send that could not be stored is refused as `unavailable` and may be retried.
+ *
+ * Single-threaded: the broker calls every plugin callback from its one thread.
+ */
+#ifndef CHAT_STORE_H
+#define CHAT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "errors.h"
+#include "event_json.h"
+#include "index.h"
+
+struct chat_store;
+
+/* Opens (creating if needed) the database at path, sets WAL mode and the synchronous level, and
+ * brings its schema up to date. Refuses a file that is not an mqchat database or whose schema is newer
+ * than this build knows. On success *out is the store (free with chat_store__close) and
+ * *upgraded_from the schema version found (equal to the current one when nothing was applied).
+ * Returns 0, or -1 with a message in err. */
+int chat_store__open(const char *path, enum chat_synchronous synchronous, int busy_timeout_ms,
+		     struct chat_store **out, int *upgraded_from, char *err, size_t err_len);
+
+/* Closes the database; NULL is ignored. */
+void chat_store__close(struct chat_store *store);
+
+/* The schema version this build creates: the number of migrations. */
+int chat_store__schema_version(void);
+
+/* Fills idx with every channel, member, head and last message. Returns 0, or -1 with a message. */
+int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len);
+
+/* Transactions. begin takes the write lock (waiting up to the busy timeout); commit makes everything
+ * since begin durable, or rolls it back and fails; rollback abandons it. */
+enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err);
+enum chat_err chat_store__commit(struct chat_store *store, struct chat_error *err);
+void chat_store__rollback(struct chat_store *store);
+
+/* Appends ev (whose JSON is json[0..len)) to the log of channel rowid. ev->seq must be the channel's
+ * last seq + 1; the database enforces it. */
+enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel, const struct chat_event *ev,
+				       const char *json, size_t len, struct chat_error *err);
+
+/* Creates a channel; its rowid goes to *rowid. */
+enum chat_err chat_store__insert_channel(struct chat_store *store, const char *name,
+					 enum chat_visibility visibility, const char *title, const char *epoch,
+					 const char *created_by, int64_t created_at, int64_t *rowid,
+					 struct chat_error *err);
+
+/* Adds user to channel with role, or changes the role of a member (keeping its joined_seq). */
+enum chat_err chat_store__put_member(struct chat_store *store, int64_t channel, const char *user,
+				     enum chat_role role, int64_t joined_seq, struct chat_error *err);
+
+/* Removes user from channel. */
+enum chat_err chat_store__delete_member(struct chat_store *store, int64_t channel, const char *user,
+					struct chat_error *err);
+
+/* An event already in the log, as an ack names it. */
+struct chat_stored_event {
+	int64_t channel; /* rowid */
+	int64_t seq;
+	char id[CHAT_UUID_LEN + 1];
+	int64_t ts;
+};
+
+/* Looks up the event user sent with client_msg_id. *found tells whether there is one. */
+enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user, const char *client_msg_id,
+					  bool *found, struct chat_stored_event *out, struct chat_error *err);
+
+/* What the send path needs to know of the event a reply, edit, delete or reaction refers to. */
+struct chat_event_brief {
+	bool exists;
+	bool is_message;
+	bool in_thread;      /* a message that is itself a thread reply */
+	bool deleted;        /* a delete event targets it */
+	char author[256];    /* truncated if longer; compare with chat_event_brief__by */
+	size_t author_len;   /* the full length */
+};
+
+/* Describes event seq of channel. */
+enum chat_err chat_store__event_brief(struct chat_store *store, int64_t channel, int64_t seq,
+				      struct chat_event_brief *out, struct chat_error *err);
+
+/* True if brief's event was caused by user. */
+bool chat_event_brief__by(const struct chat_event_brief *brief, const char *user);
+
+/* Called for each event of a page, in seq order; returns false to stop early (the event is then not
+ * part of the page). json is valid only during the call. */
+typedef bool (*chat_store_event_cb)(int64_t seq, const char *json, size_t len, void *ctx);
+
+/* Calls cb for the events of channel with seq > since, in seq order, at most limit of them. */
+enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since, int64_t limit,
+				       chat_store_event_cb cb, void *ctx, struct chat_error *err);
+
+/* The JSON of event seq of channel, malloc'd into *json (NULL if there is no such event). */
+enum chat_err chat_store__event_json(struct chat_store *store, int64_t channel, int64_t seq, char **json,
+				     struct chat_error *err);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * topic.c - classifies topics and filters under chat/.
+ *
+ * Topics served (see docs/protocol.md):
+ *   chat/<ch>  chat/<ch>/{typing,presence,read,delivered,sync}  chat/_api  chat/_reply/<clientid>
+ * Channel ids starting with '_' are reserved for the plugin's own topics. In a filter, a wildcard in
+ * the channel level makes it WIDE (its deliveries are checked one by one); a wildcard below a named
+ * channel keeps it scoped to that channel.
+ */
+#include <string.h>
+
+#include "topic.h"
+
+struct suffix {
+	const char *name;
+	enum chat_topic_kind kind;
+};
+
+static const struct suffix channel_suffixes[] = {
+	{"", CHAT_TOPIC_MESSAGES},
+	{"/typing", CHAT_TOPIC_TYPING},
+	{"/presence", CHAT_TOPIC_PRESENCE},
+	{"/read", CHAT_TOPIC_READ},
+	{"/delivered", CHAT_TOPIC_DELIVERED},
+	{"/sync", CHAT_TOPIC_SYNC},
+	{"/+", CHAT_TOPIC_CHANNEL_ANY},
+	{"/#", CHAT_TOPIC_CHANNEL_ANY},
+};
+
+
+bool chat_channel_id__valid(const char *s, size_t len)
+{
+	if(len == 0 || len > CHAT_CHANNEL_ID_MAX || s[0] == '_') {
+		return false;
+	}
+	for(size_t i = 0; i < len; i++) {
+		char c = s[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
+			  || c == '_' || c == '-';
+		if(!ok) {
+			return false;
+		}
+	}
+	return true;
+}
+
+
+const char *chat_topic__strip_share(const char *filter)
+{
+	const char *group, *slash;
+
+	if(strncmp(filter, "$share/", 7) != 0) {
+		return filter;
+	}
+	group = filter + 7;
+	slash = strchr(group, '/');
+	if(slash == NULL || slash == group) {
+		return filter;
+	}
+	return slash + 1;
+}
+
+
+static void parse_reserved(const char *id, struct chat_topic *out)
+{
+	if(strcmp(id, "_api") == 0) {
+		out->kind = CHAT_TOPIC_API;
+	} else if(strncmp(id, "_reply/", 7) == 0 && id[7] != '\0') {
+		out->kind = CHAT_TOPIC_REPLY;
+		out->client_id = id + 7;
+	}
+}
+
+
+void chat_topic__parse(const char *topic, struct chat_topic *out)
+{
+	const char *id, *end;
+	size_t len;
+
+	memset(out, 0, sizeof(*out));
+	if(strncmp(topic, CHAT_TOPIC_PREFIX, CHAT_TOPIC_PREFIX_LEN) != 0) {
+		out->kind = CHAT_TOPIC_OTHER;
+		return;
+	}
+	out->kind = CHAT_TOPIC_INVALID;
+	id = topic + CHAT_TOPIC_PREFIX_LEN;
+	if(id[0] == '#' || (id[0] == '+' && (id[1] == '\0' || id[1] == '/'))) {
+		out->kind = CHAT_TOPIC_WIDE;
+		return;
+	}
+	if(id[0] == '_') {
+		parse_reserved(id, out);
+		return;
+	}
+	end = strchr(id, '/');
+	len = end ? (size_t)(end - id) : strlen(id);
+	if(!chat_channel_id__valid(id, len)) {
+		return;
+	}
+	for(size_t i = 0; i < sizeof(channel_suffixes) / sizeof(channel_suffixes[0]); i++) {
+		if(strcmp(id + len, channel_suffixes[i].name) == 0) {
+			out->kind = channel_suffixes[i].kind;
+			out->channel = id;
+			out->channel_len = len;
+			return;
+		}
+	}
+}
