@@ -38,7 +38,8 @@ static enum chat_acl_verdict check_subscribe(const struct chat_index *idx, const
 		return is_member(idx, t, user) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
 	}
 	if(t->kind == CHAT_TOPIC_REPLY) {
-		return client_id != NULL && strcmp(t->client_id, client_id) == 0 ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
+		return client_id != NULL && strcmp(t->client_id, client_id) == 0 ? CHAT_ACL_GRANT
+										 : CHAT_ACL_DENY;
 	}
 	return CHAT_ACL_DENY;
 }

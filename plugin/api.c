@@ -21,8 +21,8 @@
 struct request {
 	struct chat_plugin *plugin;
 	const struct chat_requester *who;
-	const cJSON *body;  /* the request object */
-	cJSON *reply;       /* the reply object, filled by the handler */
+	const cJSON *body;   /* the request object */
+	cJSON *reply;        /* the reply object, filled by the handler */
 	const char *channel; /* set by handlers that name one, for the error context */
 };
 
@@ -38,8 +38,9 @@ static enum chat_err read_channel_id(struct request *req, const char **out, stru
 	}
 	req->channel = *out;
 	if(!chat_channel_id__valid(*out, strlen(*out))) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
-				       "channel ids are 1-64 characters of A-Z a-z 0-9 . _ - not starting with _");
+		return chat_error__set(
+			err, CHAT_ERR_BAD_REQUEST,
+			"channel ids are 1-64 characters of A-Z a-z 0-9 . _ - not starting with _");
 	}
 	return CHAT_ERR_OK;
 }
@@ -99,7 +100,8 @@ static enum chat_err read_members(const cJSON *body, const char ***members, size
 		return CHAT_ERR_OK;
 	}
 	if(!cJSON_IsArray(list) || cJSON_GetArraySize(list) > MAX_INITIAL_MEMBERS) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "members must be an array of at most %d user names",
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+				       "members must be an array of at most %d user names",
 				       MAX_INITIAL_MEMBERS);
 	}
 	*members = calloc((size_t)cJSON_GetArraySize(list) + 1, sizeof(**members));
@@ -111,8 +113,8 @@ static enum chat_err read_members(const cJSON *body, const char ***members, size
 		if(len == 0 || len > CHAT_USER_MAX) {
 			free(*members);
 			*members = NULL;
-			return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "members must be user names of 1-%d bytes",
-					       CHAT_USER_MAX);
+			return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+					       "members must be user names of 1-%d bytes", CHAT_USER_MAX);
 		}
 		(*members)[n++] = item->valuestring;
 	}
@@ -142,8 +144,8 @@ static enum chat_err op_create(struct request *req, struct chat_error *err)
 	if(read_members(req->body, &members, &count, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	rc = chat_membership__create(req->plugin, req->who, name, visibility, title ? title : "", members, count,
-				     &ch, err);
+	rc = chat_membership__create(req->plugin, req->who, name, visibility, title ? title : "", members,
+				     count, &ch, err);
 	free(members);
 	if(rc != CHAT_ERR_OK) {
 		return rc;
@@ -163,7 +165,8 @@ static enum chat_err op_join(struct request *req, struct chat_error *err)
 	   || chat_membership__join(req->plugin, req->who, ch, &joined, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	if(add_channel_summary(req->reply, ch) || cJSON_AddBoolToObject(req->reply, "joined", joined) == NULL) {
+	if(add_channel_summary(req->reply, ch)
+	   || cJSON_AddBoolToObject(req->reply, "joined", joined) == NULL) {
 		return out_of_memory(err);
 	}
 	return CHAT_ERR_OK;
@@ -267,7 +270,8 @@ static enum chat_err inbox_entry(struct request *req, const struct chat_channel 
 		return out_of_memory(err);
 	}
 	if(ch->last_message_seq > 0
-	   && chat_store__event_json(req->plugin->store, ch->rowid, ch->last_message_seq, &last, err) != CHAT_ERR_OK) {
+	   && chat_store__event_json(req->plugin->store, ch->rowid, ch->last_message_seq, &last, err)
+		      != CHAT_ERR_OK) {
 		return err->code;
 	}
 	last_item = last ? cJSON_CreateRaw(last) : cJSON_CreateNull();
@@ -310,7 +314,8 @@ static enum chat_err op_channels(struct request *req, struct chat_error *err)
 
 static int by_user(const void *a, const void *b)
 {
-	return strcmp((*(const struct chat_member *const *)a)->user, (*(const struct chat_member *const *)b)->user);
+	return strcmp((*(const struct chat_member *const *)a)->user,
+		      (*(const struct chat_member *const *)b)->user);
 }
 
 
@@ -325,7 +330,8 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 		return err->code;
 	}
 	if(ch->visibility != CHAT_VISIBILITY_PUBLIC && chat_index__member(ch, req->who->user) == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", req->who->user, ch->name);
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", req->who->user,
+				       ch->name);
 	}
 	sorted = calloc(HASH_COUNT(ch->members) + 1, sizeof(*sorted));
 	list = cJSON_CreateArray();
@@ -359,8 +365,8 @@ static const struct {
 	const char *name;
 	op_handler handler;
 } ops[] = {
-	{"create", op_create},	 {"join", op_join}, {"leave", op_leave},	 {"invite", op_invite},
-	{"remove", op_remove},	 {"dm", op_dm},	    {"channels", op_channels}, {"members", op_members},
+	{"create", op_create}, {"join", op_join}, {"leave", op_leave},       {"invite", op_invite},
+	{"remove", op_remove}, {"dm", op_dm},     {"channels", op_channels}, {"members", op_members},
 };
 
 
@@ -390,8 +396,10 @@ static enum chat_err read_ref(const cJSON *body, const cJSON **ref, struct chat_
 		return CHAT_ERR_OK;
 	}
 	if(chat_json__string(body, "ref", false, 0, REF_MAX, &text, err) != CHAT_ERR_OK) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "ref must be a number or a string of at most %d "
-				       "characters", REF_MAX);
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+				       "ref must be a number or a string of at most %d "
+				       "characters",
+				       REF_MAX);
 	}
 	*ref = item;
 	return CHAT_ERR_OK;
@@ -413,9 +421,10 @@ static enum chat_err run(struct chat_plugin *plugin, const struct chat_requester
 	}
 	handler = find_op(op_name);
 	if(handler == NULL) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
-				       "unknown op %s: use create, join, leave, invite, remove, dm, channels or members",
-				       op_name);
+		return chat_error__set(
+			err, CHAT_ERR_BAD_REQUEST,
+			"unknown op %s: use create, join, leave, invite, remove, dm, channels or members",
+			op_name);
 	}
 	ctx->op = op_name;
 	req.reply = cJSON_CreateObject();
@@ -451,11 +460,13 @@ enum chat_err chat_api__serve_or_reply(struct chat_plugin *plugin, const struct 
 	enum chat_err rc;
 
 	if(!chat_ratelimit__allow(plugin->request_limits, who->user, chat_clock__mono_ms())) {
-		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down", who->user);
+		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down",
+				who->user);
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(!chat_json__looks_like_object(payload, len)) {
-		chat_error__set(&err, CHAT_ERR_BAD_REQUEST, "a chat/_api request is a JSON object with an op");
+		chat_error__set(&err, CHAT_ERR_BAD_REQUEST,
+				"a chat/_api request is a JSON object with an op");
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(chat_json__parse_object(payload, len, &body, &err) != CHAT_ERR_OK) {

@@ -20,8 +20,8 @@
 #define EVENT_QOS 1
 
 static const int log_levels[] = {
-	[CHAT_LOG_DEBUG] = MOSQ_LOG_DEBUG,     [CHAT_LOG_INFO] = MOSQ_LOG_INFO,
-	[CHAT_LOG_NOTICE] = MOSQ_LOG_NOTICE,   [CHAT_LOG_WARNING] = MOSQ_LOG_WARNING,
+	[CHAT_LOG_DEBUG] = MOSQ_LOG_DEBUG,   [CHAT_LOG_INFO] = MOSQ_LOG_INFO,
+	[CHAT_LOG_NOTICE] = MOSQ_LOG_NOTICE, [CHAT_LOG_WARNING] = MOSQ_LOG_WARNING,
 	[CHAT_LOG_ERR] = MOSQ_LOG_ERR,
 };
 
@@ -64,7 +64,8 @@ static int publish(const char *client_id, const char *topic, const char *payload
 		mosquitto_free(copy);
 		mosquitto_property_free_all(&props);
 		chat_broker__log(CHAT_LOG_WARNING, "could not queue a message on %s%s%s: %s", topic,
-				 client_id ? " for " : "", client_id ? client_id : "", mosquitto_strerror(rc));
+				 client_id ? " for " : "", client_id ? client_id : "",
+				 mosquitto_strerror(rc));
 		return -1;
 	}
 	return 0;

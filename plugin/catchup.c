@@ -103,11 +103,12 @@ static char *build_reply(const struct chat_channel *ch, int64_t since, const str
 	int64_t next = page->count > 0 ? page->last_seq : since;
 	bool more = next < ch->head;
 	char head[512];
-	int head_len = snprintf(head, sizeof(head),
-				"{\"ok\":true,\"kind\":\"sync\",\"channel\":\"%s\",\"epoch\":\"%s\",\"since\":%lld,"
-				"\"next\":%lld,\"head\":%lld,\"more\":%s,\"events\":[",
-				ch->name, ch->epoch, (long long)since, (long long)next, (long long)ch->head,
-				more ? "true" : "false");
+	int head_len =
+		snprintf(head, sizeof(head),
+			 "{\"ok\":true,\"kind\":\"sync\",\"channel\":\"%s\",\"epoch\":\"%s\",\"since\":%lld,"
+			 "\"next\":%lld,\"head\":%lld,\"more\":%s,\"events\":[",
+			 ch->name, ch->epoch, (long long)since, (long long)next, (long long)ch->head,
+			 more ? "true" : "false");
 	char *reply = malloc((size_t)head_len + page->len + 3);
 
 	if(reply == NULL) {
@@ -124,14 +125,16 @@ static char *build_reply(const struct chat_channel *ch, int64_t since, const str
 
 
 static enum chat_err serve(struct chat_plugin *plugin, const struct chat_reply_to *rt,
-			   const struct chat_channel *ch, int64_t since, int64_t limit, struct chat_error *err)
+			   const struct chat_channel *ch, int64_t since, int64_t limit,
+			   struct chat_error *err)
 {
 	struct page page = {.budget = (size_t)plugin->config.catchup_page_bytes - 512};
 	size_t len = 0;
 	char *reply;
 
 	if(since < ch->head
-	   && chat_store__events_after(plugin->store, ch->rowid, since, limit, page_add, &page, err) != CHAT_ERR_OK) {
+	   && chat_store__events_after(plugin->store, ch->rowid, since, limit, page_add, &page, err)
+		      != CHAT_ERR_OK) {
 		free(page.buf);
 		return err->code;
 	}
@@ -158,7 +161,8 @@ enum chat_err chat_catchup__serve_or_reply(struct chat_plugin *plugin, const str
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
 	if(!chat_ratelimit__allow(plugin->request_limits, who->user, chat_clock__mono_ms())) {
-		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down", who->user);
+		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down",
+				who->user);
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK) {

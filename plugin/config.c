@@ -31,8 +31,14 @@ struct option {
 static const char *const synchronous_words[] = {"normal", "full", NULL};
 static const char *const acl_fallback_words[] = {"allow", "defer", NULL};
 
-#define INT_OPTION(key, min, max, def) {#key, OPT_INT, offsetof(struct chat_config, key), min, max, def, NULL}
-#define WORD_OPTION(key, def, words) {#key, OPT_WORD, offsetof(struct chat_config, key), 0, 0, def, words}
+#define INT_OPTION(key, min, max, def)                                                                       \
+	{                                                                                                    \
+#key, OPT_INT, offsetof(struct chat_config, key), min, max, def, NULL                        \
+	}
+#define WORD_OPTION(key, def, words)                                                                         \
+	{                                                                                                    \
+#key, OPT_WORD, offsetof(struct chat_config, key), 0, 0, def, words                          \
+	}
 
 static const struct option options[] = {
 	{"database", OPT_PATH, offsetof(struct chat_config, database), 0, 0, 0, NULL},
@@ -71,8 +77,8 @@ static int parse_int(const struct option *opt, const char *value, int64_t *out, 
 	errno = 0;
 	n = strtoll(value, &end, 10);
 	if(errno != 0 || end == value || *end != '\0' || n < opt->min || n > opt->max) {
-		return fail(err, err_len, "plugin_opt_%s: '%s' is not an integer from %lld to %lld", opt->key, value,
-			    (long long)opt->min, (long long)opt->max);
+		return fail(err, err_len, "plugin_opt_%s: '%s' is not an integer from %lld to %lld", opt->key,
+			    value, (long long)opt->min, (long long)opt->max);
 	}
 	*out = n;
 	return 0;
@@ -162,7 +168,8 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 		return fail(err, err_len, "plugin_opt_database is required: the path of the SQLite database");
 	}
 	if(cfg->catchup_limit > cfg->catchup_max_limit) {
-		return fail(err, err_len, "plugin_opt_catchup_limit: '%lld' is above plugin_opt_catchup_max_limit (%lld)",
+		return fail(err, err_len,
+			    "plugin_opt_catchup_limit: '%lld' is above plugin_opt_catchup_max_limit (%lld)",
 			    (long long)cfg->catchup_limit, (long long)cfg->catchup_max_limit);
 	}
 	return 0;

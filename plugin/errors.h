@@ -10,24 +10,24 @@
 
 #include <stddef.h>
 
-#define CHAT_ERROR_MAP(X) \
-	X(OK, "ok", "ok") \
-	X(BAD_REQUEST, "bad_request", "malformed request") \
-	X(BAD_UTF8, "bad_utf8", "payload is not valid UTF-8") \
-	X(TOO_LARGE, "too_large", "payload is larger than the configured limit") \
-	X(BAD_TOPIC, "bad_topic", "no such topic") \
-	X(NO_SUCH_CHANNEL, "no_such_channel", "no such channel") \
-	X(NOT_MEMBER, "not_member", "not a member of this channel") \
-	X(FORBIDDEN, "forbidden", "not allowed") \
-	X(CONFLICT, "conflict", "conflicts with the current state") \
-	X(RATE_LIMITED, "rate_limited", "too many requests, slow down") \
+#define CHAT_ERROR_MAP(X)                                                                                    \
+	X(OK, "ok", "ok")                                                                                    \
+	X(BAD_REQUEST, "bad_request", "malformed request")                                                   \
+	X(BAD_UTF8, "bad_utf8", "payload is not valid UTF-8")                                                \
+	X(TOO_LARGE, "too_large", "payload is larger than the configured limit")                             \
+	X(BAD_TOPIC, "bad_topic", "no such topic")                                                           \
+	X(NO_SUCH_CHANNEL, "no_such_channel", "no such channel")                                             \
+	X(NOT_MEMBER, "not_member", "not a member of this channel")                                          \
+	X(FORBIDDEN, "forbidden", "not allowed")                                                             \
+	X(CONFLICT, "conflict", "conflicts with the current state")                                          \
+	X(RATE_LIMITED, "rate_limited", "too many requests, slow down")                                      \
 	X(UNAVAILABLE, "unavailable", "storage failed: nothing was stored, safe to retry")
 
 enum chat_err {
 #define CHAT_ERR_ENUM(name, code, message) CHAT_ERR_##name,
 	CHAT_ERROR_MAP(CHAT_ERR_ENUM)
 #undef CHAT_ERR_ENUM
-	CHAT_ERR__COUNT
+		CHAT_ERR__COUNT
 };
 
 /* An error with the message for this particular case, e.g. "ada is not a member of #ops". */

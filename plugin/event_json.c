@@ -7,12 +7,8 @@
 #include "event_json.h"
 
 static const char *const type_names[] = {
-	[CHAT_EVENT_MESSAGE] = "message",
-	[CHAT_EVENT_EDIT] = "edit",
-	[CHAT_EVENT_DELETE] = "delete",
-	[CHAT_EVENT_REACTION] = "reaction",
-	[CHAT_EVENT_JOIN] = "join",
-	[CHAT_EVENT_LEAVE] = "leave",
+	[CHAT_EVENT_MESSAGE] = "message",   [CHAT_EVENT_EDIT] = "edit", [CHAT_EVENT_DELETE] = "delete",
+	[CHAT_EVENT_REACTION] = "reaction", [CHAT_EVENT_JOIN] = "join", [CHAT_EVENT_LEAVE] = "leave",
 };
 
 

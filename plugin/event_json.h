@@ -36,12 +36,12 @@ struct chat_event {
 	const char *device; /* that user's client id */
 	int64_t ts;         /* server clock, ms since the epoch */
 	const char *client_msg_id;
-	const char *body;   /* message, edit */
-	int64_t thread;     /* message: seq of the thread root */
-	int64_t target;     /* edit, delete, reaction: seq of the message acted on */
-	const char *emoji;  /* reaction */
-	bool on;            /* reaction: added (true) or removed */
-	const char *user;   /* join, leave: the member who joined or left */
+	const char *body;  /* message, edit */
+	int64_t thread;    /* message: seq of the thread root */
+	int64_t target;    /* edit, delete, reaction: seq of the message acted on */
+	const char *emoji; /* reaction */
+	bool on;           /* reaction: added (true) or removed */
+	const char *user;  /* join, leave: the member who joined or left */
 };
 
 /* The wire name of type ("message"). */

@@ -62,7 +62,8 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 	if(verdict == CHAT_ACL_DENY) {
 		return MOSQ_ERR_ACL_DENIED;
 	}
-	return plugin->config.acl_fallback == CHAT_ACL_FALLBACK_DEFER ? MOSQ_ERR_PLUGIN_DEFER : MOSQ_ERR_SUCCESS;
+	return plugin->config.acl_fallback == CHAT_ACL_FALLBACK_DEFER ? MOSQ_ERR_PLUGIN_DEFER
+								      : MOSQ_ERR_SUCCESS;
 }
 
 
@@ -75,7 +76,8 @@ static void reply_to_from_message(struct chat_reply_to *rt, const char *client_i
 	uint16_t correlation_len = 0;
 
 	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
-	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len, false);
+	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len,
+				       false);
 	chat_reply_to__init(rt, client_id, response_topic, correlation, correlation_len);
 	free(response_topic);
 	free(correlation);
@@ -92,7 +94,8 @@ static enum chat_err dispatch(struct chat_plugin *plugin, const struct chat_requ
 	case CHAT_TOPIC_MESSAGES:
 		return chat_send__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
 	case CHAT_TOPIC_SYNC:
-		return chat_catchup__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
+		return chat_catchup__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload,
+						    len);
 	case CHAT_TOPIC_API:
 		return chat_api__serve_or_reply(plugin, who, rt, payload, len);
 	case CHAT_TOPIC_TYPING:

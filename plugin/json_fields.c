@@ -97,8 +97,8 @@ enum chat_err chat_json__string(const cJSON *obj, const char *key, bool required
 	}
 	chars = chat_utf8__length(item->valuestring, strlen(item->valuestring));
 	if(chars < min_chars || chars > max_chars) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "%s must be %zu to %zu characters long", key,
-				       min_chars, max_chars);
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "%s must be %zu to %zu characters long",
+				       key, min_chars, max_chars);
 	}
 	*out = item->valuestring;
 	return CHAT_ERR_OK;
@@ -119,8 +119,8 @@ enum chat_err chat_json__int(const cJSON *obj, const char *key, bool required, i
 	}
 	d = item->valuedouble;
 	if(!cJSON_IsNumber(item) || !isfinite(d) || d != floor(d) || d < (double)min || d > (double)max) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "%s must be an integer from %lld to %lld", key,
-				       (long long)min, (long long)max);
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "%s must be an integer from %lld to %lld",
+				       key, (long long)min, (long long)max);
 	}
 	*out = (int64_t)d;
 	return CHAT_ERR_OK;

@@ -28,8 +28,8 @@ struct change {
 
 static void index_failed(const char *what, const char *channel)
 {
-	chat_broker__log(CHAT_LOG_ERR, "out of memory updating the index (%s in #%s); restart the broker", what,
-			 channel);
+	chat_broker__log(CHAT_LOG_ERR, "out of memory updating the index (%s in #%s); restart the broker",
+			 what, channel);
 }
 
 
@@ -81,8 +81,9 @@ static struct change *initial_members(const struct chat_requester *who, enum cha
 	if(changes == NULL) {
 		return NULL;
 	}
-	changes[n++] = (struct change){who->user, visibility == CHAT_VISIBILITY_DM ? CHAT_ROLE_MEMBER : CHAT_ROLE_OWNER,
-				       1};
+	changes[n++] =
+		(struct change){who->user,
+				visibility == CHAT_VISIBILITY_DM ? CHAT_ROLE_MEMBER : CHAT_ROLE_OWNER, 1};
 	for(size_t i = 0; i < member_count; i++) {
 		if(strcmp(members[i], who->user) != 0 && !listed(members, i, members[i])) {
 			changes[n] = (struct change){members[i], CHAT_ROLE_MEMBER, (int64_t)n + 1};
@@ -96,8 +97,8 @@ static struct change *initial_members(const struct chat_requester *who, enum cha
 
 static enum chat_err store_new_channel(struct chat_plugin *plugin, const struct chat_requester *who,
 				       const char *name, enum chat_visibility visibility, const char *title,
-				       const char *epoch, struct change *changes, size_t count, int64_t *rowid,
-				       struct chat_event *last, struct chat_error *err)
+				       const char *epoch, struct change *changes, size_t count,
+				       int64_t *rowid, struct chat_event *last, struct chat_error *err)
 {
 	struct chat_txn txn;
 
@@ -123,8 +124,8 @@ static enum chat_err store_new_channel(struct chat_plugin *plugin, const struct 
 
 static enum chat_err create_channel(struct chat_plugin *plugin, const struct chat_requester *who,
 				    const char *name, enum chat_visibility visibility, const char *title,
-				    const char *const *members, size_t member_count, struct chat_channel **out,
-				    struct chat_error *err)
+				    const char *const *members, size_t member_count,
+				    struct chat_channel **out, struct chat_error *err)
 {
 	char epoch[CHAT_UUID_LEN + 1];
 	struct chat_event last;
@@ -145,7 +146,9 @@ static enum chat_err create_channel(struct chat_plugin *plugin, const struct cha
 	}
 	ch = chat_index__add_channel(&plugin->index, rowid, name, title, visibility, epoch);
 	for(size_t i = 0; ch != NULL && i < count; i++) {
-		if(chat_index__add_member(&plugin->index, ch, changes[i].user, changes[i].role, changes[i].seq) != 0) {
+		if(chat_index__add_member(&plugin->index, ch, changes[i].user, changes[i].role,
+					  changes[i].seq)
+		   != 0) {
 			index_failed("adding a member", name);
 		}
 	}
@@ -162,14 +165,15 @@ static enum chat_err create_channel(struct chat_plugin *plugin, const struct cha
 
 enum chat_err chat_membership__create(struct chat_plugin *plugin, const struct chat_requester *who,
 				      const char *name, enum chat_visibility visibility, const char *title,
-				      const char *const *members, size_t member_count, struct chat_channel **out,
-				      struct chat_error *err)
+				      const char *const *members, size_t member_count,
+				      struct chat_channel **out, struct chat_error *err)
 {
 	if(chat_index__find(&plugin->index, name, strlen(name)) != NULL) {
 		return chat_error__set(err, CHAT_ERR_CONFLICT, "channel #%s already exists", name);
 	}
 	if(visibility == CHAT_VISIBILITY_DM) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "direct channels are opened with the dm op");
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+				       "direct channels are opened with the dm op");
 	}
 	return create_channel(plugin, who, name, visibility, title, members, member_count, out, err);
 }
@@ -200,7 +204,8 @@ static struct chat_channel *find_dm(const struct chat_index *idx, const char *a,
 		return NULL;
 	}
 	HASH_ITER(hh, u->channels, ms, tmp) {
-		if(ms->channel->visibility == CHAT_VISIBILITY_DM && chat_index__member(ms->channel, b) != NULL) {
+		if(ms->channel->visibility == CHAT_VISIBILITY_DM
+		   && chat_index__member(ms->channel, b) != NULL) {
 			return ms->channel;
 		}
 	}
@@ -248,7 +253,8 @@ static enum chat_err add_member(struct chat_plugin *plugin, const struct chat_re
 	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_JOIN, &change, &ev, err) != CHAT_ERR_OK) {
+	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_JOIN, &change, &ev, err)
+	   != CHAT_ERR_OK) {
 		chat_txn__abort(&txn);
 		return err->code;
 	}
@@ -271,7 +277,8 @@ enum chat_err chat_membership__join(struct chat_plugin *plugin, const struct cha
 		return CHAT_ERR_OK;
 	}
 	if(ch->visibility != CHAT_VISIBILITY_PUBLIC) {
-		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "#%s is private: ask its owner for an invite", ch->name);
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "#%s is private: ask its owner for an invite",
+				       ch->name);
 	}
 	if(add_member(plugin, who, ch, who->user, err) != CHAT_ERR_OK) {
 		return err->code;
@@ -289,10 +296,12 @@ enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct c
 
 	*added = false;
 	if(inviter == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, ch->name);
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user,
+				       ch->name);
 	}
 	if(ch->visibility == CHAT_VISIBILITY_DM) {
-		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "a direct channel has no room for more members");
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN,
+				       "a direct channel has no room for more members");
 	}
 	if(ch->visibility == CHAT_VISIBILITY_PRIVATE && inviter->role != CHAT_ROLE_OWNER) {
 		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may invite", ch->name);
@@ -326,9 +335,11 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_LEAVE, &change, &ev, err) != CHAT_ERR_OK
+	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_LEAVE, &change, &ev, err)
+		   != CHAT_ERR_OK
 	   || (heir != NULL
-	       && chat_store__put_member(plugin->store, ch->rowid, heir->user, CHAT_ROLE_OWNER, heir->joined_seq, err)
+	       && chat_store__put_member(plugin->store, ch->rowid, heir->user, CHAT_ROLE_OWNER,
+					 heir->joined_seq, err)
 			  != CHAT_ERR_OK)) {
 		chat_txn__abort(&txn);
 		return err->code;
@@ -349,7 +360,8 @@ enum chat_err chat_membership__leave(struct chat_plugin *plugin, const struct ch
 				     struct chat_channel *ch, struct chat_error *err)
 {
 	if(chat_index__member(ch, who->user) == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, ch->name);
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user,
+				       ch->name);
 	}
 	if(ch->visibility == CHAT_VISIBILITY_DM) {
 		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "a direct channel cannot be left");
@@ -364,10 +376,12 @@ enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct c
 	const struct chat_member *remover = chat_index__member(ch, who->user);
 
 	if(remover == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, ch->name);
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user,
+				       ch->name);
 	}
 	if(ch->visibility == CHAT_VISIBILITY_DM || remover->role != CHAT_ROLE_OWNER) {
-		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may remove members", ch->name);
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may remove members",
+				       ch->name);
 	}
 	if(strcmp(user, who->user) == 0) {
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "to remove yourself, leave");

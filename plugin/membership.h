@@ -25,8 +25,8 @@
  * CHAT_ERR_CONFLICT if the name is taken. *out is the new channel. */
 enum chat_err chat_membership__create(struct chat_plugin *plugin, const struct chat_requester *who,
 				      const char *name, enum chat_visibility visibility, const char *title,
-				      const char *const *members, size_t member_count, struct chat_channel **out,
-				      struct chat_error *err);
+				      const char *const *members, size_t member_count,
+				      struct chat_channel **out, struct chat_error *err);
 
 /* Makes who a member of the public channel ch. *joined is false when who already was one. */
 enum chat_err chat_membership__join(struct chat_plugin *plugin, const struct chat_requester *who,

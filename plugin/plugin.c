@@ -72,11 +72,11 @@ static void unregister_callbacks(struct chat_plugin *plugin, size_t count)
 static int register_callbacks(struct chat_plugin *plugin, char *err, size_t err_len)
 {
 	for(size_t i = 0; i < CALLBACK_COUNT; i++) {
-		int rc = mosquitto_callback_register(plugin->identifier, callbacks[i].event, callbacks[i].cb, NULL,
-						     plugin);
+		int rc = mosquitto_callback_register(plugin->identifier, callbacks[i].event, callbacks[i].cb,
+						     NULL, plugin);
 		if(rc != MOSQ_ERR_SUCCESS) {
-			snprintf(err, err_len, "cannot register callback for event %d: %s", callbacks[i].event,
-				 mosquitto_strerror(rc));
+			snprintf(err, err_len, "cannot register callback for event %d: %s",
+				 callbacks[i].event, mosquitto_strerror(rc));
 			unregister_callbacks(plugin, i);
 			return -1;
 		}
@@ -141,7 +141,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	plugin->send_limits = chat_ratelimit__new(plugin->config.send_rate, plugin->config.send_burst);
-	plugin->request_limits = chat_ratelimit__new(plugin->config.request_rate, plugin->config.request_burst);
+	plugin->request_limits =
+		chat_ratelimit__new(plugin->config.request_rate, plugin->config.request_burst);
 	if(plugin->send_limits == NULL || plugin->request_limits == NULL) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
@@ -150,7 +151,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	chat_broker__log(CHAT_LOG_INFO, "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
-			 plugin->config.database, chat_store__schema_version(), HASH_COUNT(plugin->index.channels),
+			 plugin->config.database, chat_store__schema_version(),
+			 HASH_COUNT(plugin->index.channels),
 			 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
 	*userdata = plugin;
 	return MOSQ_ERR_SUCCESS;

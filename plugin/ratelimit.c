@@ -20,7 +20,7 @@ struct bucket {
 
 struct chat_ratelimit {
 	struct bucket *buckets;
-	double rate;  /* tokens per millisecond */
+	double rate; /* tokens per millisecond */
 	double burst;
 };
 

@@ -23,7 +23,7 @@ struct chat_reply_to {
 	char *topic;           /* malloc'd */
 	void *correlation;     /* malloc'd, or NULL */
 	uint16_t correlation_len;
-	bool requested;        /* the client set a Response Topic: it waits for an answer */
+	bool requested; /* the client set a Response Topic: it waits for an answer */
 };
 
 /* Sets rt up for client_id. response_topic (may be NULL or invalid, then chat/_reply/<client_id> is

@@ -70,18 +70,19 @@ static enum chat_err check_reference(struct chat_plugin *plugin, const struct ch
 				     struct chat_event_brief *brief, struct chat_error *err)
 {
 	if(seq > ch->head) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "#%s has no message %lld", ch->name, (long long)seq);
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "#%s has no message %lld", ch->name,
+				       (long long)seq);
 	}
 	if(chat_store__event_brief(plugin->store, ch->rowid, seq, brief, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	if(!brief->exists || !brief->is_message) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "event %lld of #%s is not a message", (long long)seq,
-				       ch->name);
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "event %lld of #%s is not a message",
+				       (long long)seq, ch->name);
 	}
 	if(brief->deleted) {
-		return chat_error__set(err, CHAT_ERR_CONFLICT, "message %lld of #%s was deleted", (long long)seq,
-				       ch->name);
+		return chat_error__set(err, CHAT_ERR_CONFLICT, "message %lld of #%s was deleted",
+				       (long long)seq, ch->name);
 	}
 	return CHAT_ERR_OK;
 }
@@ -130,8 +131,8 @@ static enum chat_err check_references(struct chat_plugin *plugin, const struct c
 
 /* Commits the event and moves the channel's head. */
 static enum chat_err append(struct chat_plugin *plugin, const struct chat_requester *who,
-			    struct chat_channel *ch, const struct chat_send_request *req, struct chat_event *ev,
-			    struct chat_error *err)
+			    struct chat_channel *ch, const struct chat_send_request *req,
+			    struct chat_event *ev, struct chat_error *err)
 {
 	struct chat_txn txn;
 
@@ -186,8 +187,8 @@ static enum chat_err serve(struct chat_plugin *plugin, const struct chat_request
 
 
 enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct chat_requester *who,
-					const struct chat_reply_to *rt, const char *channel, size_t channel_len,
-					const void *payload, size_t len)
+					const struct chat_reply_to *rt, const char *channel,
+					size_t channel_len, const void *payload, size_t len)
 {
 	char name[CHAT_CHANNEL_ID_MAX + 1];
 	struct chat_error_context ctx = {.channel = name};
@@ -208,7 +209,8 @@ enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct
 		if(ch == NULL) {
 			rc = chat_error__set(&err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%s", name);
 		} else if(chat_index__member(ch, who->user) == NULL) {
-			rc = chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, name);
+			rc = chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s",
+					     who->user, name);
 		} else {
 			rc = serve(plugin, who, rt, ch, &req, &err);
 		}

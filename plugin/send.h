@@ -17,7 +17,7 @@
  * broker from delivering the original publish, since the stored event has been queued in its place.
  * Any other value means the send was refused, stored nothing and has been answered with an error. */
 enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct chat_requester *who,
-					const struct chat_reply_to *rt, const char *channel, size_t channel_len,
-					const void *payload, size_t len);
+					const struct chat_reply_to *rt, const char *channel,
+					size_t channel_len, const void *payload, size_t len);
 
 #endif

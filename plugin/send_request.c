@@ -42,7 +42,8 @@ static enum chat_err parse_plain_text(const void *payload, size_t len, size_t ma
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "NUL characters are not allowed");
 	}
 	if(len > max_body) {
-		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "body is %zu bytes, the limit is %zu", len, max_body);
+		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "body is %zu bytes, the limit is %zu", len,
+				       max_body);
 	}
 	out->type = CHAT_EVENT_MESSAGE;
 	out->body = malloc(len + 1);
@@ -96,7 +97,8 @@ static enum chat_err parse_body(const cJSON *obj, size_t max_body, char **out, s
 	}
 	len = strlen(body);
 	if(len > max_body) {
-		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "body is %zu bytes, the limit is %zu", len, max_body);
+		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "body is %zu bytes, the limit is %zu", len,
+				       max_body);
 	}
 	*out = strdup(body);
 	if(*out == NULL) {
@@ -116,12 +118,14 @@ static enum chat_err parse_fields(const cJSON *obj, size_t max_body, struct chat
 	}
 	switch(out->type) {
 	case CHAT_EVENT_MESSAGE:
-		if(chat_json__int(obj, "thread", false, 1, CHAT_JSON_INT_MAX, &out->thread, err) != CHAT_ERR_OK) {
+		if(chat_json__int(obj, "thread", false, 1, CHAT_JSON_INT_MAX, &out->thread, err)
+		   != CHAT_ERR_OK) {
 			return err->code;
 		}
 		return parse_body(obj, max_body, &out->body, err);
 	case CHAT_EVENT_EDIT:
-		if(chat_json__int(obj, "target", true, 1, CHAT_JSON_INT_MAX, &out->target, err) != CHAT_ERR_OK) {
+		if(chat_json__int(obj, "target", true, 1, CHAT_JSON_INT_MAX, &out->target, err)
+		   != CHAT_ERR_OK) {
 			return err->code;
 		}
 		return parse_body(obj, max_body, &out->body, err);
@@ -159,8 +163,8 @@ enum chat_err chat_send_request__parse(const void *payload, size_t len, size_t m
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "empty message");
 	}
 	if(len > chat_send_request__max_payload(max_body)) {
-		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "payload is %zu bytes, the body limit is %zu", len,
-				       max_body);
+		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "payload is %zu bytes, the body limit is %zu",
+				       len, max_body);
 	}
 	if(!chat_json__looks_like_object(payload, len)) {
 		return parse_plain_text(payload, len, max_body, out, err);

@@ -42,17 +42,21 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	[S_INSERT_EVENT] = "INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json)"
-			   " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[S_INSERT_EVENT] =
+		"INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json)"
+		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[S_INSERT_CHANNEL] = "INSERT INTO channels (name, visibility, title, epoch, created_by, created_at)"
 			     " VALUES (?, ?, ?, ?, ?, ?)",
 	[S_PUT_MEMBER] = "INSERT INTO members (channel_id, user, role, joined_seq) VALUES (?, ?, ?, ?)"
 			 " ON CONFLICT (channel_id, user) DO UPDATE SET role = excluded.role",
 	[S_DELETE_MEMBER] = "DELETE FROM members WHERE channel_id = ? AND user = ?",
-	[S_FIND_CLIENT_MSG] = "SELECT channel_id, seq, id, ts FROM events WHERE author = ? AND client_msg_id = ?",
+	[S_FIND_CLIENT_MSG] =
+		"SELECT channel_id, seq, id, ts FROM events WHERE author = ? AND client_msg_id = ?",
 	[S_EVENT_BRIEF] = "SELECT type, author, target FROM events WHERE channel_id = ? AND seq = ?",
-	[S_IS_DELETED] = "SELECT 1 FROM events WHERE channel_id = ? AND target = ? AND type = 'delete' LIMIT 1",
-	[S_EVENTS_AFTER] = "SELECT seq, json FROM events WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+	[S_IS_DELETED] =
+		"SELECT 1 FROM events WHERE channel_id = ? AND target = ? AND type = 'delete' LIMIT 1",
+	[S_EVENTS_AFTER] =
+		"SELECT seq, json FROM events WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
 	[S_EVENT_JSON] = "SELECT json FROM events WHERE channel_id = ? AND seq = ?",
 };
 
@@ -134,8 +138,8 @@ static int set_pragmas(sqlite3 *db, enum chat_synchronous synchronous, char *err
 	sqlite3_stmt *stmt = NULL;
 	const char *mode = NULL;
 	bool wal = false;
-	const char *sync_sql = synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL"
-							     : "PRAGMA synchronous = NORMAL";
+	const char *sync_sql =
+		synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
 
 	if(sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) == SQLITE_OK
 	   && sqlite3_step(stmt) == SQLITE_ROW) {
@@ -165,7 +169,8 @@ static int apply_migration(sqlite3 *db, const struct chat_migration *m, char *er
 	if(sqlite3_exec(db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK
 	   || sqlite3_exec(db, m->sql, NULL, NULL, &msg) != SQLITE_OK
 	   || sqlite3_exec(db, bump, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, err_len, "schema migration %s failed: %s", m->name, msg ? msg : sqlite3_errmsg(db));
+		snprintf(err, err_len, "schema migration %s failed: %s", m->name,
+			 msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		sqlite3_exec(db, "ROLLBACK;", NULL, NULL, NULL);
 		return -1;
@@ -230,8 +235,8 @@ int chat_store__open(const char *path, enum chat_synchronous synchronous, int bu
 		return -1;
 	}
 	for(int s = 0; s < S_COUNT; s++) {
-		if(sqlite3_prepare_v3(store->db, statement_sql[s], -1, SQLITE_PREPARE_PERSISTENT, &store->stmt[s],
-				      NULL)
+		if(sqlite3_prepare_v3(store->db, statement_sql[s], -1, SQLITE_PREPARE_PERSISTENT,
+				      &store->stmt[s], NULL)
 		   != SQLITE_OK) {
 			snprintf(err, err_len, "cannot prepare \"%s\": %s", statement_sql[s],
 				 sqlite3_errmsg(store->db));
@@ -325,14 +330,14 @@ static int load_heads(struct chat_store *store, struct chat_index *idx, char *er
 {
 	sqlite3_stmt *head = NULL, *last = NULL;
 	struct chat_channel *ch, *tmp;
-	int rc = sqlite3_prepare_v2(store->db,
-				    "SELECT seq, ts FROM events WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", -1,
-				    &head, NULL);
+	int rc = sqlite3_prepare_v2(
+		store->db, "SELECT seq, ts FROM events WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", -1,
+		&head, NULL);
 
 	if(rc == SQLITE_OK) {
-		rc = sqlite3_prepare_v2(store->db,
-					"SELECT max(seq) FROM events WHERE channel_id = ? AND type = 'message'", -1,
-					&last, NULL);
+		rc = sqlite3_prepare_v2(
+			store->db, "SELECT max(seq) FROM events WHERE channel_id = ? AND type = 'message'",
+			-1, &last, NULL);
 	}
 	HASH_ITER(hh, idx->channels, ch, tmp) {
 		if(rc != SQLITE_OK) {
@@ -427,9 +432,9 @@ enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel
 
 
 enum chat_err chat_store__insert_channel(struct chat_store *store, const char *name,
-					 enum chat_visibility visibility, const char *title, const char *epoch,
-					 const char *created_by, int64_t created_at, int64_t *rowid,
-					 struct chat_error *err)
+					 enum chat_visibility visibility, const char *title,
+					 const char *epoch, const char *created_by, int64_t created_at,
+					 int64_t *rowid, struct chat_error *err)
 {
 	sqlite3_stmt *stmt = stmt_get(store, S_INSERT_CHANNEL);
 
@@ -473,8 +478,9 @@ enum chat_err chat_store__delete_member(struct chat_store *store, int64_t channe
 
 /* ---- reads ---------------------------------------------------------------------------------------- */
 
-enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user, const char *client_msg_id,
-					  bool *found, struct chat_stored_event *out, struct chat_error *err)
+enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user,
+					  const char *client_msg_id, bool *found,
+					  struct chat_stored_event *out, struct chat_error *err)
 {
 	sqlite3_stmt *stmt = stmt_get(store, S_FIND_CLIENT_MSG);
 	int rc;
@@ -551,8 +557,9 @@ enum chat_err chat_store__event_brief(struct chat_store *store, int64_t channel,
 }
 
 
-enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since, int64_t limit,
-				       chat_store_event_cb cb, void *ctx, struct chat_error *err)
+enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since,
+				       int64_t limit, chat_store_event_cb cb, void *ctx,
+				       struct chat_error *err)
 {
 	sqlite3_stmt *stmt = stmt_get(store, S_EVENTS_AFTER);
 	int rc;

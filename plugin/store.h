@@ -56,9 +56,9 @@ enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel
 
 /* Creates a channel; its rowid goes to *rowid. */
 enum chat_err chat_store__insert_channel(struct chat_store *store, const char *name,
-					 enum chat_visibility visibility, const char *title, const char *epoch,
-					 const char *created_by, int64_t created_at, int64_t *rowid,
-					 struct chat_error *err);
+					 enum chat_visibility visibility, const char *title,
+					 const char *epoch, const char *created_by, int64_t created_at,
+					 int64_t *rowid, struct chat_error *err);
 
 /* Adds user to channel with role, or changes the role of a member (keeping its joined_seq). */
 enum chat_err chat_store__put_member(struct chat_store *store, int64_t channel, const char *user,
@@ -77,17 +77,18 @@ struct chat_stored_event {
 };
 
 /* Looks up the event user sent with client_msg_id. *found tells whether there is one. */
-enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user, const char *client_msg_id,
-					  bool *found, struct chat_stored_event *out, struct chat_error *err);
+enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user,
+					  const char *client_msg_id, bool *found,
+					  struct chat_stored_event *out, struct chat_error *err);
 
 /* What the send path needs to know of the event a reply, edit, delete or reaction refers to. */
 struct chat_event_brief {
 	bool exists;
 	bool is_message;
-	bool in_thread;      /* a message that is itself a thread reply */
-	bool deleted;        /* a delete event targets it */
-	char author[256];    /* truncated if longer; compare with chat_event_brief__by */
-	size_t author_len;   /* the full length */
+	bool in_thread;    /* a message that is itself a thread reply */
+	bool deleted;      /* a delete event targets it */
+	char author[256];  /* truncated if longer; compare with chat_event_brief__by */
+	size_t author_len; /* the full length */
 };
 
 /* Describes event seq of channel. */
@@ -102,8 +103,9 @@ bool chat_event_brief__by(const struct chat_event_brief *brief, const char *user
 typedef bool (*chat_store_event_cb)(int64_t seq, const char *json, size_t len, void *ctx);
 
 /* Calls cb for the events of channel with seq > since, in seq order, at most limit of them. */
-enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since, int64_t limit,
-				       chat_store_event_cb cb, void *ctx, struct chat_error *err);
+enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since,
+				       int64_t limit, chat_store_event_cb cb, void *ctx,
+				       struct chat_error *err);
 
 /* The JSON of event seq of channel, malloc'd into *json (NULL if there is no such event). */
 enum chat_err chat_store__event_json(struct chat_store *store, int64_t channel, int64_t seq, char **json,

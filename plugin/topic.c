@@ -35,8 +35,8 @@ bool chat_channel_id__valid(const char *s, size_t len)
 	}
 	for(size_t i = 0; i < len; i++) {
 		char c = s[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.'
-			  || c == '_' || c == '-';
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+			  || c == '.' || c == '_' || c == '-';
 		if(!ok) {
 			return false;
 		}

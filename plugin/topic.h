@@ -36,7 +36,7 @@ enum chat_topic_kind {
 
 struct chat_topic {
 	enum chat_topic_kind kind;
-	const char *channel;   /* the channel id, not NUL-terminated; set for per-channel kinds */
+	const char *channel; /* the channel id, not NUL-terminated; set for per-channel kinds */
 	size_t channel_len;
 	const char *client_id; /* CHAT_TOPIC_REPLY: everything after chat/_reply/ (NUL-terminated) */
 };
