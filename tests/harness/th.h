@@ -181,6 +181,9 @@ void th_broker_kill9(struct th_broker *b);
  * database, and its config written anew from b (so a test may change b->extra in between). Fails
  * the test if it does not come up. */
 #define th_broker_restart(b) th_broker_restart_at(__FILE__, __LINE__, (b))
+/* Like th_broker_restart, but for a broker expected to refuse its configuration or database: returns 0
+ * if it came up, else its exit status (as th_broker_try_start). Never fails the test itself. */
+int th_broker_try_restart(struct th_broker *b);
 
 /* The broker's log file followed by its stderr.log, malloc'd and NUL-terminated. */
 char *th_broker_log(const struct th_broker *b);

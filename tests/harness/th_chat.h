@@ -1,0 +1,43 @@
+/*
+ * th_chat.h - mqchat's wire protocol for tests: requests, sends, catch-up, history.
+ *
+ * Built on th.h clients. Every helper waits for its answer on the client's reply topic,
+ * chat/_reply/<clientid>, and fails the test if none arrives within 5 s.
+ */
+#ifndef TH_CHAT_H
+#define TH_CHAT_H
+
+#include "th.h"
+
+/* Publishes the printf-formatted payload to topic at QoS 1 and returns the next message on the reply
+ * topic, parsed (caller deletes). */
+cJSON *tc_request(struct th_client *c, const char *topic, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* tc_request on chat/_api. */
+cJSON *tc_api(struct th_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* tc_api that must succeed: fails the test unless the reply has "ok":true. */
+void tc_api_ok(struct th_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Sends a message {"client_msg_id":cmid,"body":body} to chat/<channel> and returns its ack, which must
+ * say ok (caller deletes). */
+cJSON *tc_send(struct th_client *c, const char *channel, const char *cmid, const char *body);
+
+/* One catch-up page: {"since":since[,"limit":limit]} (limit <= 0 leaves it out). Caller deletes. */
+cJSON *tc_sync(struct th_client *c, const char *channel, long long since, int limit);
+
+/* The channel's whole log, read page by page from seq 0: a JSON array of events (caller deletes).
+ * Checks on the way that pages chain (since = previous next) and that seqs run 1, 2, 3... */
+cJSON *tc_history(struct th_client *c, const char *channel);
+
+/* Asserts that reply is an error with the given code (and, when message is not NULL, that message),
+ * then deletes it. */
+#define tc_expect_error(reply, code, message)                                                                \
+	tc_expect_error_at(__FILE__, __LINE__, (reply), (code), (message))
+void tc_expect_error_at(const char *file, int line, cJSON *reply, const char *code, const char *message);
+
+/* The reply topic of c: chat/_reply/<clientid> (static buffer). */
+const char *tc_reply_topic(const struct th_client *c);
+
+#endif

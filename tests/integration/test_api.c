@@ -1,0 +1,305 @@
+/*
+ * test_api.c - chat/_api: create, join, leave, invite, remove, dm, channels, members. Membership
+ * changes are events in the log, delivered live like messages.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "th_chat.h"
+
+struct fixture {
+	struct th_broker b;
+	struct th_client *ada, *bo, *cy, *dee;
+};
+
+
+static void setup(struct fixture *f)
+{
+	th_broker_start(&f->b, "");
+	f->ada = th_connect(&f->b, "ada", "ada-1", 5, true);
+	f->bo = th_connect(&f->b, "bo", "bo-1", 5, true);
+	f->cy = th_connect(&f->b, "cy", "cy-1", 4, true);
+	f->dee = th_connect(&f->b, "dee", "dee-1", 5, true);
+}
+
+
+static void teardown(struct fixture *f)
+{
+	th_disconnect(f->ada);
+	th_disconnect(f->bo);
+	th_disconnect(f->cy);
+	th_disconnect(f->dee);
+	th_broker_stop(&f->b);
+}
+
+
+static void expect_event(struct th_client *c, const char *channel, const char *pattern)
+{
+	char filter[128];
+	cJSON *ev;
+
+	snprintf(filter, sizeof(filter), "chat/%s", channel);
+	ev = th_expect_json(c, filter);
+	TH_JSON(ev, pattern);
+	cJSON_Delete(ev);
+}
+
+
+static void test_create(void)
+{
+	struct fixture f;
+	cJSON *reply, *history;
+
+	setup(&f);
+	reply = tc_api(
+		f.ada,
+		"{\"op\":\"create\",\"channel\":\"proj\",\"visibility\":\"private\",\"title\":\"Project X\","
+		"\"members\":[\"bo\",\"cy\",\"bo\",\"ada\"],\"ref\":\"r-1\"}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"create\",\"channel\":\"proj\",\"title\":"
+		       "\"Project X\","
+		       "\"visibility\":\"private\",\"epoch\":\"*\",\"head\":3,\"ref\":\"r-1\"}");
+	cJSON_Delete(reply);
+	history = tc_history(f.bo, "proj");
+	TH_JSON(history, "[{\"id\":\"*\",\"channel\":\"proj\",\"seq\":1,\"type\":\"join\",\"from\":\"ada\","
+			 "\"device\":\"ada-1\","
+			 "\"ts\":\"*\",\"user\":\"ada\"},"
+			 "{\"id\":\"*\",\"channel\":\"proj\",\"seq\":2,\"type\":\"join\",\"from\":\"ada\","
+			 "\"device\":\"ada-1\","
+			 "\"ts\":\"*\",\"user\":\"bo\"},"
+			 "{\"id\":\"*\",\"channel\":\"proj\",\"seq\":3,\"type\":\"join\",\"from\":\"ada\","
+			 "\"device\":\"ada-1\","
+			 "\"ts\":\"*\",\"user\":\"cy\"}]");
+	cJSON_Delete(history);
+	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"proj\",\"ref\":7}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"proj\",\"members\":["
+		       "{\"user\":\"ada\",\"role\":\"owner\"},{\"user\":\"bo\",\"role\":\"member\"},"
+		       "{\"user\":\"cy\",\"role\":\"member\"}],\"ref\":7}");
+	cJSON_Delete(reply);
+	reply = tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
+	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"conflict\",\"message\":\"channel #proj "
+		       "already exists\","
+		       "\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
+	cJSON_Delete(reply);
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"x\",\"visibility\":\"secret\"}"),
+			"bad_request", "visibility must be public or private");
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"x\",\"members\":\"bo\"}"),
+			"bad_request", "members must be an array of at most 1000 user names");
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"create\"}"), "bad_request", "channel is required");
+	tc_expect_error(tc_api(f.dee, "{\"channel\":\"x\"}"), "bad_request", "op is required");
+	teardown(&f);
+}
+
+
+static void test_join_and_leave(void)
+{
+	struct fixture f;
+	cJSON *reply;
+
+	setup(&f);
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"title\":\"General\"}");
+	TH_EQ_INT(th_subscribe(f.ada, "chat/general", 1), 1);
+	reply = tc_api(f.dee, "{\"op\":\"join\",\"channel\":\"general\"}");
+	TH_JSON(reply,
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"join\",\"channel\":\"general\",\"title\":\"General\","
+		"\"visibility\":\"public\",\"epoch\":\"*\",\"head\":2,\"joined\":true}");
+	cJSON_Delete(reply);
+	expect_event(f.ada, "general",
+		     "{\"id\":\"*\",\"channel\":\"general\",\"seq\":2,\"type\":\"join\",\"from\":\"dee\","
+		     "\"device\":\"dee-1\",\"ts\":\"*\",\"user\":\"dee\"}");
+	reply = tc_api(f.dee, "{\"op\":\"join\",\"channel\":\"general\"}"); /* already a member: no event */
+	TH_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(reply, "joined")));
+	TH_EQ_INT(th_json_int(reply, "head"), 2);
+	cJSON_Delete(reply);
+
+	reply = tc_api(f.dee, "{\"op\":\"leave\",\"channel\":\"general\"}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"leave\",\"channel\":\"general\"}");
+	cJSON_Delete(reply);
+	expect_event(f.ada, "general",
+		     "{\"id\":\"*\",\"channel\":\"general\",\"seq\":3,\"type\":\"leave\",\"from\":\"dee\","
+		     "\"device\":\"dee-1\",\"ts\":\"*\",\"user\":\"dee\"}");
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"leave\",\"channel\":\"general\"}"), "not_member",
+			"dee is not a member of #general");
+	/* the leave is in the log, and dee no longer gets anything */
+	tc_expect_error(tc_sync(f.dee, "general", 0, 0), "not_member", NULL);
+	reply = tc_api(f.dee, "{\"op\":\"members\",\"channel\":\"general\"}"); /* public: anyone may look */
+	TH_JSON(reply,
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"general\",\"members\":["
+		"{\"user\":\"ada\",\"role\":\"owner\"}]}");
+	cJSON_Delete(reply);
+	teardown(&f);
+}
+
+
+static void test_invite_and_remove(void)
+{
+	struct fixture f;
+	cJSON *reply;
+
+	setup(&f);
+	tc_api_ok(f.ada,
+		  "{\"op\":\"create\",\"channel\":\"ops\",\"visibility\":\"private\",\"members\":[\"bo\"]}");
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"join\",\"channel\":\"ops\"}"), "forbidden",
+			"#ops is private: ask its owner for an invite");
+	tc_expect_error(tc_api(f.bo, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}"), "forbidden",
+			"only an owner of #ops may invite");
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}"),
+			"not_member", "dee is not a member of #ops");
+	reply = tc_api(f.ada, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\","
+		       "\"added\":true}");
+	cJSON_Delete(reply);
+	reply = tc_api(f.ada, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}");
+	TH_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(reply, "added")));
+	cJSON_Delete(reply);
+	TH_EQ_INT(th_subscribe(f.dee, "chat/ops", 1), 1);
+
+	tc_expect_error(tc_api(f.bo, "{\"op\":\"remove\",\"channel\":\"ops\",\"user\":\"dee\"}"), "forbidden",
+			"only an owner of #ops may remove members");
+	tc_expect_error(tc_api(f.ada, "{\"op\":\"remove\",\"channel\":\"ops\",\"user\":\"ada\"}"),
+			"bad_request", "to remove yourself, leave");
+	tc_expect_error(tc_api(f.ada, "{\"op\":\"remove\",\"channel\":\"ops\",\"user\":\"cy\"}"),
+			"not_member", "cy is not a member of #ops");
+	reply = tc_api(f.ada, "{\"op\":\"remove\",\"channel\":\"ops\",\"user\":\"bo\"}");
+	TH_JSON(reply,
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"remove\",\"channel\":\"ops\",\"user\":\"bo\"}");
+	cJSON_Delete(reply);
+	expect_event(f.dee, "ops",
+		     "{\"id\":\"*\",\"channel\":\"ops\",\"seq\":4,\"type\":\"leave\",\"from\":\"ada\","
+		     "\"device\":\"ada-1\",\"ts\":\"*\",\"user\":\"bo\"}");
+
+	/* in a public channel any member may invite */
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"open\",\"members\":[\"bo\"]}");
+	tc_api_ok(f.bo, "{\"op\":\"invite\",\"channel\":\"open\",\"user\":\"cy\"}");
+	teardown(&f);
+}
+
+
+/* When the last owner leaves, the longest-standing member becomes owner. */
+static void test_owner_succession(void)
+{
+	struct fixture f;
+	cJSON *reply;
+
+	setup(&f);
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"ops\",\"visibility\":\"private\",\"members\":["
+			 "\"bo\",\"cy\"]}");
+	tc_api_ok(f.ada, "{\"op\":\"leave\",\"channel\":\"ops\"}");
+	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"ops\"}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"ops\",\"members\":["
+		       "{\"user\":\"bo\",\"role\":\"owner\"},{\"user\":\"cy\",\"role\":\"member\"}]}");
+	cJSON_Delete(reply);
+	tc_api_ok(f.bo, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}");
+	/* and it survives a restart, since it is stored */
+	th_disconnect(f.bo);
+	th_broker_restart(&f.b);
+	f.bo = th_connect(&f.b, "bo", "bo-1", 5, true);
+	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"ops\"}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"ops\",\"members\":["
+		       "{\"user\":\"bo\",\"role\":\"owner\"},{\"user\":\"cy\",\"role\":\"member\"},"
+		       "{\"user\":\"dee\",\"role\":\"member\"}]}");
+	cJSON_Delete(reply);
+	th_disconnect(f.bo);
+	th_broker_stop(&f.b);
+}
+
+
+static void test_direct_channels(void)
+{
+	struct fixture f;
+	cJSON *first, *again, *reverse;
+	char filter[128];
+
+	setup(&f);
+	first = tc_api(f.ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
+	TH_JSON(first, "{\"ok\":true,\"kind\":\"api\",\"op\":\"dm\",\"channel\":\"*\",\"title\":\"\","
+		       "\"visibility\":\"dm\","
+		       "\"epoch\":\"*\",\"head\":2,\"user\":\"bo\",\"created\":true}");
+	TH_CHECK(strncmp(th_json_str(first, "channel"), "dm-", 3) == 0);
+	again = tc_api(f.ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
+	TH_CHECK(cJSON_IsFalse(cJSON_GetObjectItem(again, "created")));
+	TH_EQ_STR(th_json_str(again, "channel"), th_json_str(first, "channel"));
+	reverse = tc_api(f.bo, "{\"op\":\"dm\",\"user\":\"ada\"}");
+	TH_EQ_STR(th_json_str(reverse, "channel"), th_json_str(first, "channel"));
+
+	snprintf(filter, sizeof(filter), "chat/%s", th_json_str(first, "channel"));
+	TH_EQ_INT(th_subscribe(f.bo, filter, 1), 1);
+	TH_EQ_INT(th_subscribe(f.cy, filter, 1), 0x80);
+	cJSON_Delete(tc_send(f.ada, th_json_str(first, "channel"), "d1", "psst"));
+	cJSON_Delete(th_expect_json(f.bo, filter));
+
+	tc_expect_error(tc_api(f.ada, "{\"op\":\"dm\",\"user\":\"ada\"}"), "bad_request",
+			"a direct channel needs another user");
+	tc_expect_error(tc_api(f.ada, "{\"op\":\"leave\",\"channel\":\"%s\"}", th_json_str(first, "channel")),
+			"forbidden", "a direct channel cannot be left");
+	tc_expect_error(tc_api(f.ada, "{\"op\":\"invite\",\"channel\":\"%s\",\"user\":\"cy\"}",
+			       th_json_str(first, "channel")),
+			"forbidden", "a direct channel has no room for more members");
+	tc_expect_error(tc_api(f.cy, "{\"op\":\"join\",\"channel\":\"%s\"}", th_json_str(first, "channel")),
+			"forbidden", NULL);
+	tc_expect_error(tc_api(f.cy, "{\"op\":\"members\",\"channel\":\"%s\"}",
+			       th_json_str(first, "channel")),
+			"not_member", NULL);
+	cJSON_Delete(first);
+	cJSON_Delete(again);
+	cJSON_Delete(reverse);
+	teardown(&f);
+}
+
+
+/* Activity is ordered by the server's millisecond clock: let it tick between two actions. */
+static void next_millisecond(void)
+{
+	long long start = th_now_ms();
+
+	th_wait_until(th_now_ms() > start + 1, 100);
+}
+
+
+/* The inbox: my channels, latest activity first, each with its head and last message. */
+static void test_channels_inbox(void)
+{
+	struct fixture f;
+	cJSON *reply, *last, *history, *dm;
+
+	setup(&f);
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"alpha\",\"members\":[\"bo\"]}");
+	next_millisecond();
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"beta\"}");
+	next_millisecond();
+	tc_api_ok(f.bo, "{\"op\":\"create\",\"channel\":\"gamma\",\"members\":[\"ada\"]}");
+	next_millisecond();
+	cJSON_Delete(tc_send(f.bo, "alpha", "a1", "latest in alpha"));
+	next_millisecond();
+	dm = tc_api(f.cy, "{\"op\":\"dm\",\"user\":\"ada\"}");
+	reply = tc_api(f.ada, "{\"op\":\"channels\"}");
+	TH_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(reply, "channels")), 4);
+	TH_JSON(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 0),
+		"{\"channel\":\"*\",\"title\":\"\",\"visibility\":\"dm\",\"epoch\":\"*\",\"head\":2,\"user\":"
+		"\"cy\","
+		"\"last\":null}");
+	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 0), "channel"),
+		  th_json_str(dm, "channel"));
+	TH_JSON(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 1),
+		"{\"channel\":\"alpha\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\",\"head\":3,"
+		"\"last\":\"*\"}");
+	last = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 1), "last");
+	history = tc_history(f.ada, "alpha");
+	TH_CHECK(cJSON_Compare(last, cJSON_GetArrayItem(history, 2), true));
+	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 2), "channel"),
+		  "gamma");
+	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 3), "channel"),
+		  "beta");
+	cJSON_Delete(history);
+	cJSON_Delete(reply);
+	cJSON_Delete(dm);
+	reply = tc_api(f.dee, "{\"op\":\"channels\",\"ref\":\"empty\"}");
+	TH_JSON(reply,
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"channels\",\"channels\":[],\"ref\":\"empty\"}");
+	cJSON_Delete(reply);
+	teardown(&f);
+}
+
+
+TH_TEST_LIST(TH_TEST(test_create), TH_TEST(test_join_and_leave), TH_TEST(test_invite_and_remove),
+	     TH_TEST(test_owner_succession), TH_TEST(test_direct_channels), TH_TEST(test_channels_inbox))

@@ -1,0 +1,284 @@
+/*
+ * test_send.c - the send path: gapless seqs, stamped fields, event types, reason codes, ordering.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "th_chat.h"
+
+/* A broker with #general (ada owner; bo, cy members) and clients for the three of them. */
+struct fixture {
+	struct th_broker b;
+	struct th_client *ada, *bo, *cy;
+};
+
+
+static void setup(struct fixture *f, const char *extra)
+{
+	th_broker_start(&f->b, "%s", extra);
+	f->ada = th_connect(&f->b, "ada", "ada-laptop", 5, true);
+	f->bo = th_connect(&f->b, "bo", "bo-phone", 5, true);
+	f->cy = th_connect(&f->b, "cy", "cy-tablet", 4, true);
+	tc_api_ok(f->ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
+}
+
+
+static void teardown(struct fixture *f)
+{
+	th_disconnect(f->ada);
+	th_disconnect(f->bo);
+	th_disconnect(f->cy);
+	th_broker_stop(&f->b);
+}
+
+
+/* Two senders interleave 300 sends at QoS 0, 1 and 2; a subscriber sees seqs 4..303 in order with no
+ * gap, and catch-up returns exactly the same events. */
+static void test_gapless_and_identical(void)
+{
+	struct fixture f;
+	cJSON *live = cJSON_CreateArray(), *history;
+	char body[64];
+	const int sends = 300;
+
+	setup(&f, "plugin_opt_send_rate 0");
+	TH_EQ_INT(th_subscribe(f.cy, "chat/general", 1), 1);
+	for(int i = 0; i < sends; i++) {
+		struct th_client *sender = i % 2 ? f.bo : f.ada;
+		snprintf(body, sizeof(body), "message %d", i);
+		TH_CHECK(th_publish(sender, "chat/general", body, -1, i % 3, NULL) >= 0);
+	}
+	for(int i = 0; i < sends; i++) {
+		cJSON *ev = th_expect_json(f.cy, "chat/general");
+		TH_EQ_INT(th_json_int(ev, "seq"), i + 4);
+		cJSON_AddItemToArray(live, ev);
+	}
+	history = tc_history(f.cy, "general");
+	TH_EQ_INT(cJSON_GetArraySize(history), sends + 3);
+	for(int i = 0; i < sends; i++) {
+		cJSON *a = cJSON_GetArrayItem(live, i), *h = cJSON_GetArrayItem(history, i + 3);
+		TH_CHECKF(cJSON_Compare(a, h, true), "event %d differs between live and catch-up", i + 4);
+	}
+	/* each sender's messages kept their relative order */
+	for(int i = 0, last_ada = 0, last_bo = 0; i < sends; i++) {
+		cJSON *ev = cJSON_GetArrayItem(live, i);
+		int n = atoi(th_json_str(ev, "body") + strlen("message "));
+		int *last = strcmp(th_json_str(ev, "from"), "ada") == 0 ? &last_ada : &last_bo;
+		TH_CHECK(n >= *last);
+		*last = n;
+	}
+	cJSON_Delete(live);
+	cJSON_Delete(history);
+	teardown(&f);
+}
+
+
+/* from, device, seq, id, ts and channel are the server's, whatever the payload says. */
+static void test_server_stamps_fields(void)
+{
+	struct fixture f;
+	cJSON *ev, *ack;
+
+	setup(&f, "");
+	TH_EQ_INT(th_subscribe(f.bo, "chat/general", 1), 1);
+	ack = tc_request(
+		f.ada, "chat/general",
+		"{\"client_msg_id\":\"c-1\",\"body\":\"hi\",\"from\":\"mallory\",\"device\":\"x\",\"seq\":1,"
+		"\"id\":\"forged\",\"ts\":5,\"channel\":\"ops\",\"type\":\"message\"}");
+	TH_JSON(ack, "{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"c-1\",\"id\":"
+		     "\"*\","
+		     "\"seq\":4,\"ts\":\"*\",\"duplicate\":false}");
+	ev = th_expect_json(f.bo, "chat/general");
+	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":4,\"type\":\"message\",\"from\":\"ada\","
+		    "\"device\":\"ada-laptop\",\"ts\":\"*\",\"client_msg_id\":\"c-1\",\"body\":\"hi\"}");
+	TH_EQ_STR(th_json_str(ev, "id"), th_json_str(ack, "id"));
+	TH_CHECK(strcmp(th_json_str(ev, "id"), "forged") != 0);
+	TH_CHECK(th_json_int(ev, "ts") > 1700000000000LL);
+	cJSON_Delete(ev);
+	cJSON_Delete(ack);
+	teardown(&f);
+}
+
+
+static void test_plain_text_from_the_cli(void)
+{
+	struct fixture f;
+	int status = -1;
+	cJSON *ev;
+	char *out;
+
+	setup(&f, "");
+	TH_EQ_INT(th_subscribe(f.bo, "chat/general", 1), 1);
+	out = th_run(
+		&status,
+		"mosquitto_pub -h 127.0.0.1 -p %d -u ada -P ada-pw -i ada-cli -t chat/general -m 'hi there'",
+		f.b.port);
+	TH_EQ_INT(status, 0);
+	free(out);
+	ev = th_expect_json(f.bo, "chat/general");
+	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":4,\"type\":\"message\",\"from\":\"ada\","
+		    "\"device\":\"ada-cli\",\"ts\":\"*\",\"body\":\"hi there\"}");
+	cJSON_Delete(ev);
+	teardown(&f);
+}
+
+
+/* Edits, deletes, reactions and thread replies are events; only the author edits or deletes. */
+static void test_event_types(void)
+{
+	struct fixture f;
+	cJSON *ev, *ack;
+
+	setup(&f, "");
+	TH_EQ_INT(th_subscribe(f.cy, "chat/general", 1), 1);
+	cJSON_Delete(tc_send(f.ada, "general", "m1", "first")); /* seq 4 */
+	cJSON_Delete(th_expect_json(f.cy, "chat/general"));
+
+	ack = tc_request(f.bo, "chat/general",
+			 "{\"type\":\"reaction\",\"target\":4,\"emoji\":\":+1:\",\"client_msg_id\":\"r1\"}");
+	TH_JSON(ack,
+		"{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"r1\",\"id\":\"*\","
+		"\"seq\":5,\"ts\":\"*\",\"duplicate\":false}");
+	cJSON_Delete(ack);
+	ev = th_expect_json(f.cy, "chat/general");
+	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":5,\"type\":\"reaction\",\"from\":\"bo\","
+		    "\"device\":\"bo-phone\",\"ts\":\"*\",\"client_msg_id\":\"r1\",\"target\":4,\"emoji\":\":"
+		    "+1:\","
+		    "\"on\":true}");
+	cJSON_Delete(ev);
+
+	tc_expect_error(tc_request(f.bo, "chat/general",
+				   "{\"type\":\"edit\",\"target\":4,\"body\":\"mine now\"}"),
+			"forbidden", "only the author may edit message 4");
+	tc_expect_error(tc_request(f.bo, "chat/general", "{\"type\":\"delete\",\"target\":4}"), "forbidden",
+			"only the author may delete message 4");
+
+	cJSON_Delete(
+		tc_request(f.ada, "chat/general",
+			   "{\"type\":\"edit\",\"target\":4,\"body\":\"first!\",\"client_msg_id\":\"e1\"}"));
+	ev = th_expect_json(f.cy, "chat/general");
+	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":6,\"type\":\"edit\",\"from\":\"ada\","
+		    "\"device\":\"ada-laptop\",\"ts\":\"*\",\"client_msg_id\":\"e1\",\"target\":4,\"body\":"
+		    "\"first!\"}");
+	cJSON_Delete(ev);
+
+	cJSON_Delete(tc_request(f.bo, "chat/general",
+				"{\"body\":\"a reply\",\"thread\":4,\"client_msg_id\":\"t1\"}"));
+	ev = th_expect_json(f.cy, "chat/general");
+	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":7,\"type\":\"message\",\"from\":\"bo\","
+		    "\"device\":\"bo-phone\",\"ts\":\"*\",\"client_msg_id\":\"t1\",\"body\":\"a "
+		    "reply\",\"thread\":4}");
+	cJSON_Delete(ev);
+	tc_expect_error(tc_request(f.bo, "chat/general", "{\"body\":\"nested\",\"thread\":7}"), "bad_request",
+			"message 7 is a thread reply; reply to its root instead");
+	tc_expect_error(tc_request(f.bo, "chat/general", "{\"body\":\"x\",\"thread\":1}"), "bad_request",
+			"event 1 of #general is not a message");
+	tc_expect_error(tc_request(f.bo, "chat/general",
+				   "{\"type\":\"reaction\",\"target\":99,\"emoji\":\"x\"}"),
+			"bad_request", "#general has no message 99");
+
+	cJSON_Delete(tc_request(f.ada, "chat/general",
+				"{\"type\":\"delete\",\"target\":4,\"client_msg_id\":\"d1\"}"));
+	ev = th_expect_json(f.cy, "chat/general");
+	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":8,\"type\":\"delete\",\"from\":\"ada\","
+		    "\"device\":\"ada-laptop\",\"ts\":\"*\",\"client_msg_id\":\"d1\",\"target\":4}");
+	cJSON_Delete(ev);
+	tc_expect_error(tc_request(f.ada, "chat/general",
+				   "{\"type\":\"edit\",\"target\":4,\"body\":\"again\"}"),
+			"conflict", "message 4 of #general was deleted");
+	tc_expect_error(tc_request(f.bo, "chat/general",
+				   "{\"type\":\"reaction\",\"target\":4,\"emoji\":\"x\"}"),
+			"conflict", "message 4 of #general was deleted");
+
+	/* the refused requests stored nothing */
+	ev = tc_sync(f.cy, "general", 0, 0);
+	TH_EQ_INT(th_json_int(ev, "head"), 8);
+	cJSON_Delete(ev);
+	teardown(&f);
+}
+
+
+/* An MQTT v5 sender learns the outcome from the PUBACK/PUBREC reason code too. */
+static void test_reason_codes(void)
+{
+	struct fixture f;
+	struct th_client *dee;
+	int rc;
+
+	setup(&f, "");
+	dee = th_connect(&f.b, "dee", "dee-1", 5, true);
+	rc = th_publish(f.ada, "chat/general", "accepted", -1, 1, NULL);
+	TH_CHECKF(rc >= 0 && rc < 0x80, "accepted send got reason code 0x%02x", rc);
+	rc = th_publish(f.ada, "chat/general", "accepted", -1, 2, NULL);
+	TH_CHECKF(rc >= 0 && rc < 0x80, "accepted QoS 2 send got reason code 0x%02x", rc);
+	TH_EQ_INT(th_publish(dee, "chat/general", "refused", -1, 1, NULL), 0x87);
+	tc_expect_error(th_expect_json(dee, tc_reply_topic(dee)), "not_member",
+			"dee is not a member of #general");
+	TH_EQ_INT(th_publish(dee, "chat/general", "refused", -1, 2, NULL), 0x87);
+	tc_expect_error(th_expect_json(dee, tc_reply_topic(dee)), "not_member", NULL);
+	/* QoS 0 has no acknowledgement: the error topic is the only answer */
+	TH_EQ_INT(th_publish(dee, "chat/general", "refused", -1, 0, NULL), 0);
+	tc_expect_error(th_expect_json(dee, tc_reply_topic(dee)), "not_member", NULL);
+	/* MQTT 3.1.1 has no reason codes: the error topic is the answer */
+	TH_EQ_INT(th_publish(f.cy, "chat/general", "{\"body\":", -1, 1, NULL), 0);
+	tc_expect_error(th_expect_json(f.cy, tc_reply_topic(f.cy)), "bad_request", "malformed JSON");
+	th_disconnect(dee);
+	teardown(&f);
+}
+
+
+/* Whatever the QoS of each send, subscribers receive events in seq order: a QoS 2 send that the
+ * broker would deliver only at PUBREL does not overtake, nor get overtaken by, later sends. */
+static void test_live_order_follows_seq_across_qos(void)
+{
+	struct fixture f;
+	int mid;
+
+	setup(&f, "plugin_opt_send_rate 0");
+	TH_EQ_INT(th_subscribe(f.cy, "chat/general", 2), 2);
+	for(int i = 0; i < 50; i++) {
+		TH_EQ_INT(th_publish_async(f.ada, "chat/general", "two", -1, 2, &mid), 0);
+		TH_EQ_INT(th_publish_async(f.bo, "chat/general", "zero", -1, 0, &mid), 0);
+		TH_EQ_INT(th_publish_async(f.bo, "chat/general", "one", -1, 1, &mid), 0);
+	}
+	for(int seq = 4; seq < 4 + 150; seq++) {
+		cJSON *ev = th_expect_json(f.cy, "chat/general");
+		TH_EQ_INT(th_json_int(ev, "seq"), seq);
+		cJSON_Delete(ev);
+	}
+	teardown(&f);
+}
+
+
+/* A retained publish is stored as an ordinary event, never kept as the broker's retained message. */
+static void test_retain_is_ignored(void)
+{
+	struct fixture f;
+	cJSON *ev;
+	int status;
+	char *out;
+
+	setup(&f, "");
+	out = th_run(&status,
+		     "mosquitto_pub -h 127.0.0.1 -p %d -u ada -P ada-pw -t chat/general -r -m retained",
+		     f.b.port);
+	TH_EQ_INT(status, 0);
+	free(out);
+	TH_EQ_INT(th_subscribe(f.bo, "chat/general", 1), 1);
+	cJSON_Delete(tc_send(f.ada, "general", "after", "after"));
+	ev = th_expect_json(
+		f.bo, "chat/general"); /* the first thing Bo sees is the next event, not a retained copy */
+	TH_EQ_INT(th_json_int(ev, "seq"), 5);
+	TH_EQ_STR(th_json_str(ev, "body"), "after");
+	cJSON_Delete(ev);
+	ev = tc_sync(f.bo, "general", 3, 1);
+	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "events"), 0), "body"), "retained");
+	cJSON_Delete(ev);
+	teardown(&f);
+}
+
+
+TH_TEST_LIST(TH_TEST(test_gapless_and_identical), TH_TEST(test_server_stamps_fields),
+	     TH_TEST(test_plain_text_from_the_cli), TH_TEST(test_event_types), TH_TEST(test_reason_codes),
+	     TH_TEST(test_live_order_follows_seq_across_qos), TH_TEST(test_retain_is_ignored))

@@ -1,0 +1,135 @@
+/*
+ * test_event_json.c - the exact JSON of events, acks and errors, and the error table.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "event_json.h"
+#include "th.h"
+
+
+static void expect_json(char *actual, const char *expected)
+{
+	TH_CHECK(actual != NULL);
+	TH_EQ_STR(actual, expected);
+	free(actual);
+}
+
+
+static struct chat_event base_event(enum chat_event_type type)
+{
+	struct chat_event ev = {
+		.channel = "general",
+		.seq = 42,
+		.id = "0b6c1b8e-0000-4000-8000-000000000000",
+		.type = type,
+		.from = "ada",
+		.device = "ada-laptop",
+		.ts = 1763900000123,
+	};
+	return ev;
+}
+
+
+static void test_message(void)
+{
+	struct chat_event ev = base_event(CHAT_EVENT_MESSAGE);
+	size_t len = 0;
+
+	ev.client_msg_id = "c-5f1e";
+	ev.body = "hello \"world\"";
+	expect_json(chat_event_json__build(&ev, &len),
+		    "{\"id\":\"0b6c1b8e-0000-4000-8000-000000000000\",\"channel\":\"general\",\"seq\":42,"
+		    "\"type\":\"message\",\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":1763900000123,"
+		    "\"client_msg_id\":\"c-5f1e\",\"body\":\"hello \\\"world\\\"\"}");
+	ev.client_msg_id = NULL;
+	ev.thread = 40;
+	ev.body = "re";
+	expect_json(chat_event_json__build(&ev, &len),
+		    "{\"id\":\"0b6c1b8e-0000-4000-8000-000000000000\",\"channel\":\"general\",\"seq\":42,"
+		    "\"type\":\"message\",\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":1763900000123,"
+		    "\"body\":\"re\",\"thread\":40}");
+}
+
+
+static void test_other_types(void)
+{
+	struct chat_event ev = base_event(CHAT_EVENT_REACTION);
+	const char *prefix =
+		"{\"id\":\"0b6c1b8e-0000-4000-8000-000000000000\",\"channel\":\"general\",\"seq\":42,";
+	char expected[512];
+	size_t len = 0;
+
+	ev.target = 7;
+	ev.emoji = ":+1:";
+	ev.on = false;
+	snprintf(expected, sizeof(expected),
+		 "%s\"type\":\"reaction\",\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":1763900000123,"
+		 "\"target\":7,\"emoji\":\":+1:\",\"on\":false}",
+		 prefix);
+	expect_json(chat_event_json__build(&ev, &len), expected);
+
+	ev = base_event(CHAT_EVENT_JOIN);
+	ev.user = "cy";
+	snprintf(expected, sizeof(expected),
+		 "%s\"type\":\"join\",\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":1763900000123,"
+		 "\"user\":\"cy\"}",
+		 prefix);
+	expect_json(chat_event_json__build(&ev, &len), expected);
+
+	ev = base_event(CHAT_EVENT_DELETE);
+	ev.target = 3;
+	snprintf(expected, sizeof(expected),
+		 "%s\"type\":\"delete\",\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":1763900000123,"
+		 "\"target\":3}",
+		 prefix);
+	expect_json(chat_event_json__build(&ev, &len), expected);
+}
+
+
+static void test_ack_and_error(void)
+{
+	struct chat_error err;
+	struct chat_error_context ctx = {.channel = "ops", .client_msg_id = "c-1"};
+	size_t len = 0;
+
+	expect_json(chat_ack_json__build("general", "c-5f1e", "0b6c", 42, 1763900000123, true, &len),
+		    "{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"c-5f1e\","
+		    "\"id\":\"0b6c\","
+		    "\"seq\":42,\"ts\":1763900000123,\"duplicate\":true}");
+	chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", "ada", "ops");
+	expect_json(chat_error_json__build(&err, &ctx, &len),
+		    "{\"ok\":false,\"kind\":\"error\",\"code\":\"not_member\",\"message\":\"ada is not a "
+		    "member of "
+		    "#ops\",\"channel\":\"ops\",\"client_msg_id\":\"c-1\"}");
+}
+
+
+static void test_error_table(void)
+{
+	static const char *const expected[] = {"ok",        "bad_request",     "bad_utf8",   "too_large",
+					       "bad_topic", "no_such_channel", "not_member", "forbidden",
+					       "conflict",  "rate_limited",    "unavailable"};
+	struct chat_error err;
+
+	TH_EQ_INT(CHAT_ERR__COUNT, sizeof(expected) / sizeof(expected[0]));
+	for(int i = 0; i < CHAT_ERR__COUNT; i++) {
+		TH_EQ_STR(chat_err_code((enum chat_err)i), expected[i]);
+		TH_CHECK(strlen(chat_err_message((enum chat_err)i)) > 0);
+	}
+	TH_EQ_INT(chat_error__set(&err, CHAT_ERR_CONFLICT, NULL), CHAT_ERR_CONFLICT);
+	TH_EQ_STR(err.message, "conflicts with the current state");
+}
+
+
+int main(int argc, char **argv)
+{
+	static const struct th_test tests[] = {
+		{"message", test_message},
+		{"other_types", test_other_types},
+		{"ack_and_error", test_ack_and_error},
+		{"error_table", test_error_table},
+	};
+
+	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
+}

@@ -1,0 +1,405 @@
+/*
+ * test_store.c - the SQLite store: migrations, refusals, the log's invariants, reads, lock contention.
+ *
+ * Runs against real database files in a fresh temporary directory.
+ */
+#define _DEFAULT_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "migrations.h"
+#include "store.h"
+#include "th.h"
+
+static char dir[64];
+static char path[128];
+
+
+static void fresh_path(void)
+{
+	snprintf(dir, sizeof(dir), "/tmp/mqchat-store-XXXXXX");
+	TH_CHECK(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof(path), "%s/chat.db", dir);
+}
+
+
+static void remove_dir(void)
+{
+	char file[160];
+	const char *suffixes[] = {"", "-wal", "-shm"};
+
+	for(size_t i = 0; i < 3; i++) {
+		snprintf(file, sizeof(file), "%s%s", path, suffixes[i]);
+		unlink(file);
+	}
+	rmdir(dir);
+}
+
+
+static struct chat_store *open_store(int *found)
+{
+	struct chat_store *store = NULL;
+	char err[512] = "";
+
+	TH_CHECKF(chat_store__open(path, CHAT_SYNC_FULL, 100, &store, found, err, sizeof(err)) == 0, "%s",
+		  err);
+	return store;
+}
+
+
+static void exec_sql(const char *sql)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+
+	TH_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	TH_CHECKF(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK, "%s: %s", sql, msg);
+	sqlite3_close(db);
+}
+
+
+static long long query_int(const char *sql)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	long long value = -1;
+
+	TH_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	TH_EQ_INT(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL), SQLITE_OK);
+	if(sqlite3_step(stmt) == SQLITE_ROW) {
+		value = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return value;
+}
+
+
+/* A channel "general" with ada (owner) and one message per body, appended as the plugin would. */
+static int64_t seed(struct chat_store *store, const char *const *bodies, int count)
+{
+	struct chat_error err;
+	int64_t rowid = 0;
+
+	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__insert_channel(store, "general", CHAT_VISIBILITY_PUBLIC, "General", "epoch-1",
+					     "ada", 1, &rowid, &err),
+		  CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__put_member(store, rowid, "ada", CHAT_ROLE_OWNER, 1, &err), CHAT_ERR_OK);
+	for(int i = 0; i < count; i++) {
+		char json[64], cmid[16];
+		struct chat_event ev = {.channel = "general",
+					.seq = i + 1,
+					.type = CHAT_EVENT_MESSAGE,
+					.from = "ada",
+					.device = "d",
+					.ts = 100 + i,
+					.body = bodies[i],
+					.client_msg_id = cmid};
+		snprintf(cmid, sizeof(cmid), "c-%d", i + 1);
+		snprintf(ev.id, sizeof(ev.id), "id-%d", i + 1);
+		snprintf(json, sizeof(json), "{\"seq\":%d}", i + 1);
+		TH_EQ_INT(chat_store__insert_event(store, rowid, &ev, json, strlen(json), &err), CHAT_ERR_OK);
+	}
+	TH_EQ_INT(chat_store__commit(store, &err), CHAT_ERR_OK);
+	return rowid;
+}
+
+
+static void test_fresh_database(void)
+{
+	struct chat_store *store;
+	int found = -1;
+
+	fresh_path();
+	store = open_store(&found);
+	TH_EQ_INT(found, 0);
+	TH_EQ_INT(chat_store__schema_version(), chat_migration_count);
+	TH_EQ_INT(query_int("PRAGMA user_version"), chat_migration_count);
+	TH_EQ_INT(query_int("PRAGMA application_id"), 1836147572);
+	TH_EQ_INT(query_int("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+	chat_store__close(store);
+	store = open_store(&found);
+	TH_EQ_INT(found, chat_migration_count); /* nothing to do the second time */
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+static void test_log_invariants(void)
+{
+	const char *bodies[] = {"one", "two"};
+	struct chat_store *store;
+	struct chat_error err;
+	int64_t rowid;
+	int found;
+
+	fresh_path();
+	store = open_store(&found);
+	rowid = seed(store, bodies, 2);
+	/* a gap is refused by the database itself */
+	struct chat_event ev = {.channel = "general",
+				.seq = 4,
+				.id = "x",
+				.type = CHAT_EVENT_MESSAGE,
+				.from = "ada",
+				.device = "d",
+				.ts = 1,
+				.body = "gap"};
+	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__insert_event(store, rowid, &ev, "{}", 2, &err), CHAT_ERR_UNAVAILABLE);
+	TH_CHECKF(strstr(err.message, "last seq + 1") != NULL, "%s", err.message);
+	ev.seq = 2; /* reuse */
+	TH_EQ_INT(chat_store__insert_event(store, rowid, &ev, "{}", 2, &err), CHAT_ERR_UNAVAILABLE);
+	chat_store__rollback(store);
+	chat_store__close(store);
+	/* and the log is append-only */
+	{
+		sqlite3 *db = NULL;
+		TH_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+		TH_CHECK(sqlite3_exec(db, "UPDATE events SET json = '{}'", NULL, NULL, NULL) != SQLITE_OK);
+		TH_CHECK(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL) != SQLITE_OK);
+		sqlite3_close(db);
+	}
+	TH_EQ_INT(query_int("SELECT count(*) FROM events"), 2);
+	remove_dir();
+}
+
+
+struct collected {
+	int64_t seqs[16];
+	int count;
+	int stop_after;
+};
+
+
+static bool collect(int64_t seq, const char *json, size_t len, void *ctx)
+{
+	struct collected *c = ctx;
+
+	(void)json;
+	(void)len;
+	if(c->stop_after > 0 && c->count == c->stop_after) {
+		return false;
+	}
+	c->seqs[c->count++] = seq;
+	return true;
+}
+
+
+static void test_reads(void)
+{
+	const char *bodies[] = {"a", "b", "c", "d", "e"};
+	struct chat_stored_event stored;
+	struct chat_event_brief brief;
+	struct collected c = {0};
+	struct chat_store *store;
+	struct chat_error err;
+	bool found = false;
+	char *json = NULL;
+	int64_t rowid;
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	rowid = seed(store, bodies, 5);
+
+	TH_EQ_INT(chat_store__events_after(store, rowid, 1, 3, collect, &c, &err), CHAT_ERR_OK);
+	TH_EQ_INT(c.count, 3);
+	TH_EQ_INT(c.seqs[0], 2);
+	TH_EQ_INT(c.seqs[2], 4);
+	c = (struct collected){.stop_after = 2};
+	TH_EQ_INT(chat_store__events_after(store, rowid, 0, 100, collect, &c, &err), CHAT_ERR_OK);
+	TH_EQ_INT(c.count, 2);
+
+	TH_EQ_INT(chat_store__find_client_msg(store, "ada", "c-3", &found, &stored, &err), CHAT_ERR_OK);
+	TH_CHECK(found);
+	TH_EQ_INT(stored.seq, 3);
+	TH_EQ_STR(stored.id, "id-3");
+	TH_EQ_INT(stored.ts, 102);
+	TH_EQ_INT(chat_store__find_client_msg(store, "bo", "c-3", &found, &stored, &err), CHAT_ERR_OK);
+	TH_CHECK(!found);
+
+	TH_EQ_INT(chat_store__event_brief(store, rowid, 2, &brief, &err), CHAT_ERR_OK);
+	TH_CHECK(brief.exists && brief.is_message && !brief.deleted && !brief.in_thread);
+	TH_CHECK(chat_event_brief__by(&brief, "ada"));
+	TH_CHECK(!chat_event_brief__by(&brief, "ad"));
+	TH_EQ_INT(chat_store__event_brief(store, rowid, 99, &brief, &err), CHAT_ERR_OK);
+	TH_CHECK(!brief.exists);
+
+	TH_EQ_INT(chat_store__event_json(store, rowid, 4, &json, &err), CHAT_ERR_OK);
+	TH_EQ_STR(json, "{\"seq\":4}");
+	free(json);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+static void test_delete_marks_message(void)
+{
+	const char *bodies[] = {"a"};
+	struct chat_event_brief brief;
+	struct chat_store *store;
+	struct chat_error err;
+	int64_t rowid;
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	rowid = seed(store, bodies, 1);
+	struct chat_event del = {.channel = "general",
+				 .seq = 2,
+				 .id = "d",
+				 .type = CHAT_EVENT_DELETE,
+				 .from = "ada",
+				 .device = "d",
+				 .ts = 5,
+				 .target = 1};
+	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__insert_event(store, rowid, &del, "{}", 2, &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__commit(store, &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__event_brief(store, rowid, 1, &brief, &err), CHAT_ERR_OK);
+	TH_CHECK(brief.deleted);
+	TH_EQ_INT(chat_store__event_brief(store, rowid, 2, &brief, &err), CHAT_ERR_OK);
+	TH_CHECK(brief.exists && !brief.is_message);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+static void test_load_index(void)
+{
+	const char *bodies[] = {"a", "b", "c"};
+	struct chat_index idx = {0};
+	struct chat_store *store;
+	struct chat_channel *ch;
+	char err[256] = "";
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	seed(store, bodies, 3);
+	TH_EQ_INT(chat_store__load(store, &idx, err, sizeof(err)), 0);
+	ch = chat_index__find(&idx, "general", 7);
+	TH_CHECK(ch != NULL);
+	TH_EQ_INT(ch->head, 3);
+	TH_EQ_INT(ch->head_ts, 102);
+	TH_EQ_INT(ch->last_message_seq, 3);
+	TH_EQ_STR(ch->epoch, "epoch-1");
+	TH_EQ_STR(ch->title, "General");
+	TH_CHECK(chat_index__member(ch, "ada") != NULL);
+	TH_EQ_INT(chat_index__member(ch, "ada")->role, CHAT_ROLE_OWNER);
+	chat_index__clear(&idx);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+static void test_refuses_newer_schema(void)
+{
+	struct chat_store *store = NULL;
+	char err[512] = "";
+	int found;
+
+	fresh_path();
+	exec_sql("PRAGMA application_id = 1836147572; PRAGMA user_version = 99; CREATE TABLE future (x);");
+	TH_EQ_INT(chat_store__open(path, CHAT_SYNC_FULL, 100, &store, &found, err, sizeof(err)), -1);
+	TH_CHECK(store == NULL);
+	TH_CHECKF(strstr(err, "schema version 99, newer than the") != NULL, "%s", err);
+	TH_EQ_INT(query_int("PRAGMA user_version"), 99); /* untouched */
+	remove_dir();
+}
+
+
+static void test_refuses_foreign_database(void)
+{
+	struct chat_store *store = NULL;
+	char err[512] = "";
+	int found;
+
+	fresh_path();
+	exec_sql("CREATE TABLE customers (id INTEGER PRIMARY KEY);");
+	TH_EQ_INT(chat_store__open(path, CHAT_SYNC_FULL, 100, &store, &found, err, sizeof(err)), -1);
+	TH_CHECKF(strstr(err, "is not an mqchat database") != NULL, "%s", err);
+	remove_dir();
+}
+
+
+static void test_upgrades_version_1(void)
+{
+	char sql[8192];
+	struct chat_index idx = {0};
+	struct chat_store *store;
+	char err[256] = "";
+	int found = -1;
+
+	fresh_path();
+	/* A database exactly as schema version 1 left it, with one channel and two events. */
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; %s; PRAGMA user_version = 1;"
+		 "INSERT INTO channels VALUES (1, 'old', 'public', 'Old', 'e-old', 'ada', 1);"
+		 "INSERT INTO members VALUES (1, 'ada', 'owner', 1);"
+		 "INSERT INTO events VALUES (1, 1, 'i1', 'join', 'ada', 10, NULL, NULL, '{\"seq\":1}');"
+		 "INSERT INTO events VALUES (1, 2, 'i2', 'message', 'ada', 11, 'c-1', NULL, '{\"seq\":2}');"
+		 "COMMIT;",
+		 chat_migrations[0].sql);
+	exec_sql(sql);
+	TH_EQ_INT(query_int("PRAGMA user_version"), 1);
+
+	store = open_store(&found);
+	TH_EQ_INT(found, 1);
+	TH_EQ_INT(query_int("PRAGMA user_version"), chat_migration_count);
+	TH_EQ_INT(query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_type'"), 1);
+	TH_EQ_INT(chat_store__load(store, &idx, err, sizeof(err)), 0);
+	TH_EQ_INT(chat_index__find(&idx, "old", 3)->head, 2);
+	TH_EQ_INT(chat_index__find(&idx, "old", 3)->last_message_seq, 2);
+	chat_index__clear(&idx);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+static void test_busy_database_is_unavailable(void)
+{
+	const char *bodies[] = {"a"};
+	struct chat_store *store;
+	struct chat_error err;
+	sqlite3 *other = NULL;
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	seed(store, bodies, 1);
+	TH_EQ_INT(sqlite3_open(path, &other), SQLITE_OK);
+	TH_EQ_INT(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_UNAVAILABLE);
+	TH_CHECKF(strstr(err.message, "locked") != NULL, "%s", err.message);
+	sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+	sqlite3_close(other);
+	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_OK);
+	chat_store__rollback(store);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+int main(int argc, char **argv)
+{
+	static const struct th_test tests[] = {
+		{"fresh_database", test_fresh_database},
+		{"log_invariants", test_log_invariants},
+		{"reads", test_reads},
+		{"delete_marks_message", test_delete_marks_message},
+		{"load_index", test_load_index},
+		{"refuses_newer_schema", test_refuses_newer_schema},
+		{"refuses_foreign_database", test_refuses_foreign_database},
+		{"upgrades_version_1", test_upgrades_version_1},
+		{"busy_database_is_unavailable", test_busy_database_is_unavailable},
+	};
+
+	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
+}
