@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# run.sh - installs what is missing, builds mqchat and runs Mosquitto with it in the foreground.
+#
+# Everything lives under data/ in the repository: the SQLite log (data/mqchat.db), the password file
+# with the demo users and the configuration actually run (data/mosquitto.conf, made from the shipped
+# mosquitto.conf). Environment: MQCHAT_PORT (default 1883, or the next free port when 1883 is taken).
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+tools/deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_TESTS=OFF >/dev/null
+cmake --build build -j"$(nproc)" >/dev/null
+mkdir -p data
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+port=${MQCHAT_PORT:-}
+if [[ -z "$port" ]]; then
+  for candidate in 1883 1884 1885 1886 1887 1888; do
+    if port_free "$candidate"; then port=$candidate; break; fi
+  done
+  [[ -n "$port" ]] || { echo "mqchat: ports 1883-1888 are all taken; set MQCHAT_PORT" >&2; exit 1; }
+fi
+
+# The demo users, password "<user>-pw" (see README). Made once; delete data/passwd to redo it.
+if [[ ! -f data/passwd ]]; then
+  : > data/passwd.new
+  for user in ada bo cy dee; do
+    mosquitto_passwd -b data/passwd.new "$user" "$user-pw"
+  done
+  chmod 600 data/passwd.new
+  mv data/passwd.new data/passwd
+fi
+
+# The shipped configuration with absolute paths, this port, and the current user (Mosquitto started
+# as root would otherwise switch to the `mosquitto` user, which may not read this checkout).
+sed -e "s|^listener 1883 |listener $port |" \
+    -e "s|^password_file data/|password_file $root/data/|" \
+    -e "s|^plugin build/|plugin $root/build/|" \
+    -e "s|^plugin_opt_database data/|plugin_opt_database $root/data/|" \
+    mosquitto.conf > data/mosquitto.conf
+echo "user $(id -un)" >> data/mosquitto.conf
+
+cat <<MSG
+mqchat: broker on 127.0.0.1:$port, channel logs in $root/data/mqchat.db
+mqchat: demo users ada, bo, cy, dee (password: <user>-pw); try the tour in README.md with -p $port
+MSG
+exec mosquitto -c data/mosquitto.conf
