@@ -1,8 +1,8 @@
 /*
  * acl.c - the access rules of docs/protocol.md, from memory.
  *
- *   read      chat/<ch> and its typing/presence/read/delivered topics: members only; nothing else
- *             under chat/ is ever delivered by fan-out (replies are directed to their client)
+ *   read      chat/<ch> and its typing/presence/read/delivered topics: members only; a client's own
+ *             reply topic; nothing else under chat/ (the sink, requests)
  *   subscribe the same topics for members; wildcard channel levels (chat/#, chat/+/typing) are allowed
  *             and filtered at each delivery; chat/_reply/<clientid> by that client only
  *   write     any authenticated user; the message callback answers with a precise error
@@ -25,6 +25,12 @@ static bool is_channel_topic(enum chat_topic_kind kind)
 {
 	return kind == CHAT_TOPIC_MESSAGES || kind == CHAT_TOPIC_TYPING || kind == CHAT_TOPIC_PRESENCE
 	       || kind == CHAT_TOPIC_READ || kind == CHAT_TOPIC_DELIVERED;
+}
+
+
+static bool is_own_reply(const struct chat_topic *t, const char *client_id)
+{
+	return client_id != NULL && strcmp(t->client_id, client_id) == 0;
 }
 
 
@@ -65,6 +71,11 @@ enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *
 	}
 	switch(access) {
 	case CHAT_ACCESS_READ:
+		if(t.kind == CHAT_TOPIC_REPLY) {
+			/* Replies are directed and skip this check, except when Mosquitto re-checks what it
+			 * queued for a persistent session that reconnects: its own replies are its to read. */
+			return is_own_reply(&t, client_id) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
+		}
 		return is_channel_topic(t.kind) && is_member(idx, &t, user) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
 	case CHAT_ACCESS_WRITE:
 		return CHAT_ACL_GRANT;

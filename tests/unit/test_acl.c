@@ -37,6 +37,9 @@ static void test_read(void)
 	TH_EQ_INT(VERDICT("ada", "ada-1", "chat/_", READ), CHAT_ACL_DENY); /* the sink */
 	TH_EQ_INT(VERDICT("ada", "ada-1", "chat/_api", READ), CHAT_ACL_DENY);
 	TH_EQ_INT(VERDICT("ada", "ada-1", "chat/general/sync", READ), CHAT_ACL_DENY);
+	/* Mosquitto re-checks replies queued for a persistent session when it reconnects */
+	TH_EQ_INT(VERDICT("ada", "ada-1", "chat/_reply/ada-1", READ), CHAT_ACL_GRANT);
+	TH_EQ_INT(VERDICT("ada", "ada-2", "chat/_reply/ada-1", READ), CHAT_ACL_DENY);
 	TH_EQ_INT(VERDICT(NULL, "anon", "chat/general", READ), CHAT_ACL_DENY);
 	TH_EQ_INT(VERDICT("bo", "bo-1", "sensors/1", READ), CHAT_ACL_NOT_MINE);
 	chat_index__clear(&idx);
