@@ -154,6 +154,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 			 plugin->config.database, chat_store__schema_version(),
 			 HASH_COUNT(plugin->index.channels),
 			 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
+	if(plugin->config.acl_fallback == CHAT_ACL_FALLBACK_ALLOW) {
+		/* Mosquitto 2.0 asks no further ACL source once a plugin grants: say so, since an operator
+		 * with an acl_file would otherwise not know it is being bypassed. */
+		chat_broker__log(CHAT_LOG_NOTICE,
+				 "acl_fallback allow: what mqchat does not forbid is granted "
+				 "without asking acl_file or dynamic-security; use "
+				 "plugin_opt_acl_fallback defer with those");
+	}
 	*userdata = plugin;
 	return MOSQ_ERR_SUCCESS;
 
