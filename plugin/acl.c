@@ -73,7 +73,8 @@ enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *
 	case CHAT_ACCESS_READ:
 		if(t.kind == CHAT_TOPIC_REPLY) {
 			/* Replies are directed and skip this check, except when Mosquitto re-checks what it
-			 * queued for a persistent session that reconnects: its own replies are its to read. */
+			 * queued for a persistent session that reconnects: its own replies are its to read.
+			 */
 			return is_own_reply(&t, client_id) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
 		}
 		return is_channel_topic(t.kind) && is_member(idx, &t, user) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;

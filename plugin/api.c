@@ -54,11 +54,7 @@ static enum chat_err read_channel(struct request *req, struct chat_channel **out
 	if(read_channel_id(req, &name, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	*out = chat_index__find(&req->plugin->index, name, strlen(name));
-	if(*out == NULL) {
-		return chat_error__set(err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%s", name);
-	}
-	return CHAT_ERR_OK;
+	return chat_index__lookup(&req->plugin->index, name, strlen(name), out, err);
 }
 
 
@@ -329,9 +325,9 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 	if(read_channel(req, &ch, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	if(ch->visibility != CHAT_VISIBILITY_PUBLIC && chat_index__member(ch, req->who->user) == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", req->who->user,
-				       ch->name);
+	if(ch->visibility != CHAT_VISIBILITY_PUBLIC
+	   && chat_index__require_member(ch, req->who->user, NULL, err) != CHAT_ERR_OK) {
+		return err->code;
 	}
 	sorted = calloc(HASH_COUNT(ch->members) + 1, sizeof(*sorted));
 	list = cJSON_CreateArray();
@@ -459,9 +455,8 @@ enum chat_err chat_api__serve_or_reply(struct chat_plugin *plugin, const struct 
 	cJSON *body = NULL;
 	enum chat_err rc;
 
-	if(!chat_ratelimit__allow(plugin->request_limits, who->user, chat_clock__mono_ms())) {
-		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down",
-				who->user);
+	if(chat_ratelimit__admit(plugin->request_limits, who->user, chat_clock__mono_ms(), "requests", &err)
+	   != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(!chat_json__looks_like_object(payload, len)) {

@@ -156,28 +156,16 @@ enum chat_err chat_catchup__serve_or_reply(struct chat_plugin *plugin, const str
 	char name[CHAT_CHANNEL_ID_MAX + 1];
 	struct chat_error_context ctx = {.channel = name};
 	struct chat_error err = {0};
-	const struct chat_channel *ch;
+	struct chat_channel *ch = NULL;
 	int64_t since = 0, limit = 0;
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
-	if(!chat_ratelimit__allow(plugin->request_limits, who->user, chat_clock__mono_ms())) {
-		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending requests too fast; slow down",
-				who->user);
-		return chat_reply__error(rt, &err, &ctx);
-	}
-	if(parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK) {
-		return chat_reply__error(rt, &err, &ctx);
-	}
-	ch = chat_index__find(&plugin->index, channel, channel_len);
-	if(ch == NULL) {
-		chat_error__set(&err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%s", name);
-		return chat_reply__error(rt, &err, &ctx);
-	}
-	if(chat_index__member(ch, who->user) == NULL) {
-		chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user, name);
-		return chat_reply__error(rt, &err, &ctx);
-	}
-	if(serve(plugin, rt, ch, since, limit, &err) != CHAT_ERR_OK) {
+	if(chat_ratelimit__admit(plugin->request_limits, who->user, chat_clock__mono_ms(), "requests", &err)
+		   != CHAT_ERR_OK
+	   || parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK
+	   || chat_index__lookup(&plugin->index, channel, channel_len, &ch, &err) != CHAT_ERR_OK
+	   || chat_index__require_member(ch, who->user, NULL, &err) != CHAT_ERR_OK
+	   || serve(plugin, rt, ch, since, limit, &err) != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	return CHAT_ERR_OK;

@@ -19,6 +19,18 @@ static const char *const role_names[] = {
 };
 
 
+/* The index of name in names[0..count), or -1. */
+static int find_name(const char *const *names, size_t count, const char *name)
+{
+	for(size_t i = 0; i < count; i++) {
+		if(strcmp(name, names[i]) == 0) {
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+
 const char *chat_visibility__name(enum chat_visibility visibility)
 {
 	return visibility_names[visibility];
@@ -27,13 +39,12 @@ const char *chat_visibility__name(enum chat_visibility visibility)
 
 bool chat_visibility__parse(const char *name, enum chat_visibility *out)
 {
-	for(size_t i = 0; i < sizeof(visibility_names) / sizeof(visibility_names[0]); i++) {
-		if(strcmp(name, visibility_names[i]) == 0) {
-			*out = (enum chat_visibility)i;
-			return true;
-		}
+	int i = find_name(visibility_names, sizeof(visibility_names) / sizeof(visibility_names[0]), name);
+
+	if(i >= 0) {
+		*out = (enum chat_visibility)i;
 	}
-	return false;
+	return i >= 0;
 }
 
 
@@ -45,13 +56,12 @@ const char *chat_role__name(enum chat_role role)
 
 bool chat_role__parse(const char *name, enum chat_role *out)
 {
-	for(size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]); i++) {
-		if(strcmp(name, role_names[i]) == 0) {
-			*out = (enum chat_role)i;
-			return true;
-		}
+	int i = find_name(role_names, sizeof(role_names) / sizeof(role_names[0]), name);
+
+	if(i >= 0) {
+		*out = (enum chat_role)i;
 	}
-	return false;
+	return i >= 0;
 }
 
 
@@ -98,6 +108,33 @@ struct chat_member *chat_index__member(const struct chat_channel *ch, const char
 
 	HASH_FIND(hh, ch->members, user, strlen(user), m);
 	return m;
+}
+
+
+enum chat_err chat_index__lookup(const struct chat_index *idx, const char *name, size_t len,
+				 struct chat_channel **out, struct chat_error *err)
+{
+	*out = chat_index__find(idx, name, len);
+	if(*out == NULL) {
+		return chat_error__set(err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%.*s", (int)len,
+				       name);
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_index__require_member(const struct chat_channel *ch, const char *user,
+					 struct chat_member **out, struct chat_error *err)
+{
+	struct chat_member *m = chat_index__member(ch, user);
+
+	if(out != NULL) {
+		*out = m;
+	}
+	if(m == NULL) {
+		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", user, ch->name);
+	}
+	return CHAT_ERR_OK;
 }
 
 

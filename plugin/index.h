@@ -15,6 +15,7 @@
 
 #include <uthash.h>
 
+#include "errors.h"
 #include "event_json.h"
 #include "topic.h"
 
@@ -83,6 +84,15 @@ struct chat_channel *chat_index__find(const struct chat_index *idx, const char *
 
 /* user's membership of ch, or NULL when user is not a member. */
 struct chat_member *chat_index__member(const struct chat_channel *ch, const char *user);
+
+/* The channel named name[0..len) in *out, or CHAT_ERR_NO_SUCH_CHANNEL ("there is no channel #x"). */
+enum chat_err chat_index__lookup(const struct chat_index *idx, const char *name, size_t len,
+				 struct chat_channel **out, struct chat_error *err);
+
+/* user's membership of ch in *out (out may be NULL), or CHAT_ERR_NOT_MEMBER ("cy is not a member of
+ * #ops"). */
+enum chat_err chat_index__require_member(const struct chat_channel *ch, const char *user,
+					 struct chat_member **out, struct chat_error *err);
 
 /* Makes user a member of ch with role (updating the role if already a member). Returns 0, or -1 when
  * out of memory (the index is then unchanged). */

@@ -292,12 +292,11 @@ enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct c
 				      struct chat_channel *ch, const char *user, bool *added,
 				      struct chat_error *err)
 {
-	const struct chat_member *inviter = chat_index__member(ch, who->user);
+	struct chat_member *inviter;
 
 	*added = false;
-	if(inviter == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user,
-				       ch->name);
+	if(chat_index__require_member(ch, who->user, &inviter, err) != CHAT_ERR_OK) {
+		return err->code;
 	}
 	if(ch->visibility == CHAT_VISIBILITY_DM) {
 		return chat_error__set(err, CHAT_ERR_FORBIDDEN,
@@ -359,9 +358,8 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 enum chat_err chat_membership__leave(struct chat_plugin *plugin, const struct chat_requester *who,
 				     struct chat_channel *ch, struct chat_error *err)
 {
-	if(chat_index__member(ch, who->user) == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user,
-				       ch->name);
+	if(chat_index__require_member(ch, who->user, NULL, err) != CHAT_ERR_OK) {
+		return err->code;
 	}
 	if(ch->visibility == CHAT_VISIBILITY_DM) {
 		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "a direct channel cannot be left");
@@ -373,11 +371,10 @@ enum chat_err chat_membership__leave(struct chat_plugin *plugin, const struct ch
 enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct chat_requester *who,
 				      struct chat_channel *ch, const char *user, struct chat_error *err)
 {
-	const struct chat_member *remover = chat_index__member(ch, who->user);
+	struct chat_member *remover;
 
-	if(remover == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", who->user,
-				       ch->name);
+	if(chat_index__require_member(ch, who->user, &remover, err) != CHAT_ERR_OK) {
+		return err->code;
 	}
 	if(ch->visibility == CHAT_VISIBILITY_DM || remover->role != CHAT_ROLE_OWNER) {
 		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may remove members",
@@ -386,8 +383,8 @@ enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct c
 	if(strcmp(user, who->user) == 0) {
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "to remove yourself, leave");
 	}
-	if(chat_index__member(ch, user) == NULL) {
-		return chat_error__set(err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s", user, ch->name);
+	if(chat_index__require_member(ch, user, NULL, err) != CHAT_ERR_OK) {
+		return err->code;
 	}
 	return drop_member(plugin, who, ch, user, err);
 }

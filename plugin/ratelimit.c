@@ -92,6 +92,17 @@ bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t n
 }
 
 
+enum chat_err chat_ratelimit__admit(struct chat_ratelimit *rl, const char *key, int64_t now_ms,
+				    const char *what, struct chat_error *err)
+{
+	if(!chat_ratelimit__allow(rl, key, now_ms)) {
+		return chat_error__set(err, CHAT_ERR_RATE_LIMITED, "%s is sending %s too fast; slow down",
+				       key, what);
+	}
+	return CHAT_ERR_OK;
+}
+
+
 void chat_ratelimit__prune(struct chat_ratelimit *rl, int64_t now_ms)
 {
 	struct bucket *b, *tmp;

@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "errors.h"
+
 struct chat_ratelimit;
 
 /* A limiter allowing rate requests per second with bursts of burst; rate 0 disables it (every request
@@ -23,6 +25,11 @@ void chat_ratelimit__free(struct chat_ratelimit *rl);
 /* Takes one token from key's bucket at time now_ms (a monotonic clock). Returns false when the bucket
  * is empty. When out of memory it allows the request: a limiter must not refuse honest traffic. */
 bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t now_ms);
+
+/* chat_ratelimit__allow as a protocol check: CHAT_ERR_RATE_LIMITED ("ada is sending <what> too fast;
+ * slow down") when key's bucket is empty. */
+enum chat_err chat_ratelimit__admit(struct chat_ratelimit *rl, const char *key, int64_t now_ms,
+				    const char *what, struct chat_error *err);
 
 /* Forgets the buckets that have refilled completely by now_ms. */
 void chat_ratelimit__prune(struct chat_ratelimit *rl, int64_t now_ms);

@@ -198,22 +198,20 @@ enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct
 	enum chat_err rc;
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
-	if(!chat_ratelimit__allow(plugin->send_limits, who->user, chat_clock__mono_ms())) {
-		chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "%s is sending too fast; slow down", who->user);
+	if(chat_ratelimit__admit(plugin->send_limits, who->user, chat_clock__mono_ms(), "messages", &err)
+	   != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	rc = chat_send_request__parse(payload, len, (size_t)plugin->config.max_body, &req, &err);
 	ctx.client_msg_id = req.client_msg_id;
 	if(rc == CHAT_ERR_OK) {
-		ch = chat_index__find(&plugin->index, channel, channel_len);
-		if(ch == NULL) {
-			rc = chat_error__set(&err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%s", name);
-		} else if(chat_index__member(ch, who->user) == NULL) {
-			rc = chat_error__set(&err, CHAT_ERR_NOT_MEMBER, "%s is not a member of #%s",
-					     who->user, name);
-		} else {
-			rc = serve(plugin, who, rt, ch, &req, &err);
-		}
+		rc = chat_index__lookup(&plugin->index, channel, channel_len, &ch, &err);
+	}
+	if(rc == CHAT_ERR_OK) {
+		rc = chat_index__require_member(ch, who->user, NULL, &err);
+	}
+	if(rc == CHAT_ERR_OK) {
+		rc = serve(plugin, who, rt, ch, &req, &err);
 	}
 	if(rc != CHAT_ERR_OK) {
 		chat_reply__error(rt, &err, &ctx);

@@ -125,7 +125,7 @@ static void test_rate_limited(void)
 		cJSON_Delete(tc_send(ada, "general", cmid, "within the burst"));
 	}
 	tc_expect_error(tc_request(ada, "chat/general", "{\"client_msg_id\":\"over\",\"body\":\"x\"}"),
-			"rate_limited", "ada is sending too fast; slow down");
+			"rate_limited", "ada is sending messages too fast; slow down");
 	cJSON_Delete(tc_send(bo, "general", "bo-1", "bo is not limited by ada"));
 
 	/* a flood of 2000 QoS 0 sends */
