@@ -238,9 +238,8 @@ static bool tally_exact(const struct tally *t, const char *who)
 		ok = ok && t->seq_breaks == 0 && t->first_seq > 0 && t->last_seq - t->first_seq + 1 == t->n;
 	}
 	if(!ok) {
-		note("%s: expected %ld sends once each; received %ld, distinct %ld, duplicates %ld, strays "
-		     "%ld, "
-		     "seq breaks %ld (seqs %lld..%lld)",
+		note("%s: expected %ld sends once each; got %ld, distinct %ld, duplicates %ld, strays %ld,"
+		     " seq breaks %ld (seqs %lld..%lld)",
 		     who, t->n, t->received, t->distinct, t->duplicates, t->strays, t->seq_breaks,
 		     t->first_seq, t->last_seq);
 	}
