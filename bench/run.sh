@@ -317,9 +317,11 @@ ELAPSED=$(($(date +%s) - STARTED))
 	echo
 	full_us=$(per_send_us full)
 	normal_us=$(per_send_us normal)
-	if [[ $full_us != n/a && $normal_us != n/a ]]; then
-		echo "Per send, synchronous full took $((full_us - normal_us)) µs more than normal in scenario 1:" \
-			"that is the commit's fsync (compare the dd probe above)."
+	if [[ $full_us != n/a && $normal_us != n/a && -n ${R[full:latency.p50_us]:-} && -n ${R[normal:latency.p50_us]:-} ]]; then
+		echo "synchronous full − normal, which is what the fsync per commit costs: $((full_us - normal_us)) µs per send" \
+			"in scenario 1, $((${R[full:latency.p50_us]} - ${R[normal:latency.p50_us]})) µs at p50 in scenario 2" \
+			"(one synchronous 4 KiB write with dd: ${DSYNC_US:-n/a} µs)."
+		echo
 	fi
 	echo "Every scenario checked that each subscriber received every send exactly once" \
 		"(with mqchat: consecutive seqs, in order, and an ack per send) and that catch-up returned" \
