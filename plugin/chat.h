@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "checkpoint.h"
 #include "config.h"
 #include "index.h"
 #include "ratelimit.h"
@@ -20,6 +21,7 @@ struct chat_plugin {
 	struct mosquitto_plugin_id_t *identifier;
 	struct chat_config config;
 	struct chat_store *store;
+	struct chat_checkpointer *checkpointer; /* NULL when checkpoint_interval_ms is 0 */
 	struct chat_index index;
 	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
 	struct chat_ratelimit *request_limits; /* catch-up and chat/_api requests, per user */

@@ -48,6 +48,7 @@ static const struct option options[] = {
 	INT_OPTION(catchup_max_limit, 1, 100000, 1000),
 	INT_OPTION(catchup_page_bytes, 4096, 16777216, 262144),
 	INT_OPTION(busy_timeout_ms, 0, 60000, 200),
+	INT_OPTION(checkpoint_interval_ms, 0, 60000, 1000),
 	INT_OPTION(send_rate, 0, 1000000, 20),
 	INT_OPTION(send_burst, 1, 1000000, 100),
 	INT_OPTION(request_rate, 0, 1000000, 50),

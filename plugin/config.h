@@ -29,6 +29,7 @@ struct chat_config {
 	int64_t catchup_max_limit;
 	int64_t catchup_page_bytes;
 	int64_t busy_timeout_ms;
+	int64_t checkpoint_interval_ms;
 	int64_t send_rate;
 	int64_t send_burst;
 	int64_t request_rate;

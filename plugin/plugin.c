@@ -22,6 +22,8 @@
 
 #define PLUGIN_API_VERSION 5
 #define ERROR_LEN          512
+/* With the checkpointer thread, a commit checkpoints by itself only if the WAL reaches 64 MiB. */
+#define BACKSTOP_CHECKPOINT_PAGES 16384
 
 static const struct {
 	int event;
@@ -55,6 +57,7 @@ static void plugin_free(struct chat_plugin *plugin)
 	chat_ratelimit__free(plugin->send_limits);
 	chat_ratelimit__free(plugin->request_limits);
 	chat_index__clear(&plugin->index);
+	chat_checkpointer__stop(plugin->checkpointer); /* before the last connection closes */
 	chat_store__close(plugin->store);
 	chat_config__clear(&plugin->config);
 	free(plugin);
@@ -121,6 +124,15 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 	} else if(found != chat_store__schema_version()) {
 		chat_broker__log(CHAT_LOG_NOTICE, "upgraded database %s from schema version %d to %d",
 				 plugin->config.database, found, chat_store__schema_version());
+	}
+	if(plugin->config.checkpoint_interval_ms > 0) {
+		chat_store__set_autocheckpoint(plugin->store, BACKSTOP_CHECKPOINT_PAGES);
+		if(chat_checkpointer__start(plugin->config.database,
+					    (int)plugin->config.checkpoint_interval_ms, &plugin->checkpointer,
+					    err, err_len)
+		   != 0) {
+			return -1;
+		}
 	}
 	return chat_store__load(plugin->store, &plugin->index, err, err_len);
 }

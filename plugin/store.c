@@ -249,6 +249,12 @@ int chat_store__open(const char *path, enum chat_synchronous synchronous, int bu
 }
 
 
+void chat_store__set_autocheckpoint(struct chat_store *store, int pages)
+{
+	sqlite3_wal_autocheckpoint(store->db, pages);
+}
+
+
 void chat_store__close(struct chat_store *store)
 {
 	if(store == NULL) {

@@ -34,6 +34,10 @@ struct chat_store;
 int chat_store__open(const char *path, enum chat_synchronous synchronous, int busy_timeout_ms,
 		     struct chat_store **out, int *upgraded_from, char *err, size_t err_len);
 
+/* Sets how many WAL pages make a commit run SQLite's automatic checkpoint (SQLite's default: 1000).
+ * With a checkpointer thread (checkpoint.h) it is only a backstop, set high. */
+void chat_store__set_autocheckpoint(struct chat_store *store, int pages);
+
 /* Closes the database; NULL is ignored. */
 void chat_store__close(struct chat_store *store);
 

@@ -228,6 +228,7 @@ static void write_conf(const struct th_broker *b)
 			   "allow_anonymous true\n"
 			   "password_file %s\n"
 			   "persistence false\n"
+			   "set_tcp_nodelay true\n"
 			   "log_dest file %s\n"
 			   "log_type error\n"
 			   "log_type warning\n"

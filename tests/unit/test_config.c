@@ -23,6 +23,7 @@ static void test_defaults(void)
 	TH_EQ_INT(cfg.catchup_limit, 100);
 	TH_EQ_INT(cfg.catchup_max_limit, 1000);
 	TH_EQ_INT(cfg.acl_fallback, CHAT_ACL_FALLBACK_ALLOW);
+	TH_EQ_INT(cfg.checkpoint_interval_ms, 1000);
 	chat_config__clear(&cfg);
 }
 

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "checkpoint.h"
 #include "migrations.h"
 #include "store.h"
 #include "th.h"
@@ -387,6 +388,30 @@ static void test_busy_database_is_unavailable(void)
 }
 
 
+/* The checkpointer thread runs on its own connection while the store writes, and stops cleanly. */
+static void test_checkpointer_runs_beside_writes(void)
+{
+	const char *bodies[] = {"a", "b", "c"};
+	struct chat_checkpointer *cp = NULL;
+	struct chat_store *store;
+	char err[256] = "";
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	chat_store__set_autocheckpoint(store, 16384);
+	TH_EQ_INT(chat_checkpointer__start(path, 5, &cp, err, sizeof(err)), 0);
+	seed(store, bodies, 3);
+	th_wait_until(chat_checkpointer__runs(cp) >= 2, 5000);
+	chat_checkpointer__stop(cp);
+	TH_EQ_INT(query_int("SELECT count(*) FROM events"), 3);
+	TH_EQ_INT(chat_checkpointer__start("/nonexistent/dir/x.db", 5, &cp, err, sizeof(err)), -1);
+	TH_CHECKF(strstr(err, "cannot open /nonexistent/dir/x.db for checkpoints") != NULL, "%s", err);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
@@ -399,6 +424,7 @@ int main(int argc, char **argv)
 		{"refuses_foreign_database", test_refuses_foreign_database},
 		{"upgrades_version_1", test_upgrades_version_1},
 		{"busy_database_is_unavailable", test_busy_database_is_unavailable},
+		{"checkpointer_runs_beside_writes", test_checkpointer_runs_beside_writes},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
