@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "json_fields.h"
 #include "membership.h"
+#include "presence.h"
 #include "topic.h"
 
 #define MAX_INITIAL_MEMBERS 1000
@@ -249,12 +250,15 @@ static int by_latest_activity(const void *a, const void *b)
 }
 
 
-/* One inbox entry; `last` is the stored JSON of the channel's last message, or null. */
+/* One inbox entry: the channel, my read cursor and unread count, and `last`, the stored JSON of the
+ * channel's last message (or null). */
 static enum chat_err inbox_entry(struct request *req, const struct chat_channel *ch, cJSON *list,
 				 struct chat_error *err)
 {
 	cJSON *entry = cJSON_CreateObject();
 	const char *peer = chat_membership__dm_peer(ch, req->who->user);
+	const struct chat_member *me = chat_index__member(ch, req->who->user);
+	int64_t unread = 0;
 	char *last = NULL;
 	cJSON *last_item;
 
@@ -263,6 +267,14 @@ static enum chat_err inbox_entry(struct request *req, const struct chat_channel 
 		return out_of_memory(err);
 	}
 	if(add_channel_summary(entry, ch) || (peer && cJSON_AddStringToObject(entry, "user", peer) == NULL)) {
+		return out_of_memory(err);
+	}
+	if(chat_store__unread(req->plugin->store, ch, req->who->user, me->read_seq, &unread, err)
+	   != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(cJSON_AddNumberToObject(entry, "read", (double)me->read_seq) == NULL
+	   || cJSON_AddNumberToObject(entry, "unread", (double)unread) == NULL) {
 		return out_of_memory(err);
 	}
 	if(ch->last_message_seq > 0
@@ -345,7 +357,10 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 		cJSON *entry = cJSON_CreateObject();
 		if(entry == NULL || !cJSON_AddItemToArray(list, entry)
 		   || cJSON_AddStringToObject(entry, "user", sorted[i]->user) == NULL
-		   || cJSON_AddStringToObject(entry, "role", chat_role__name(sorted[i]->role)) == NULL) {
+		   || cJSON_AddStringToObject(entry, "role", chat_role__name(sorted[i]->role)) == NULL
+		   || cJSON_AddBoolToObject(entry, "online",
+					    chat_presence__online(req->plugin, sorted[i]->user))
+			      == NULL) {
 			free(sorted);
 			return out_of_memory(err);
 		}

@@ -17,7 +17,7 @@
 #include "broker.h"
 #include "topic.h"
 
-#define EVENT_QOS 1
+#define REPLY_QOS 1
 
 static const int log_levels[] = {
 	[CHAT_LOG_DEBUG] = MOSQ_LOG_DEBUG,   [CHAT_LOG_INFO] = MOSQ_LOG_INFO,
@@ -51,14 +51,14 @@ static void *broker_copy(const char *payload, size_t len)
 }
 
 
-static int publish(const char *client_id, const char *topic, const char *payload, size_t len,
+static int publish(const char *client_id, const char *topic, const char *payload, size_t len, int qos,
 		   mosquitto_property *props)
 {
 	void *copy = broker_copy(payload, len);
 	int rc = MOSQ_ERR_NOMEM;
 
 	if(copy != NULL) {
-		rc = mosquitto_broker_publish(client_id, topic, (int)len, copy, EVENT_QOS, false, props);
+		rc = mosquitto_broker_publish(client_id, topic, (int)len, copy, qos, false, props);
 	}
 	if(rc != MOSQ_ERR_SUCCESS) {
 		mosquitto_free(copy);
@@ -72,12 +72,13 @@ static int publish(const char *client_id, const char *topic, const char *payload
 }
 
 
-int chat_broker__publish_event(const char *channel, const char *json, size_t len)
+int chat_broker__publish(const char *channel, const char *subtopic, const char *json, size_t len, int qos)
 {
-	char topic[CHAT_TOPIC_PREFIX_LEN + CHAT_CHANNEL_ID_MAX + 1];
+	char topic[CHAT_TOPIC_PREFIX_LEN + CHAT_CHANNEL_ID_MAX + 32];
 
-	snprintf(topic, sizeof(topic), CHAT_TOPIC_PREFIX "%s", channel);
-	return publish(NULL, topic, json, len, NULL);
+	snprintf(topic, sizeof(topic), CHAT_TOPIC_PREFIX "%s%s%s", channel, subtopic ? "/" : "",
+		 subtopic ? subtopic : "");
+	return publish(NULL, topic, json, len, qos, NULL);
 }
 
 
@@ -92,5 +93,5 @@ int chat_broker__send_to(const char *client_id, const char *topic, const char *p
 		chat_broker__log(CHAT_LOG_WARNING, "out of memory replying to %s", client_id);
 		return -1;
 	}
-	return publish(client_id, topic, payload, len, props);
+	return publish(client_id, topic, payload, len, REPLY_QOS, props);
 }

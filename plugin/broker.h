@@ -24,11 +24,12 @@ enum chat_log_level {
 /* Writes "mqchat: <message>" to the broker's log. */
 void chat_broker__log(enum chat_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Queues an event for every subscriber of chat/<channel> at QoS 1; the broker checks each subscriber's
- * read access when it delivers, at the start of its next loop iteration. Events queued here go out in
- * the order they were queued. Returns 0, or -1 (logged) if the broker refused it; the event stays in
- * the log either way, so catch-up still serves it. */
-int chat_broker__publish_event(const char *channel, const char *json, size_t len);
+/* Queues json for every subscriber of chat/<channel>, or of chat/<channel>/<subtopic> when subtopic is
+ * not NULL, at qos; the broker checks each subscriber's read access when it delivers, at the start of
+ * its next loop iteration. Messages queued here go out in the order they were queued. Returns 0, or
+ * -1 (logged) if the broker refused it; a stored event stays in the log either way, so catch-up still
+ * serves it. */
+int chat_broker__publish(const char *channel, const char *subtopic, const char *json, size_t len, int qos);
 
 /* Queues payload for one client only, on topic, at QoS 1, with the MQTT v5 Correlation Data property
  * when correlation is not NULL. Returns 0, or -1 (logged) if the broker refused it. */

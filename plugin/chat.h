@@ -11,9 +11,12 @@
 
 #include "checkpoint.h"
 #include "config.h"
+#include "cursors.h"
 #include "index.h"
 #include "ratelimit.h"
+#include "presence.h"
 #include "store.h"
+#include "typing.h"
 
 struct mosquitto_plugin_id_t;
 
@@ -24,8 +27,14 @@ struct chat_plugin {
 	struct chat_checkpointer *checkpointer; /* NULL when checkpoint_interval_ms is 0 */
 	struct chat_index index;
 	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
-	struct chat_ratelimit *request_limits; /* catch-up and chat/_api requests, per user */
-	int64_t next_prune_ms;                 /* tick.c: when to forget idle rate-limit buckets */
+	struct chat_ratelimit *request_limits; /* catch-up, chat/_api and cursor requests, per user */
+	struct chat_ratelimit *typing_limits;  /* typing:true, per user and channel */
+	struct chat_presence presence;
+	struct chat_typing typing;
+	struct chat_cursors cursors;
+	int64_t next_prune_ms; /* tick.c: when each periodic job is due next (monotonic ms) */
+	int64_t next_typing_check_ms;
+	int64_t next_cursor_flush_ms;
 };
 
 /* Who is asking, as the broker authenticated it: `from` and `device` of the events it causes. */

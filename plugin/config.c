@@ -30,6 +30,7 @@ struct option {
 
 static const char *const synchronous_words[] = {"normal", "full", NULL};
 static const char *const acl_fallback_words[] = {"allow", "defer", NULL};
+static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
 
 #define INT_OPTION(key, min, max, def)                                                                       \
 	{                                                                                                    \
@@ -54,6 +55,12 @@ static const struct option options[] = {
 	INT_OPTION(request_rate, 0, 1000000, 50),
 	INT_OPTION(request_burst, 1, 1000000, 200),
 	WORD_OPTION(acl_fallback, CHAT_ACL_FALLBACK_ALLOW, acl_fallback_words),
+	WORD_OPTION(auth_fallback, CHAT_AUTH_FALLBACK_DEFER, auth_fallback_words),
+	INT_OPTION(typing_timeout_ms, 500, 60000, 5000),
+	INT_OPTION(typing_rate, 0, 1000, 1),
+	INT_OPTION(typing_burst, 1, 1000, 3),
+	INT_OPTION(presence_max_members, 0, 1000000, 200),
+	INT_OPTION(cursor_flush_ms, 10, 60000, 1000),
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))

@@ -16,6 +16,11 @@ enum chat_synchronous {
 	CHAT_SYNC_FULL,   /* WAL synchronous=FULL: also survives power loss */
 };
 
+enum chat_auth_fallback {
+	CHAT_AUTH_FALLBACK_DEFER, /* password_file, dynamic-security or a plugin authenticates */
+	CHAT_AUTH_FALLBACK_ALLOW, /* no other source: accept the username a client presents */
+};
+
 enum chat_acl_fallback {
 	CHAT_ACL_FALLBACK_ALLOW, /* no other ACL source: allow what mqchat does not forbid */
 	CHAT_ACL_FALLBACK_DEFER, /* acl_file or dynamic-security decides what mqchat does not forbid */
@@ -35,6 +40,12 @@ struct chat_config {
 	int64_t request_rate;
 	int64_t request_burst;
 	int64_t acl_fallback;
+	int64_t auth_fallback;
+	int64_t typing_timeout_ms;
+	int64_t typing_rate;
+	int64_t typing_burst;
+	int64_t presence_max_members;
+	int64_t cursor_flush_ms;
 };
 
 /* Fills cfg from count key/value pairs (keys without the "plugin_opt_" prefix), applying defaults.

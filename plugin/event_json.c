@@ -162,3 +162,61 @@ char *chat_error_json__build(const struct chat_error *err, const struct chat_err
 	}
 	return print_and_delete(obj, failures, len);
 }
+
+
+/* {"channel","user",...}: the start every signal shares. */
+static cJSON *signal_object(const char *channel, const char *user, int *failures)
+{
+	cJSON *obj = cJSON_CreateObject();
+
+	if(obj != NULL) {
+		*failures += add_string(obj, "channel", channel);
+		*failures += add_string(obj, "user", user);
+	}
+	return obj;
+}
+
+
+char *chat_presence_json__build(const char *channel, const char *user, bool online, int64_t ts, size_t *len)
+{
+	int failures = 0;
+	cJSON *obj = signal_object(channel, user, &failures);
+
+	if(obj != NULL) {
+		failures += add_bool(obj, "online", online);
+		failures += add_int(obj, "ts", ts);
+	}
+	return print_and_delete(obj, failures, len);
+}
+
+
+char *chat_typing_json__build(const char *channel, const char *user, const char *device, bool typing,
+			      int64_t ts, size_t *len)
+{
+	int failures = 0;
+	cJSON *obj = signal_object(channel, user, &failures);
+
+	if(obj != NULL) {
+		failures += add_string(obj, "device", device);
+		failures += add_bool(obj, "typing", typing);
+		failures += add_int(obj, "ts", ts);
+	}
+	return print_and_delete(obj, failures, len);
+}
+
+
+char *chat_cursor_json__build(const char *channel, const char *user, const char *device, int64_t seq,
+			      int64_t ts, size_t *len)
+{
+	int failures = 0;
+	cJSON *obj = signal_object(channel, user, &failures);
+
+	if(obj != NULL) {
+		if(device != NULL) {
+			failures += add_string(obj, "device", device);
+		}
+		failures += add_int(obj, "seq", seq);
+		failures += add_int(obj, "ts", ts);
+	}
+	return print_and_delete(obj, failures, len);
+}

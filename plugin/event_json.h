@@ -42,6 +42,7 @@ struct chat_event {
 	const char *emoji; /* reaction */
 	bool on;           /* reaction: added (true) or removed */
 	const char *user;  /* join, leave: the member who joined or left */
+	int64_t msg_no;    /* message: its ordinal among the channel's messages (stored, not sent) */
 };
 
 /* The wire name of type ("message"). */
@@ -69,6 +70,17 @@ struct chat_error_context {
 
 /* An error: {"ok":false,"kind":"error","code","message",...context}. malloc'd, or NULL. */
 char *chat_error_json__build(const struct chat_error *err, const struct chat_error_context *ctx, size_t *len);
+
+/* Real-time signals, each malloc'd (NULL when out of memory):
+ *   presence {"channel","user","online","ts"}
+ *   typing   {"channel","user","device","typing","ts"}
+ *   cursor   {"channel","user",["device",]"seq","ts"}: a read cursor without device, a delivery
+ *            cursor with it. */
+char *chat_presence_json__build(const char *channel, const char *user, bool online, int64_t ts, size_t *len);
+char *chat_typing_json__build(const char *channel, const char *user, const char *device, bool typing,
+			      int64_t ts, size_t *len);
+char *chat_cursor_json__build(const char *channel, const char *user, const char *device, int64_t seq,
+			      int64_t ts, size_t *len);
 
 /* Prints obj unformatted into a malloc'd string; NULL when out of memory. Does not delete obj. */
 char *chat_json__print(const cJSON *obj, size_t *len);

@@ -27,10 +27,47 @@
 #include "api.h"
 #include "catchup.h"
 #include "chat.h"
+#include "cursors.h"
 #include "events.h"
 #include "send.h"
+#include "presence.h"
 #include "tick.h"
 #include "topic.h"
+#include "typing.h"
+
+
+int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *ed = event_data;
+	struct chat_plugin *plugin = userdata;
+
+	(void)event;
+	if(ed->username == NULL) {
+		return MOSQ_ERR_PLUGIN_DEFER; /* anonymous: allow_anonymous decides, and chat/ is closed to it
+					       */
+	}
+	chat_presence__connecting(plugin, ed->client, ed->username, mosquitto_client_id(ed->client));
+	/* Mosquitto 2.0 refuses a username that every hook deferred on, so with no other authentication
+	 * source mqchat must accept it itself, or registering this hook would lock everyone out. */
+	return plugin->config.auth_fallback == CHAT_AUTH_FALLBACK_ALLOW ? MOSQ_ERR_SUCCESS
+									: MOSQ_ERR_PLUGIN_DEFER;
+}
+
+
+int chat_events__disconnect_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	struct chat_plugin *plugin = userdata;
+	char *device;
+
+	(void)event;
+	device = chat_presence__gone(plugin, ed->client);
+	if(device != NULL) {
+		chat_typing__device_gone(plugin, device);
+	}
+	free(device);
+	return MOSQ_ERR_SUCCESS;
+}
 
 
 int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
@@ -39,6 +76,7 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 	struct chat_plugin *plugin = userdata;
 	enum chat_access access;
 	enum chat_acl_verdict verdict;
+	const char *user;
 
 	(void)event;
 	switch(ed->access) {
@@ -57,8 +95,12 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 	default:
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
-	verdict = chat_acl__check(&plugin->index, mosquitto_client_username(ed->client),
-				  mosquitto_client_id(ed->client), ed->topic, access);
+	user = mosquitto_client_username(ed->client);
+	if(user != NULL && (access == CHAT_ACCESS_SUBSCRIBE || access == CHAT_ACCESS_WRITE)) {
+		/* a client whose authentication another plugin answered before mqchat saw it */
+		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
+	}
+	verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic, access);
 	if(verdict == CHAT_ACL_DENY) {
 		return MOSQ_ERR_ACL_DENIED;
 	}
@@ -99,10 +141,11 @@ static enum chat_err dispatch(struct chat_plugin *plugin, const struct chat_requ
 	case CHAT_TOPIC_API:
 		return chat_api__serve_or_reply(plugin, who, rt, payload, len);
 	case CHAT_TOPIC_TYPING:
+		return chat_typing__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
 	case CHAT_TOPIC_READ:
 	case CHAT_TOPIC_DELIVERED:
-		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "typing, read and delivered are not served yet");
-		break;
+		return chat_cursors__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len,
+						    t->kind == CHAT_TOPIC_DELIVERED);
 	case CHAT_TOPIC_PRESENCE:
 		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "presence is published by the server only");
 		break;
@@ -143,9 +186,8 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	chat_reply_to__clear(&rt);
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;
-	}
-	/* Every topic that can succeed (chat/<ch>, chat/<ch>/sync, chat/_api) is at least as long as the
-	 * sink, so it fits in place. */
+	} /* Every topic that can succeed (chat/<ch>[/...], chat/_api) is at least as long as the sink, so it
+	   * fits in place. */
 	memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
 	return MOSQ_ERR_SUCCESS;
 }

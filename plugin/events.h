@@ -4,6 +4,13 @@
 #ifndef CHAT_EVENTS_H
 #define CHAT_EVENTS_H
 
+/* MOSQ_EVT_BASIC_AUTH: every CONNECT, before the client is accepted. Records the connection for
+ * presence; never decides alone unless plugin_opt_auth_fallback is allow. userdata: struct chat_plugin. */
+int chat_events__basic_auth_cb(int event, void *event_data, void *userdata);
+
+/* MOSQ_EVT_DISCONNECT: a connection ended (also a refused one, and the old one of a takeover). */
+int chat_events__disconnect_cb(int event, void *event_data, void *userdata);
+
 /* MOSQ_EVT_ACL_CHECK: every subscribe, publish and delivery. userdata is the struct chat_plugin. */
 int chat_events__acl_check_cb(int event, void *event_data, void *userdata);
 

@@ -166,6 +166,45 @@ static struct chat_user *get_user(struct chat_index *idx, const char *user)
 }
 
 
+struct chat_delivery *chat_index__delivery(const struct chat_member *m, const char *device)
+{
+	struct chat_delivery *d = NULL;
+
+	HASH_FIND(hh, m->deliveries, device, strlen(device), d);
+	return d;
+}
+
+
+int chat_index__set_delivery(struct chat_member *m, const char *device, int64_t seq)
+{
+	struct chat_delivery *d = chat_index__delivery(m, device);
+	size_t len = strlen(device);
+
+	if(d == NULL) {
+		d = calloc(1, sizeof(*d) + len + 1);
+		if(d == NULL) {
+			return -1;
+		}
+		memcpy(d->device, device, len + 1);
+		HASH_ADD(hh, m->deliveries, device[0], len, d);
+	}
+	d->seq = seq;
+	return 0;
+}
+
+
+static void free_member(struct chat_member *m)
+{
+	struct chat_delivery *d, *tmp;
+
+	HASH_ITER(hh, m->deliveries, d, tmp) {
+		HASH_DEL(m->deliveries, d);
+		free(d);
+	}
+	free(m);
+}
+
+
 static void drop_user_if_empty(struct chat_index *idx, struct chat_user *u)
 {
 	if(u->channels == NULL) {
@@ -201,6 +240,7 @@ int chat_index__add_member(struct chat_index *idx, struct chat_channel *ch, cons
 	}
 	m->role = role;
 	m->joined_seq = joined_seq;
+	m->read_seq = joined_seq;
 	memcpy(m->user, user, len + 1);
 	HASH_ADD(hh, ch->members, user[0], len, m);
 	ms->channel = ch;
@@ -217,7 +257,7 @@ void chat_index__remove_member(struct chat_index *idx, struct chat_channel *ch, 
 
 	if(m != NULL) {
 		HASH_DEL(ch->members, m);
-		free(m);
+		free_member(m);
 	}
 	if(u != NULL) {
 		HASH_FIND_PTR(u->channels, &ch, ms);
@@ -283,7 +323,7 @@ void chat_index__clear(struct chat_index *idx)
 	HASH_ITER(hh, idx->channels, ch, ch_tmp) {
 		HASH_ITER(hh, ch->members, m, m_tmp) {
 			HASH_DEL(ch->members, m);
-			free(m);
+			free_member(m);
 		}
 		HASH_DEL(idx->channels, ch);
 		free(ch->title);

@@ -30,10 +30,19 @@ enum chat_role {
 	CHAT_ROLE_OWNER,
 };
 
+/* A device's delivery cursor in a channel. */
+struct chat_delivery {
+	UT_hash_handle hh; /* chat_member.deliveries, keyed by device */
+	int64_t seq;
+	char device[];
+};
+
 struct chat_member {
 	UT_hash_handle hh; /* chat_channel.members, keyed by user */
 	enum chat_role role;
-	int64_t joined_seq; /* seq of the join event: who joined first */
+	int64_t joined_seq;               /* seq of the join event: who joined first */
+	int64_t read_seq;                 /* the user's read cursor, shared by its devices */
+	struct chat_delivery *deliveries; /* per device */
 	char user[];
 };
 
@@ -47,6 +56,7 @@ struct chat_channel {
 	int64_t head;             /* seq of the last committed event, 0 when empty */
 	int64_t head_ts;          /* ts of that event: the channel's latest activity */
 	int64_t last_message_seq; /* seq of the last event of type message, 0 if none */
+	int64_t message_count;    /* number of message events: the msg_no of the last one */
 	struct chat_member *members;
 };
 
@@ -94,10 +104,16 @@ enum chat_err chat_index__lookup(const struct chat_index *idx, const char *name,
 enum chat_err chat_index__require_member(const struct chat_channel *ch, const char *user,
 					 struct chat_member **out, struct chat_error *err);
 
-/* Makes user a member of ch with role (updating the role if already a member). Returns 0, or -1 when
- * out of memory (the index is then unchanged). */
+/* Makes user a member of ch with role (updating the role if already a member), its read cursor at
+ * joined_seq. Returns 0, or -1 when out of memory (the index is then unchanged). */
 int chat_index__add_member(struct chat_index *idx, struct chat_channel *ch, const char *user,
 			   enum chat_role role, int64_t joined_seq);
+
+/* The delivery cursor of device in m, or NULL. */
+struct chat_delivery *chat_index__delivery(const struct chat_member *m, const char *device);
+
+/* Sets the delivery cursor of device in m. Returns 0, or -1 when out of memory. */
+int chat_index__set_delivery(struct chat_member *m, const char *device, int64_t seq);
 
 /* Removes user from ch; a no-op if user is not a member. */
 void chat_index__remove_member(struct chat_index *idx, struct chat_channel *ch, const char *user);

@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "ids.h"
+#include "cursors.h"
 #include "membership.h"
 #include "txn.h"
 
@@ -52,9 +53,18 @@ static enum chat_err append_membership(struct chat_txn *txn, int64_t rowid, cons
 		return err->code;
 	}
 	if(type == CHAT_EVENT_JOIN) {
-		return chat_store__put_member(store, rowid, change->user, change->role, change->seq, err);
+		/* History before the join is not unread: the read cursor starts at the join itself. */
+		if(chat_store__put_member(store, rowid, change->user, change->role, change->seq, err)
+		   != CHAT_ERR_OK) {
+			return err->code;
+		}
+		return chat_store__set_read_cursor(store, rowid, change->user, change->seq, ev->ts, false,
+						   err);
 	}
-	return chat_store__delete_member(store, rowid, change->user, err);
+	if(chat_store__delete_member(store, rowid, change->user, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	return chat_store__delete_cursors(store, rowid, change->user, err);
 }
 
 
@@ -347,6 +357,7 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 		return err->code;
 	}
 	chat_txn__advance_head(ch, &ev);
+	chat_cursors__forget(plugin, ch->rowid, user); /* moves not yet written must not bring them back */
 	chat_index__remove_member(&plugin->index, ch, user);
 	if(heir != NULL) {
 		heir->role = CHAT_ROLE_OWNER;

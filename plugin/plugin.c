@@ -29,8 +29,10 @@ static const struct {
 	int event;
 	MOSQ_FUNC_generic_callback cb;
 } callbacks[] = {
+	{MOSQ_EVT_BASIC_AUTH, chat_events__basic_auth_cb},
 	{MOSQ_EVT_ACL_CHECK, chat_events__acl_check_cb},
 	{MOSQ_EVT_MESSAGE, chat_events__message_cb},
+	{MOSQ_EVT_DISCONNECT, chat_events__disconnect_cb},
 	{MOSQ_EVT_TICK, chat_events__tick_cb},
 };
 
@@ -54,8 +56,15 @@ static void plugin_free(struct chat_plugin *plugin)
 	if(plugin == NULL) {
 		return;
 	}
+	if(plugin->store != NULL) {
+		chat_cursors__flush(plugin); /* the moves of the last interval */
+	}
+	chat_cursors__clear(&plugin->cursors);
+	chat_typing__clear(&plugin->typing);
+	chat_presence__clear(&plugin->presence);
 	chat_ratelimit__free(plugin->send_limits);
 	chat_ratelimit__free(plugin->request_limits);
+	chat_ratelimit__free(plugin->typing_limits);
 	chat_index__clear(&plugin->index);
 	chat_checkpointer__stop(plugin->checkpointer); /* before the last connection closes */
 	chat_store__close(plugin->store);
@@ -155,7 +164,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	plugin->send_limits = chat_ratelimit__new(plugin->config.send_rate, plugin->config.send_burst);
 	plugin->request_limits =
 		chat_ratelimit__new(plugin->config.request_rate, plugin->config.request_burst);
-	if(plugin->send_limits == NULL || plugin->request_limits == NULL) {
+	plugin->typing_limits = chat_ratelimit__new(plugin->config.typing_rate, plugin->config.typing_burst);
+	if(plugin->send_limits == NULL || plugin->request_limits == NULL || plugin->typing_limits == NULL) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
@@ -173,6 +183,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 				 "acl_fallback allow: what mqchat does not forbid is granted "
 				 "without asking acl_file or dynamic-security; use "
 				 "plugin_opt_acl_fallback defer with those");
+	}
+	if(plugin->config.auth_fallback == CHAT_AUTH_FALLBACK_ALLOW) {
+		chat_broker__log(CHAT_LOG_WARNING,
+				 "auth_fallback allow: clients are accepted under any username they "
+				 "present; only for brokers with no other authentication");
 	}
 	*userdata = plugin;
 	return MOSQ_ERR_SUCCESS;

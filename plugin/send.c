@@ -148,6 +148,7 @@ static enum chat_err append(struct chat_plugin *plugin, const struct chat_reques
 		.target = req->target,
 		.emoji = req->emoji,
 		.on = req->on,
+		.msg_no = req->type == CHAT_EVENT_MESSAGE ? ch->message_count + 1 : 0,
 	};
 	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
 		return err->code;

@@ -35,6 +35,13 @@ enum statement {
 	S_IS_DELETED,
 	S_EVENTS_AFTER,
 	S_EVENT_JSON,
+	S_SET_READ_CURSOR,
+	S_ADVANCE_READ_CURSOR,
+	S_ADVANCE_DELIVERED_CURSOR,
+	S_DELETE_READ_CURSORS,
+	S_DELETE_DELIVERED_CURSORS,
+	S_MSG_NO_AT,
+	S_AUTHOR_MSG_NO_AT,
 	S_COUNT
 };
 
@@ -42,9 +49,14 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
+	/* A message is numbered in its channel (?10, from the index) and among its author's messages
+	 * there (from the author's previous message: one index lookup). */
 	[S_INSERT_EVENT] =
-		"INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json)"
-		" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		"INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json,"
+		" msg_no, author_msg_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+		" CASE WHEN ?10 IS NULL THEN NULL ELSE 1 + COALESCE((SELECT author_msg_no FROM events"
+		" WHERE channel_id = ?1 AND author = ?5 AND type = 'message' ORDER BY seq DESC LIMIT 1),"
+		" 0) END)",
 	[S_INSERT_CHANNEL] = "INSERT INTO channels (name, visibility, title, epoch, created_by, created_at)"
 			     " VALUES (?, ?, ?, ?, ?, ?)",
 	[S_PUT_MEMBER] = "INSERT INTO members (channel_id, user, role, joined_seq) VALUES (?, ?, ?, ?)"
@@ -58,6 +70,23 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_EVENTS_AFTER] =
 		"SELECT seq, json FROM events WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
 	[S_EVENT_JSON] = "SELECT json FROM events WHERE channel_id = ? AND seq = ?",
+	[S_SET_READ_CURSOR] =
+		"INSERT INTO read_cursors (channel_id, user, seq, ts) VALUES (?, ?, ?, ?)"
+		" ON CONFLICT (channel_id, user) DO UPDATE SET seq = excluded.seq, ts = excluded.ts",
+	[S_ADVANCE_READ_CURSOR] =
+		"INSERT INTO read_cursors (channel_id, user, seq, ts) VALUES (?, ?, ?, ?)"
+		" ON CONFLICT (channel_id, user) DO UPDATE SET seq = excluded.seq, ts = excluded.ts"
+		" WHERE excluded.seq > read_cursors.seq",
+	[S_ADVANCE_DELIVERED_CURSOR] = "INSERT INTO delivered_cursors (channel_id, user, device, seq, ts)"
+				       " VALUES (?, ?, ?, ?, ?) ON CONFLICT (channel_id, user, device)"
+				       " DO UPDATE SET seq = excluded.seq, ts = excluded.ts"
+				       " WHERE excluded.seq > delivered_cursors.seq",
+	[S_DELETE_READ_CURSORS] = "DELETE FROM read_cursors WHERE channel_id = ? AND user = ?",
+	[S_DELETE_DELIVERED_CURSORS] = "DELETE FROM delivered_cursors WHERE channel_id = ? AND user = ?",
+	[S_MSG_NO_AT] = "SELECT msg_no FROM events WHERE channel_id = ? AND type = 'message' AND seq <= ?"
+			" ORDER BY seq DESC LIMIT 1",
+	[S_AUTHOR_MSG_NO_AT] = "SELECT author_msg_no FROM events WHERE channel_id = ? AND author = ?"
+			       " AND type = 'message' AND seq <= ? ORDER BY seq DESC LIMIT 1",
 };
 
 struct chat_store {
@@ -331,42 +360,46 @@ static int load_members(struct chat_store *store, struct chat_index *idx, char *
 }
 
 
-/* Reads each channel's head, its timestamp and its last message: index seeks, no scans. */
+/* Runs stmt (one row at most) for channel rowid; *row tells whether there was one. */
+static int step_for_channel(sqlite3_stmt *stmt, int64_t rowid, bool *row)
+{
+	int rc;
+
+	sqlite3_reset(stmt);
+	sqlite3_bind_int64(stmt, 1, rowid);
+	rc = sqlite3_step(stmt);
+	*row = rc == SQLITE_ROW;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+
+/* Reads each channel's head (seq and ts) and its last message (seq and ordinal): index seeks, no
+ * scans. */
 static int load_heads(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
 {
 	sqlite3_stmt *head = NULL, *last = NULL;
 	struct chat_channel *ch, *tmp;
+	bool row = false;
 	int rc = sqlite3_prepare_v2(
 		store->db, "SELECT seq, ts FROM events WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", -1,
 		&head, NULL);
 
 	if(rc == SQLITE_OK) {
 		rc = sqlite3_prepare_v2(
-			store->db, "SELECT max(seq) FROM events WHERE channel_id = ? AND type = 'message'",
+			store->db,
+			"SELECT seq, msg_no FROM events WHERE channel_id = ? AND type = 'message'"
+			" ORDER BY seq DESC LIMIT 1",
 			-1, &last, NULL);
 	}
 	HASH_ITER(hh, idx->channels, ch, tmp) {
-		if(rc != SQLITE_OK) {
-			break;
-		}
-		sqlite3_bind_int64(head, 1, ch->rowid);
-		rc = sqlite3_step(head);
-		if(rc == SQLITE_ROW) {
+		if(rc == SQLITE_OK && (rc = step_for_channel(head, ch->rowid, &row)) == SQLITE_OK && row) {
 			ch->head = sqlite3_column_int64(head, 0);
 			ch->head_ts = sqlite3_column_int64(head, 1);
-			rc = SQLITE_DONE;
 		}
-		sqlite3_reset(head);
-		if(rc != SQLITE_DONE) {
-			break;
-		}
-		sqlite3_bind_int64(last, 1, ch->rowid);
-		rc = sqlite3_step(last);
-		if(rc == SQLITE_ROW) {
+		if(rc == SQLITE_OK && (rc = step_for_channel(last, ch->rowid, &row)) == SQLITE_OK && row) {
 			ch->last_message_seq = sqlite3_column_int64(last, 0);
-			rc = SQLITE_OK;
+			ch->message_count = sqlite3_column_int64(last, 1);
 		}
-		sqlite3_reset(last);
 	}
 	sqlite3_finalize(head);
 	sqlite3_finalize(last);
@@ -378,10 +411,49 @@ static int load_heads(struct chat_store *store, struct chat_index *idx, char *er
 }
 
 
+/* Puts each member's read cursor and each device's delivery cursor in the index. Cursors of users who
+ * are no longer members are skipped. */
+static int load_cursors(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(
+		store->db,
+		"SELECT c.name, r.user, r.seq, NULL FROM read_cursors r"
+		" JOIN channels c ON c.id = r.channel_id"
+		" UNION ALL SELECT c.name, d.user, d.seq, d.device FROM delivered_cursors d"
+		" JOIN channels c ON c.id = d.channel_id",
+		-1, &stmt, NULL);
+
+	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		const char *name = (const char *)sqlite3_column_text(stmt, 0);
+		const char *device = (const char *)sqlite3_column_text(stmt, 3);
+		struct chat_channel *ch = chat_index__find(idx, name, strlen(name));
+		struct chat_member *m =
+			ch ? chat_index__member(ch, (const char *)sqlite3_column_text(stmt, 1)) : NULL;
+
+		rc = SQLITE_OK;
+		if(m == NULL) {
+			continue;
+		}
+		if(device == NULL) {
+			m->read_seq = sqlite3_column_int64(stmt, 2);
+		} else if(chat_index__set_delivery(m, device, sqlite3_column_int64(stmt, 2)) != 0) {
+			rc = SQLITE_NOMEM;
+		}
+	}
+	sqlite3_finalize(stmt);
+	if(rc != SQLITE_DONE) {
+		snprintf(err, err_len, "cannot load cursors: %s", sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return 0;
+}
+
+
 int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
 {
 	if(load_channels(store, idx, err, err_len) != 0 || load_members(store, idx, err, err_len) != 0
-	   || load_heads(store, idx, err, err_len) != 0) {
+	   || load_heads(store, idx, err, err_len) != 0 || load_cursors(store, idx, err, err_len) != 0) {
 		chat_index__clear(idx);
 		return -1;
 	}
@@ -433,6 +505,9 @@ enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel
 		sqlite3_bind_int64(stmt, 8, reference);
 	}
 	sqlite3_bind_text(stmt, 9, json, (int)len, SQLITE_STATIC);
+	if(ev->type == CHAT_EVENT_MESSAGE) {
+		sqlite3_bind_int64(stmt, 10, ev->msg_no);
+	}
 	return step_done(store, stmt, err, "appending an event");
 }
 
@@ -482,7 +557,92 @@ enum chat_err chat_store__delete_member(struct chat_store *store, int64_t channe
 }
 
 
+enum chat_err chat_store__set_read_cursor(struct chat_store *store, int64_t channel, const char *user,
+					  int64_t seq, int64_t ts, bool only_forward, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, only_forward ? S_ADVANCE_READ_CURSOR : S_SET_READ_CURSOR);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	bind_text(stmt, 2, user);
+	sqlite3_bind_int64(stmt, 3, seq);
+	sqlite3_bind_int64(stmt, 4, ts);
+	return step_done(store, stmt, err, "storing a read cursor");
+}
+
+
+enum chat_err chat_store__advance_delivered_cursor(struct chat_store *store, int64_t channel,
+						   const char *user, const char *device, int64_t seq,
+						   int64_t ts, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_ADVANCE_DELIVERED_CURSOR);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	bind_text(stmt, 2, user);
+	bind_text(stmt, 3, device);
+	sqlite3_bind_int64(stmt, 4, seq);
+	sqlite3_bind_int64(stmt, 5, ts);
+	return step_done(store, stmt, err, "storing a delivery cursor");
+}
+
+
+enum chat_err chat_store__delete_cursors(struct chat_store *store, int64_t channel, const char *user,
+					 struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_DELETE_READ_CURSORS);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	bind_text(stmt, 2, user);
+	if(step_done(store, stmt, err, "forgetting cursors") != CHAT_ERR_OK) {
+		return err->code;
+	}
+	stmt = stmt_get(store, S_DELETE_DELIVERED_CURSORS);
+	sqlite3_bind_int64(stmt, 1, channel);
+	bind_text(stmt, 2, user);
+	return step_done(store, stmt, err, "forgetting cursors");
+}
+
+
 /* ---- reads ---------------------------------------------------------------------------------------- */
+
+/* The ordinal (column 0) of the last message with seq <= at, of anyone (author NULL) or of author. */
+static enum chat_err ordinal_at(struct chat_store *store, int64_t channel, const char *author, int64_t at,
+				int64_t *out, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, author ? S_AUTHOR_MSG_NO_AT : S_MSG_NO_AT);
+	int col = 1, rc;
+
+	sqlite3_bind_int64(stmt, col++, channel);
+	if(author) {
+		bind_text(stmt, col++, author);
+	}
+	sqlite3_bind_int64(stmt, col, at);
+	rc = sqlite3_step(stmt);
+	*out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return db_error(store, err, "counting unread messages");
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__unread(struct chat_store *store, const struct chat_channel *ch, const char *user,
+				 int64_t read_seq, int64_t *unread, struct chat_error *err)
+{
+	int64_t all_at_read = 0, mine_at_head = 0, mine_at_read = 0;
+
+	*unread = 0;
+	if(read_seq >= ch->last_message_seq) {
+		return CHAT_ERR_OK;
+	}
+	if(ordinal_at(store, ch->rowid, NULL, read_seq, &all_at_read, err) != CHAT_ERR_OK
+	   || ordinal_at(store, ch->rowid, user, ch->head, &mine_at_head, err) != CHAT_ERR_OK
+	   || ordinal_at(store, ch->rowid, user, read_seq, &mine_at_read, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	*unread = (ch->message_count - all_at_read) - (mine_at_head - mine_at_read);
+	return CHAT_ERR_OK;
+}
 
 enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *user,
 					  const char *client_msg_id, bool *found,

@@ -72,6 +72,25 @@ enum chat_err chat_store__put_member(struct chat_store *store, int64_t channel, 
 enum chat_err chat_store__delete_member(struct chat_store *store, int64_t channel, const char *user,
 					struct chat_error *err);
 
+/* Stores user's read cursor in channel at seq: unconditionally (a join sets it), or with only_forward
+ * only if it moves forward. */
+enum chat_err chat_store__set_read_cursor(struct chat_store *store, int64_t channel, const char *user,
+					  int64_t seq, int64_t ts, bool only_forward, struct chat_error *err);
+
+/* Stores device's delivery cursor in channel at seq if that moves it forward. */
+enum chat_err chat_store__advance_delivered_cursor(struct chat_store *store, int64_t channel,
+						   const char *user, const char *device, int64_t seq,
+						   int64_t ts, struct chat_error *err);
+
+/* Forgets the read and delivery cursors of user in channel (it left). */
+enum chat_err chat_store__delete_cursors(struct chat_store *store, int64_t channel, const char *user,
+					 struct chat_error *err);
+
+/* The number of message events of ch from others than user with seq > read_seq: three index lookups
+ * (none when read_seq is at or after the last message), whatever the length of the log. */
+enum chat_err chat_store__unread(struct chat_store *store, const struct chat_channel *ch, const char *user,
+				 int64_t read_seq, int64_t *unread, struct chat_error *err);
+
 /* An event already in the log, as an ack names it. */
 struct chat_stored_event {
 	int64_t channel; /* rowid */

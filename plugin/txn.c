@@ -82,7 +82,7 @@ enum chat_err chat_txn__commit(struct chat_txn *txn, struct chat_error *err)
 		return err->code;
 	}
 	for(struct chat_txn_event *e = txn->first; e != NULL; e = e->next) {
-		chat_broker__publish_event(e->channel, e->json, e->len);
+		chat_broker__publish(e->channel, NULL, e->json, e->len, CHAT_EVENT_QOS);
 	}
 	forget_events(txn);
 	return CHAT_ERR_OK;
@@ -102,5 +102,6 @@ void chat_txn__advance_head(struct chat_channel *ch, const struct chat_event *ev
 	ch->head_ts = ev->ts;
 	if(ev->type == CHAT_EVENT_MESSAGE) {
 		ch->last_message_seq = ev->seq;
+		ch->message_count = ev->msg_no;
 	}
 }

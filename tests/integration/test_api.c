@@ -73,8 +73,9 @@ static void test_create(void)
 	cJSON_Delete(history);
 	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"proj\",\"ref\":7}");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"proj\",\"members\":["
-		       "{\"user\":\"ada\",\"role\":\"owner\"},{\"user\":\"bo\",\"role\":\"member\"},"
-		       "{\"user\":\"cy\",\"role\":\"member\"}],\"ref\":7}");
+		       "{\"user\":\"ada\",\"role\":\"owner\",\"online\":true},"
+		       "{\"user\":\"bo\",\"role\":\"member\",\"online\":true},"
+		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":true}],\"ref\":7}");
 	cJSON_Delete(reply);
 	reply = tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
 	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"conflict\",\"message\":\"channel #proj "
@@ -125,7 +126,7 @@ static void test_join_and_leave(void)
 	reply = tc_api(f.dee, "{\"op\":\"members\",\"channel\":\"general\"}"); /* public: anyone may look */
 	TH_JSON(reply,
 		"{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"general\",\"members\":["
-		"{\"user\":\"ada\",\"role\":\"owner\"}]}");
+		"{\"user\":\"ada\",\"role\":\"owner\",\"online\":true}]}");
 	cJSON_Delete(reply);
 	teardown(&f);
 }
@@ -187,7 +188,8 @@ static void test_owner_succession(void)
 	tc_api_ok(f.ada, "{\"op\":\"leave\",\"channel\":\"ops\"}");
 	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"ops\"}");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"ops\",\"members\":["
-		       "{\"user\":\"bo\",\"role\":\"owner\"},{\"user\":\"cy\",\"role\":\"member\"}]}");
+		       "{\"user\":\"bo\",\"role\":\"owner\",\"online\":true},"
+		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":true}]}");
 	cJSON_Delete(reply);
 	tc_api_ok(f.bo, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}");
 	/* and it survives a restart, since it is stored */
@@ -196,8 +198,9 @@ static void test_owner_succession(void)
 	f.bo = th_connect(&f.b, "bo", "bo-1", 5, true);
 	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"ops\"}");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"ops\",\"members\":["
-		       "{\"user\":\"bo\",\"role\":\"owner\"},{\"user\":\"cy\",\"role\":\"member\"},"
-		       "{\"user\":\"dee\",\"role\":\"member\"}]}");
+		       "{\"user\":\"bo\",\"role\":\"owner\",\"online\":true},"
+		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":false},"
+		       "{\"user\":\"dee\",\"role\":\"member\",\"online\":false}]}");
 	cJSON_Delete(reply);
 	th_disconnect(f.bo);
 	th_broker_stop(&f.b);
@@ -277,12 +280,12 @@ static void test_channels_inbox(void)
 	TH_JSON(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 0),
 		"{\"channel\":\"*\",\"title\":\"\",\"visibility\":\"dm\",\"epoch\":\"*\",\"head\":2,\"user\":"
 		"\"cy\","
-		"\"last\":null}");
+		"\"read\":2,\"unread\":0,\"last\":null}");
 	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 0), "channel"),
 		  th_json_str(dm, "channel"));
 	TH_JSON(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 1),
 		"{\"channel\":\"alpha\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\",\"head\":3,"
-		"\"last\":\"*\"}");
+		"\"read\":1,\"unread\":1,\"last\":\"*\"}");
 	last = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 1), "last");
 	history = tc_history(f.ada, "alpha");
 	TH_CHECK(cJSON_Compare(last, cJSON_GetArrayItem(history, 2), true));

@@ -1,0 +1,55 @@
+/*
+ * presence.h - who is online: connections per user, from the broker's connect and disconnect events.
+ *
+ * Mosquitto 2.0 has no "client connected" event. What it has:
+ * - MOSQ_EVT_BASIC_AUTH, for every CONNECT, before the client is accepted or refused;
+ * - MOSQ_EVT_DISCONNECT, when a connection ends: cleanly, by a dropped socket, a keepalive timeout,
+ *   a kick, a refused login (client id NULL), and for the old connection of a session taken over
+ *   (with the same client id as the new one).
+ * So a connection is recorded, keyed by the broker's client pointer, as *pending* when it asks to be
+ * authenticated, and *confirmed* at the end of the broker's loop iteration (the tick): a refused
+ * login is disconnected within that same iteration, so whatever is still pending then was accepted.
+ * A user is online from its first confirmed connection until it has no connection left, pending or
+ * confirmed. Counting pending ones is what keeps a session takeover from flapping the user offline:
+ * the new connection is recorded before the old one's disconnect.
+ *
+ * A connection first seen elsewhere (a subscribe or publish by a client whose authentication another
+ * plugin answered before mqchat was asked) is recorded as confirmed then.
+ */
+#ifndef CHAT_PRESENCE_H
+#define CHAT_PRESENCE_H
+
+#include <stdbool.h>
+
+struct chat_plugin;
+struct chat_connection;
+struct chat_presence_user;
+
+struct chat_presence {
+	struct chat_connection *connections; /* keyed by the broker's client pointer */
+	struct chat_presence_user *users;    /* users with at least one connection */
+	unsigned pending;                    /* connections not yet confirmed */
+};
+
+/* A client asked to be authenticated as user, from device (its client id). */
+void chat_presence__connecting(struct chat_plugin *plugin, const void *client, const char *user,
+			       const char *device);
+
+/* A client acted (subscribed, published) as user from device: records it if it is unknown. */
+void chat_presence__seen(struct chat_plugin *plugin, const void *client, const char *user,
+			 const char *device);
+
+/* The end of a broker loop iteration: every pending connection was accepted. */
+void chat_presence__confirm_pending(struct chat_plugin *plugin);
+
+/* The client's connection ended. Returns its device (client id), malloc'd for the caller to free, or
+ * NULL if the connection was unknown. */
+char *chat_presence__gone(struct chat_plugin *plugin, const void *client);
+
+/* True if user has a confirmed connection (or is keeping its presence through a takeover). */
+bool chat_presence__online(const struct chat_plugin *plugin, const char *user);
+
+/* Frees all presence state. */
+void chat_presence__clear(struct chat_presence *presence);
+
+#endif
