@@ -87,6 +87,22 @@ static void test_other_types(void)
 }
 
 
+static void test_signals(void)
+{
+	size_t len = 0;
+
+	expect_json(chat_presence_json__build("general", "bo", true, 17, &len),
+		    "{\"channel\":\"general\",\"user\":\"bo\",\"online\":true,\"ts\":17}");
+	expect_json(chat_typing_json__build("general", "ada", "ada-laptop", false, 18, &len),
+		    "{\"channel\":\"general\",\"user\":\"ada\",\"device\":\"ada-laptop\",\"typing\":false,"
+		    "\"ts\":18}");
+	expect_json(chat_cursor_json__build("general", "bo", NULL, 42, 19, &len),
+		    "{\"channel\":\"general\",\"user\":\"bo\",\"seq\":42,\"ts\":19}");
+	expect_json(chat_cursor_json__build("general", "bo", "bo-phone", 41, 20, &len),
+		    "{\"channel\":\"general\",\"user\":\"bo\",\"device\":\"bo-phone\",\"seq\":41,\"ts\":20}");
+}
+
+
 static void test_ack_and_error(void)
 {
 	struct chat_error err;
@@ -125,9 +141,8 @@ static void test_error_table(void)
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
-		{"message", test_message},
-		{"other_types", test_other_types},
-		{"ack_and_error", test_ack_and_error},
+		{"message", test_message},         {"other_types", test_other_types},
+		{"signals", test_signals},         {"ack_and_error", test_ack_and_error},
 		{"error_table", test_error_table},
 	};
 

@@ -358,6 +358,10 @@ static void test_upgrades_version_1(void)
 	TH_EQ_INT(chat_store__load(store, &idx, err, sizeof(err)), 0);
 	TH_EQ_INT(chat_index__find(&idx, "old", 3)->head, 2);
 	TH_EQ_INT(chat_index__find(&idx, "old", 3)->last_message_seq, 2);
+	TH_EQ_INT(chat_index__find(&idx, "old", 3)->message_count, 1);
+	TH_EQ_INT(query_int("SELECT msg_no FROM events WHERE seq = 2"), 1);
+	TH_EQ_INT(query_int("SELECT author_msg_no FROM events WHERE seq = 2"), 1);
+	TH_EQ_INT(chat_index__member(chat_index__find(&idx, "old", 3), "ada")->read_seq, 1); /* at its join */
 	chat_index__clear(&idx);
 	chat_store__close(store);
 	remove_dir();
@@ -383,6 +387,82 @@ static void test_busy_database_is_unavailable(void)
 	sqlite3_close(other);
 	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_OK);
 	chat_store__rollback(store);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
+/* Appends one event as the send path would: messages numbered in the channel. */
+static void append(struct chat_store *store, int64_t rowid, int64_t seq, enum chat_event_type type,
+		   const char *author, int64_t msg_no)
+{
+	struct chat_event ev = {.channel = "general",
+				.seq = seq,
+				.type = type,
+				.from = author,
+				.device = "d",
+				.ts = seq,
+				.body = "x",
+				.target = type == CHAT_EVENT_MESSAGE ? 0 : 3,
+				.user = author,
+				.emoji = "e",
+				.msg_no = msg_no};
+	struct chat_error err;
+
+	snprintf(ev.id, sizeof(ev.id), "id-%lld", (long long)seq);
+	TH_EQ_INT(chat_store__insert_event(store, rowid, &ev, "{}", 2, &err), CHAT_ERR_OK);
+}
+
+
+/* unread = messages from others above the read cursor: edits, reactions, joins and one's own
+ * messages do not count. */
+static void test_unread_counts(void)
+{
+	struct chat_index idx = {0};
+	struct chat_store *store;
+	struct chat_channel *ch;
+	struct chat_error err;
+	char msg[256] = "";
+	int64_t rowid = 0, unread = -1;
+	int dummy;
+	/* reader, read cursor, expected unread */
+	const struct {
+		const char *user;
+		int64_t read;
+		int64_t unread;
+	} cases[] = {
+		{"bo", 2, 2},  {"bo", 3, 1},  {"bo", 5, 1},  {"bo", 6, 0},  {"bo", 8, 0},
+		{"ada", 1, 2}, {"ada", 4, 1}, {"ada", 7, 1}, {"ada", 8, 0}, {"cy", 0, 4},
+	};
+
+	fresh_path();
+	store = open_store(&dummy);
+	TH_EQ_INT(chat_store__begin(store, &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_store__insert_channel(store, "general", CHAT_VISIBILITY_PUBLIC, "", "e", "ada", 1,
+					     &rowid, &err),
+		  CHAT_ERR_OK);
+	append(store, rowid, 1, CHAT_EVENT_JOIN, "ada", 0);
+	append(store, rowid, 2, CHAT_EVENT_JOIN, "bo", 0);
+	append(store, rowid, 3, CHAT_EVENT_MESSAGE, "ada", 1);
+	append(store, rowid, 4, CHAT_EVENT_MESSAGE, "bo", 2);
+	append(store, rowid, 5, CHAT_EVENT_EDIT, "ada", 0);
+	append(store, rowid, 6, CHAT_EVENT_MESSAGE, "ada", 3);
+	append(store, rowid, 7, CHAT_EVENT_REACTION, "bo", 0);
+	append(store, rowid, 8, CHAT_EVENT_MESSAGE, "bo", 4);
+	TH_EQ_INT(chat_store__commit(store, &err), CHAT_ERR_OK);
+	TH_EQ_INT(query_int("SELECT sum(author_msg_no) FROM events WHERE type = 'message'"), 1 + 1 + 2 + 2);
+
+	TH_EQ_INT(chat_store__load(store, &idx, msg, sizeof(msg)), 0);
+	ch = chat_index__find(&idx, "general", 7);
+	TH_EQ_INT(ch->message_count, 4);
+	TH_EQ_INT(ch->last_message_seq, 8);
+	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		TH_EQ_INT(chat_store__unread(store, ch, cases[i].user, cases[i].read, &unread, &err),
+			  CHAT_ERR_OK);
+		TH_CHECKF(unread == cases[i].unread, "%s at %lld: unread %lld, expected %lld", cases[i].user,
+			  (long long)cases[i].read, (long long)unread, (long long)cases[i].unread);
+	}
+	chat_index__clear(&idx);
 	chat_store__close(store);
 	remove_dir();
 }
@@ -425,6 +505,7 @@ int main(int argc, char **argv)
 		{"upgrades_version_1", test_upgrades_version_1},
 		{"busy_database_is_unavailable", test_busy_database_is_unavailable},
 		{"checkpointer_runs_beside_writes", test_checkpointer_runs_beside_writes},
+		{"unread_counts", test_unread_counts},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
