@@ -115,7 +115,33 @@ static void test_readme_tour(void)
 	expect_in(tour(&b, 0,
 		       "mosquitto_rr $P -u ada -P ada-pw -t chat/_api -e replies/ada -m "
 		       "'{\"op\":\"channels\"}'"),
-		  "\"channels\":[{\"channel\":\"general\",\"title\":\"General\",\"visibility\":\"public\"");
+		  "\"head\":8,\"read\":1,\"unread\":1,\"last\":{");
+	expect_in(tour(&b, 0, "mosquitto_pub $P -u ada -P ada-pw -t chat/general/read -m '{\"seq\":8}'"), "");
+	ev = th_expect_json(bo_listener, "chat/general/read");
+	TH_JSON(ev, "{\"channel\":\"general\",\"user\":\"ada\",\"seq\":8,\"ts\":\"*\"}");
+	cJSON_Delete(ev);
+	expect_in(tour(&b, 0,
+		       "mosquitto_rr $P -u ada -P ada-pw -t chat/_api -e replies/ada -m "
+		       "'{\"op\":\"channels\"}'"),
+		  "\"head\":8,\"read\":8,\"unread\":0,");
+	expect_in(tour(&b, 0,
+		       "mosquitto_pub $P -u ada -P ada-pw -t chat/general/typing -m '{\"typing\":true}'"),
+		  "");
+	ev = th_expect_json(bo_listener, "chat/general/typing");
+	TH_JSON(ev,
+		"{\"channel\":\"general\",\"user\":\"ada\",\"device\":\"*\",\"typing\":true,\"ts\":\"*\"}");
+	cJSON_Delete(ev);
+	ev = th_expect_json(bo_listener, "chat/general/typing"); /* mosquitto_pub left: typing is over */
+	TH_JSON(ev,
+		"{\"channel\":\"general\",\"user\":\"ada\",\"device\":\"*\",\"typing\":false,\"ts\":\"*\"}");
+	cJSON_Delete(ev);
+	expect_in(tour(&b, 27, "mosquitto_sub $P -u cy -P cy-pw -t chat/general -W 1"), "Timed out"); /* -W: 27 */
+	ev = th_expect_json(bo_listener, "chat/general/presence");
+	TH_JSON(ev, "{\"channel\":\"general\",\"user\":\"cy\",\"online\":true,\"ts\":\"*\"}");
+	cJSON_Delete(ev);
+	ev = th_expect_json(bo_listener, "chat/general/presence");
+	TH_JSON(ev, "{\"channel\":\"general\",\"user\":\"cy\",\"online\":false,\"ts\":\"*\"}");
+	cJSON_Delete(ev);
 	th_disconnect(bo_listener);
 	th_broker_stop(&b);
 }
