@@ -44,6 +44,21 @@ static void expect_in(char *out, const char *needle)
 }
 
 
+/* Waits for the presence event of user going online (or offline), skipping others' transitions. */
+static void expect_presence(struct th_client *c, const char *user, bool online)
+{
+	for(;;) {
+		cJSON *ev = th_expect_json(c, "chat/general/presence");
+		bool match = strcmp(th_json_str(ev, "user"), user) == 0
+			     && cJSON_IsTrue(cJSON_GetObjectItem(ev, "online")) == online;
+		cJSON_Delete(ev);
+		if(match) {
+			return;
+		}
+	}
+}
+
+
 static void test_readme_tour(void)
 {
 	struct th_broker b;
@@ -135,13 +150,11 @@ static void test_readme_tour(void)
 	TH_JSON(ev,
 		"{\"channel\":\"general\",\"user\":\"ada\",\"device\":\"*\",\"typing\":false,\"ts\":\"*\"}");
 	cJSON_Delete(ev);
-	expect_in(tour(&b, 27, "mosquitto_sub $P -u cy -P cy-pw -t chat/general -W 1"), "Timed out"); /* -W: 27 */
-	ev = th_expect_json(bo_listener, "chat/general/presence");
-	TH_JSON(ev, "{\"channel\":\"general\",\"user\":\"cy\",\"online\":true,\"ts\":\"*\"}");
-	cJSON_Delete(ev);
-	ev = th_expect_json(bo_listener, "chat/general/presence");
-	TH_JSON(ev, "{\"channel\":\"general\",\"user\":\"cy\",\"online\":false,\"ts\":\"*\"}");
-	cJSON_Delete(ev);
+	expect_in(tour(&b, 27, "mosquitto_sub $P -u cy -P cy-pw -t chat/general -W 1"),
+		  "Timed out"); /* -W: 27 */
+	/* every tour command is a connection of its own, so Ada comes and goes too: look for Cy */
+	expect_presence(bo_listener, "cy", true);
+	expect_presence(bo_listener, "cy", false);
 	th_disconnect(bo_listener);
 	th_broker_stop(&b);
 }
