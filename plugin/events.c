@@ -96,8 +96,9 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	user = mosquitto_client_username(ed->client);
-	if(user != NULL && (access == CHAT_ACCESS_SUBSCRIBE || access == CHAT_ACCESS_WRITE)) {
-		/* a client whose authentication another plugin answered before mqchat saw it */
+	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE) {
+		/* A client whose authentication another plugin answered before mqchat saw it. Not on
+		 * writes: Mosquitto checks a will's write access after the connection has ended. */
 		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
 	}
 	verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic, access);
@@ -181,6 +182,7 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	if(who.user == NULL || who.device == NULL) {
 		return MOSQ_ERR_ACL_DENIED; /* the write ACL refuses these already */
 	}
+	chat_presence__seen(plugin, ed->client, who.user, who.device); /* a live client publishing */
 	reply_to_from_message(&rt, who.device, ed->properties);
 	rc = dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
 	chat_reply_to__clear(&rt);

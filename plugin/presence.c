@@ -1,9 +1,8 @@
 /*
  * presence.c - connection records and online/offline transitions (see presence.h for the model).
- *
- * A transition is announced on chat/<ch>/presence of each of the user's channels with at most
- * plugin_opt_presence_max_members members, at QoS 0: presence is ephemeral. In a channel where every
- * member listens, one transition reaches every member, so presence traffic there grows with the
+ * * A transition is announced on chat/<ch>/presence of each of the user's direct channels and of each
+ * channel with at most plugin_opt_presence_max_members members, at QoS 0: presence is ephemeral. In a channel
+ * where every member listens, one transition reaches every member, so presence traffic there grows with the
  * square of the channel's size; the cap keeps large channels out of it.
  */
 #include <stdlib.h>
@@ -54,8 +53,8 @@ static void announce(struct chat_plugin *plugin, const char *user, bool online)
 	HASH_ITER(hh, u->channels, ms, tmp) {
 		size_t len = 0;
 		char *json;
-
-		if(HASH_COUNT(ms->channel->members) > (unsigned)plugin->config.presence_max_members) {
+		if(ms->channel->visibility != CHAT_VISIBILITY_DM
+		   && HASH_COUNT(ms->channel->members) > (unsigned)plugin->config.presence_max_members) {
 			continue;
 		}
 		json = chat_presence_json__build(ms->channel->name, user, online, ts, &len);
@@ -160,9 +159,12 @@ char *chat_presence__gone(struct chat_plugin *plugin, const void *client)
 	HASH_DEL(presence->connections, c);
 	if(!c->confirmed) {
 		presence->pending--;
+		free(c->device);
+		device = NULL;
+	} else {
+		device = c->device;
 	}
 	u = c->user;
-	device = c->device;
 	free(c);
 	if(--u->connections == 0) {
 		if(u->online) {

@@ -12,9 +12,10 @@
  * A user is online from its first confirmed connection until it has no connection left, pending or
  * confirmed. Counting pending ones is what keeps a session takeover from flapping the user offline:
  * the new connection is recorded before the old one's disconnect.
- *
- * A connection first seen elsewhere (a subscribe or publish by a client whose authentication another
- * plugin answered before mqchat was asked) is recorded as confirmed then.
+ * * A connection first seen elsewhere (a subscribe, or a publish reaching the message callback, by a
+ * client whose authentication another plugin answered before mqchat was asked) is recorded as
+ * confirmed then. Not on a write check: Mosquitto checks a will's write access after the connection
+ * ended, and recording it then would bring the user back online for good.
  */
 #ifndef CHAT_PRESENCE_H
 #define CHAT_PRESENCE_H
@@ -42,8 +43,9 @@ void chat_presence__seen(struct chat_plugin *plugin, const void *client, const c
 /* The end of a broker loop iteration: every pending connection was accepted. */
 void chat_presence__confirm_pending(struct chat_plugin *plugin);
 
-/* The client's connection ended. Returns its device (client id), malloc'd for the caller to free, or
- * NULL if the connection was unknown. */
+/* The client's connection ended. Returns its device (client id), malloc'd for the caller to free, if
+ * the connection had been accepted; NULL for an unknown or refused one (a refused login may present
+ * the client id of a device that is still connected). */
 char *chat_presence__gone(struct chat_plugin *plugin, const void *client);
 
 /* True if user has a confirmed connection (or is keeping its presence through a takeover). */

@@ -159,11 +159,10 @@ enum chat_err chat_typing__serve_or_reply(struct chat_plugin *plugin, const stru
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(typing) {
-		if(over_rate(plugin, who->user, name)) {
-			return CHAT_ERR_OK; /* dropped silently: typing is a hint, not a message */
-		}
-		if(remember(&plugin->typing, name, who->user, who->device,
-			    chat_clock__mono_ms() + plugin->config.typing_timeout_ms)) {
+		/* Over the rate: dropped without an error, since typing is a hint, not a message. */
+		if(!over_rate(plugin, who->user, name)
+		   && remember(&plugin->typing, name, who->user, who->device,
+			       chat_clock__mono_ms() + plugin->config.typing_timeout_ms)) {
 			announce(name, who->user, who->device, true);
 		}
 	} else if((e = find(&plugin->typing, name, who->device)) != NULL) {

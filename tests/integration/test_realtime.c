@@ -538,6 +538,38 @@ static void test_keepalive_timeout_goes_offline(void)
 }
 
 
+/* A client that vanishes leaves its will to the broker; the will's publish does not bring the user back. */
+static void test_will_does_not_bring_the_user_back(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *cy;
+	struct th_msg *will;
+	int fd;
+
+	th_broker_start(&b, "");
+	ada = th_connect(&b, "ada", "ada-1", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
+	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
+	TH_EQ_INT(th_subscribe(ada, "status/#", 1), 1);
+	fd = raw_connect(b.port, "bo", "bo-will", 60, "status/bo");
+	expect_presence(ada, "general", "bo", true);
+	close(fd); /* no DISCONNECT: the broker publishes the will */
+	will = th_wait_msg(ada, "status/bo", WAIT_MS);
+	TH_CHECK(will != NULL);
+	th_msg_free(will);
+	expect_presence(ada, "general", "bo", false);
+	cy = th_connect(&b, "cy", "cy-1", 5, true);
+	expect_presence(ada, "general", "cy", true); /* nothing of bo's before it */
+	expect_members(ada, "general",
+		       "[" MEMBER("ada", "owner", "true") "," MEMBER("bo", "member",
+								     "false") "," MEMBER("cy", "member",
+											 "true") "]");
+	th_disconnect(cy);
+	th_disconnect(ada);
+	th_broker_stop(&b);
+}
+
+
 /* A refused login is never online, nor does its end take an accepted connection's place. */
 static void test_refused_login_is_never_online(void)
 {
@@ -660,6 +692,39 @@ static void test_presence_only_in_small_channels(void)
 								     "false") "," MEMBER("cy", "member",
 											 "false") "]");
 	cJSON_Delete(dm);
+	th_disconnect(ada);
+	th_broker_stop(&b);
+}
+
+
+/* Direct channels always have presence, whatever the cap (unless presence is off): with a cap of 1,
+ * a dm of two hears bo come online and a public channel of two does not. */
+static void test_direct_channels_always_have_presence(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo, *eve;
+	cJSON *dm_bo, *dm_eve;
+	const char *dms[2];
+	int seen[2] = {0, 0};
+
+	th_broker_start(&b, "plugin_opt_presence_max_members 1\n");
+	ada = th_connect(&b, "ada", "ada-1", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"pair\",\"members\":[\"bo\"]}");
+	dm_bo = tc_api(ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
+	dm_eve = tc_api(ada, "{\"op\":\"dm\",\"user\":\"eve\"}"); /* the barrier */
+	dms[0] = th_json_str(dm_bo, "channel");
+	dms[1] = "pair";
+	TH_EQ_INT(th_subscribe(ada, "chat/+/presence", 1), 1);
+
+	bo = th_connect(&b, "bo", "bo-1", 5, true);
+	eve = th_connect(&b, "eve", "eve-1", 5, true);
+	TH_EQ_INT(presence_before(ada, "eve", "bo", true, dms, 2, seen), 1);
+	TH_EQ_INT(seen[0], 1); /* the dm */
+	TH_EQ_INT(seen[1], 0); /* not pair */
+	cJSON_Delete(dm_bo);
+	cJSON_Delete(dm_eve);
+	th_disconnect(eve);
+	th_disconnect(bo);
 	th_disconnect(ada);
 	th_broker_stop(&b);
 }
@@ -838,6 +903,48 @@ static void test_typing_ends_with_the_device(void)
 	wait_gone(&b, "ada-4", 1);
 	pub_ok(cy, "chat/general/typing", "{\"typing\":true}");
 	expect_next(bo, "chat/general/typing", 0, TYPING("cy", "cy-1", "true"));
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_disconnect(cy);
+	th_broker_stop(&b);
+}
+
+
+/* A refused login that names a typing device's client id is not that device disconnecting. */
+static void test_refused_login_does_not_end_typing(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo, *cy;
+
+	typing_setup(&b, "", &ada, &bo, &cy);
+	pub_ok(ada, "chat/general/typing", "{\"typing\":true}");
+	expect_next(bo, "chat/general/typing", 0, TYPING("ada", "ada-1", "true"));
+	TH_CHECK(th_connect_rc(&b, "ada", "wrong", "ada-1", 5, NULL) > 0);
+	TH_CHECK(th_connect_rc(&b, "mallory", "wrong", "ada-1", 4, NULL) > 0);
+	TH_CHECK(!th_disconnected(ada));
+	pub_ok(cy, "chat/general/typing", "{\"typing\":true}");
+	expect_next(bo, "chat/general/typing", 0,
+		    TYPING("cy", "cy-1", "true")); /* no typing:false of ada-1 first */
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_disconnect(cy);
+	th_broker_stop(&b);
+}
+
+
+/* A typing request with a Response Topic is answered even when the rate limit drops it. */
+static void test_rate_limited_typing_is_still_answered(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo, *cy;
+
+	typing_setup(&b, "", &ada, &bo, &cy); /* typing_rate 1, typing_burst 3 */
+	for(int i = 0; i < 5; i++) {
+		cJSON *answer = publish_with_response_topic(ada, "chat/general/typing", "{\"typing\":true}");
+		TH_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(answer, "ok")));
+		TH_EQ_STR(th_json_str(answer, "kind"), "typing");
+		cJSON_Delete(answer);
+	}
 	th_disconnect(ada);
 	th_disconnect(bo);
 	th_disconnect(cy);
@@ -1348,10 +1455,13 @@ static void test_non_members_get_no_signals(void)
 TH_TEST_LIST(TH_TEST(test_presence_follows_first_and_last_device),
 	     TH_TEST(test_presence_in_every_channel_of_the_user),
 	     TH_TEST(test_session_takeover_does_not_flap), TH_TEST(test_keepalive_timeout_goes_offline),
-	     TH_TEST(test_refused_login_is_never_online), TH_TEST(test_presence_only_in_small_channels),
-	     TH_TEST(test_presence_off), TH_TEST(test_typing_is_stamped_and_never_stored),
-	     TH_TEST(test_typing_expires), TH_TEST(test_typing_ends_with_the_device),
-	     TH_TEST(test_typing_flood_is_limited), TH_TEST(test_read_cursor),
-	     TH_TEST(test_delivered_cursor_per_device), TH_TEST(test_cursors_survive_restart),
-	     TH_TEST(test_cursors_are_flushed_within_the_interval), TH_TEST(test_unread_counts_exactly),
-	     TH_TEST(test_inbox_order_and_unread), TH_TEST(test_non_members_get_no_signals))
+	     TH_TEST(test_will_does_not_bring_the_user_back), TH_TEST(test_refused_login_is_never_online),
+	     TH_TEST(test_presence_only_in_small_channels),
+	     TH_TEST(test_direct_channels_always_have_presence), TH_TEST(test_presence_off),
+	     TH_TEST(test_typing_is_stamped_and_never_stored), TH_TEST(test_typing_expires),
+	     TH_TEST(test_typing_ends_with_the_device), TH_TEST(test_refused_login_does_not_end_typing),
+	     TH_TEST(test_rate_limited_typing_is_still_answered), TH_TEST(test_typing_flood_is_limited),
+	     TH_TEST(test_read_cursor), TH_TEST(test_delivered_cursor_per_device),
+	     TH_TEST(test_cursors_survive_restart), TH_TEST(test_cursors_are_flushed_within_the_interval),
+	     TH_TEST(test_unread_counts_exactly), TH_TEST(test_inbox_order_and_unread),
+	     TH_TEST(test_non_members_get_no_signals))
