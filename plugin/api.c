@@ -474,12 +474,9 @@ enum chat_err chat_api__serve_or_reply(struct chat_plugin *plugin, const struct 
 	   != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
-	if(!chat_json__looks_like_object(payload, len)) {
-		chat_error__set(&err, CHAT_ERR_BAD_REQUEST,
-				"a chat/_api request is a JSON object with an op");
-		return chat_reply__error(rt, &err, &ctx);
-	}
-	if(chat_json__parse_object(payload, len, &body, &err) != CHAT_ERR_OK) {
+	if(chat_json__parse_object(payload, len, "a chat/_api request is a JSON object with an op", &body,
+				   &err)
+	   != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	rc = run(plugin, who, rt, body, &ctx, &err);

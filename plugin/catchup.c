@@ -78,10 +78,8 @@ static enum chat_err parse_request(const struct chat_config *config, const void 
 	if(i == len) {
 		return CHAT_ERR_OK;
 	}
-	if(!chat_json__looks_like_object(payload, len)) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "a catch-up request is a JSON object");
-	}
-	if(chat_json__parse_object(payload, len, &obj, err) != CHAT_ERR_OK) {
+	if(chat_json__parse_object(payload, len, "a catch-up request is a JSON object", &obj, err)
+	   != CHAT_ERR_OK) {
 		return err->code;
 	}
 	rc = chat_json__int(obj, "since", false, 0, CHAT_JSON_INT_MAX, since, err);

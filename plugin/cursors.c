@@ -87,11 +87,7 @@ static enum chat_err parse(const void *payload, size_t len, int64_t *seq, struct
 {
 	cJSON *obj = NULL;
 	enum chat_err rc;
-
-	if(!chat_json__looks_like_object(payload, len)) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "a cursor is {\"seq\":N}");
-	}
-	if(chat_json__parse_object(payload, len, &obj, err) != CHAT_ERR_OK) {
+	if(chat_json__parse_object(payload, len, "a cursor is {\"seq\":N}", &obj, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	rc = chat_json__int(obj, "seq", true, 0, CHAT_JSON_INT_MAX, seq, err);

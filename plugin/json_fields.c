@@ -39,12 +39,16 @@ static bool has_escaped_nul(const char *p, size_t len)
 }
 
 
-enum chat_err chat_json__parse_object(const void *payload, size_t len, cJSON **out, struct chat_error *err)
+enum chat_err chat_json__parse_object(const void *payload, size_t len, const char *shape, cJSON **out,
+				      struct chat_error *err)
 {
 	const char *end = NULL;
 	cJSON *tree;
 
 	*out = NULL;
+	if(!chat_json__looks_like_object(payload, len)) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "%s", shape);
+	}
 	if(!chat_utf8__valid(payload, len)) {
 		return chat_error__set(err, CHAT_ERR_BAD_UTF8, NULL);
 	}
@@ -61,12 +65,7 @@ enum chat_err chat_json__parse_object(const void *payload, size_t len, cJSON **o
 	if(end != (const char *)payload + len) {
 		cJSON_Delete(tree);
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "malformed JSON: text after the object");
-	}
-	if(!cJSON_IsObject(tree)) {
-		cJSON_Delete(tree);
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "expected a JSON object");
-	}
-	*out = tree;
+	}	*out = tree; /* an object: it started with '{' and parsed */
 	return CHAT_ERR_OK;
 }
 

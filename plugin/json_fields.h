@@ -21,10 +21,13 @@
 /* True if the first non-blank byte of payload is '{': the payload means to be a JSON object. */
 bool chat_json__looks_like_object(const void *payload, size_t len);
 
-/* Parses payload[0..len) as one JSON object with nothing but blanks after it. The payload must be valid
- * UTF-8 and must not encode NUL (as a byte or as \u0000), which cJSON would silently truncate at.
- * On success *out is a tree the caller deletes with cJSON_Delete. */
-enum chat_err chat_json__parse_object(const void *payload, size_t len, cJSON **out, struct chat_error *err);
+/* Parses payload[0..len) as one JSON object with nothing but blanks after it. A payload that does not
+ * even start like an object is refused with the message `shape`, which tells the client what to send
+ * ("a cursor is {\"seq\":N}"). The payload must be valid UTF-8 and must not encode NUL (as a byte or
+ * as \u0000), which cJSON would silently truncate at. On success *out is a tree the caller deletes
+ * with cJSON_Delete. */
+enum chat_err chat_json__parse_object(const void *payload, size_t len, const char *shape, cJSON **out,
+				      struct chat_error *err);
 
 /* String field key of obj, from min_chars to max_chars code points. *out is NULL when the field is absent
  * (or null) and not required. */

@@ -169,7 +169,8 @@ enum chat_err chat_send_request__parse(const void *payload, size_t len, size_t m
 	if(!chat_json__looks_like_object(payload, len)) {
 		return parse_plain_text(payload, len, max_body, out, err);
 	}
-	if(chat_json__parse_object(payload, len, &obj, err) != CHAT_ERR_OK) {
+	if(chat_json__parse_object(payload, len, "a send is a JSON object or plain text", &obj, err)
+	   != CHAT_ERR_OK) {
 		return err->code;
 	}
 	rc = chat_json__string(obj, "client_msg_id", false, 1, CHAT_CLIENT_MSG_ID_MAX, &client_msg_id, err);

@@ -97,12 +97,9 @@ static enum chat_err parse(const void *payload, size_t len, bool *typing, struct
 {
 	cJSON *obj = NULL;
 	enum chat_err rc;
-
-	if(!chat_json__looks_like_object(payload, len)) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
-				       "a typing signal is {\"typing\":true} or {\"typing\":false}");
-	}
-	if(chat_json__parse_object(payload, len, &obj, err) != CHAT_ERR_OK) {
+	if(chat_json__parse_object(payload, len, "a typing signal is {\"typing\":true} or {\"typing\":false}",
+				   &obj, err)
+	   != CHAT_ERR_OK) {
 		return err->code;
 	}
 	rc = chat_json__bool(obj, "typing", true, typing, err);
