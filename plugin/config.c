@@ -32,14 +32,11 @@ static const char *const synchronous_words[] = {"normal", "full", NULL};
 static const char *const acl_fallback_words[] = {"allow", "defer", NULL};
 static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
 
-#define INT_OPTION(key, min, max, def)                                                                       \
-	{                                                                                                    \
-#key, OPT_INT, offsetof(struct chat_config, key), min, max, def, NULL                        \
-	}
-#define WORD_OPTION(key, def, words)                                                                         \
-	{                                                                                                    \
-#key, OPT_WORD, offsetof(struct chat_config, key), 0, 0, def, words                          \
-	}
+/* One row of the table per option: its name is the field's name. */
+// clang-format off
+#define INT_OPTION(key, min, max, def) {#key, OPT_INT, offsetof(struct chat_config, key), min, max, def, NULL}
+#define WORD_OPTION(key, def, words) {#key, OPT_WORD, offsetof(struct chat_config, key), 0, 0, def, words}
+// clang-format on
 
 static const struct option options[] = {
 	{"database", OPT_PATH, offsetof(struct chat_config, database), 0, 0, 0, NULL},
