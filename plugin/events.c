@@ -1,9 +1,10 @@
 /*
  * events.c - the broker-facing adapters.
  *
- * The message callback is the front door of the send, catch-up and API paths. It runs inside the
- * broker's publish handling, after the write ACL and before the broker stores, delivers or
- * acknowledges anything, so a service can commit to SQLite before anybody sees the message.
+ * The message callback is the front door of the send, catch-up and API paths, and of typing and
+ * cursor moves. It runs inside the broker's publish handling, after the write ACL and before the
+ * broker stores, delivers or acknowledges anything, so a service can commit to SQLite before anybody
+ * sees the message. The basic-auth and disconnect callbacks feed presence (presence.c).
  *
  * What happens to the original publish afterwards:
  * - accepted: its topic is rewritten in place to the sink (chat/_), which no one may read, so the
@@ -29,8 +30,8 @@
 #include "chat.h"
 #include "cursors.h"
 #include "events.h"
-#include "send.h"
 #include "presence.h"
+#include "send.h"
 #include "tick.h"
 #include "topic.h"
 #include "typing.h"
@@ -188,8 +189,9 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	chat_reply_to__clear(&rt);
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;
-	} /* Every topic that can succeed (chat/<ch>[/...], chat/_api) is at least as long as the sink, so it
-	   * fits in place. */
+	}
+	/* Every topic that can succeed (chat/<ch>[/...], chat/_api) is at least as long as the sink, so it
+	 * fits in place. */
 	memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
 	return MOSQ_ERR_SUCCESS;
 }
