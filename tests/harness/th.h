@@ -157,6 +157,9 @@ struct th_broker {
 /* Users in every broker's password file; each one's password is "<user>-pw". */
 #define TH_USERS "ada", "bo", "cy", "dee", "eve", "mallory"
 
+/* A line for the extra config of a broker without the password file (no authentication source). */
+#define TH_NO_PASSWORD_FILE "# th: no password_file"
+
 /* Starts a broker with the plugin (plugin_opt_database <dir>/chat.db) and the extra config lines
  * (printf format, may be NULL). Fails the test if it does not come up. */
 #define th_broker_start(b, ...) th_broker_start_at(__FILE__, __LINE__, (b), __VA_ARGS__)

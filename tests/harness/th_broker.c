@@ -214,8 +214,10 @@ static void write_conf(const struct th_broker *b)
 {
 	struct passwd *pw = getpwuid(geteuid());
 	const char *plugin = plugin_path();
-	/* A test that names its own database (a bad path, say) gets no second plugin_opt_database. */
-	bool own_db = b->with_plugin && strstr(b->extra, "plugin_opt_database") == NULL;
+	/* A test that names its own database (a bad path, say) gets no second plugin_opt_database. */ bool
+		own_db = b->with_plugin && strstr(b->extra, "plugin_opt_database") == NULL;
+	/* A test of a broker with no authentication source says so with TH_NO_PASSWORD_FILE. */
+	bool passwd = strstr(b->extra, TH_NO_PASSWORD_FILE) == NULL;
 	char *conf;
 
 	if(b->with_plugin && !plugin[0]) {
@@ -226,7 +228,7 @@ static void write_conf(const struct th_broker *b)
 	conf = th__strdupf("# Written by the mqchat test harness.\n"
 			   "listener %d 127.0.0.1\n"
 			   "allow_anonymous true\n"
-			   "password_file %s\n"
+			   "%s%s\n"
 			   "persistence false\n"
 			   "set_tcp_nodelay true\n"
 			   "log_dest file %s\n"
@@ -239,7 +241,8 @@ static void write_conf(const struct th_broker *b)
 			   "%s%s%s"
 			   "%s%s%s"
 			   "%s\n",
-			   b->port, b->passwd_path, b->log_path, pw ? "user " : "# user unknown",
+			   b->port, passwd ? "password_file " : "# no password_file",
+			   passwd ? b->passwd_path : "", b->log_path, pw ? "user " : "# user unknown",
 			   pw ? pw->pw_name : "", b->with_plugin ? "plugin " : "",
 			   b->with_plugin ? plugin : "", b->with_plugin ? "\n" : "",
 			   own_db ? "plugin_opt_database " : "", own_db ? b->db_path : "", own_db ? "\n" : "",

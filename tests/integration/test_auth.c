@@ -514,7 +514,39 @@ static void test_allow_fallback_opens_other_topics_only(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_password_file_decides_who_connects), TH_TEST(test_broker_may_refuse_anonymous),
+/* A broker with no authentication source at all. Mosquitto 2.0 refuses a username that every
+ * authentication hook deferred on, so with mqchat's hook registered and the default
+ * auth_fallback defer, a client with a username is refused (and the log tells why to set allow);
+ * with auth_fallback allow it is accepted under the name it presents, and chats. */
+static void test_auth_fallback_without_other_source(void)
+{
+	struct th_broker b;
+	struct th_client *ada = NULL, *bo = NULL;
+	cJSON *ev;
+
+	th_broker_start(&b, TH_NO_PASSWORD_FILE "\n");
+	TH_CHECK(th_connect_rc(&b, "ada", "anything", "ada-1", 5, &ada) != 0);
+	TH_CHECK(ada == NULL);
+	th_broker_stop(&b);
+
+	th_broker_start(&b, TH_NO_PASSWORD_FILE "\nplugin_opt_auth_fallback allow\n");
+	TH_CHECK(th_broker_log_contains(&b, "auth_fallback allow: clients are accepted under any username"));
+	TH_EQ_INT(th_connect_rc(&b, "ada", "anything", "ada-1", 5, &ada), 0);
+	TH_EQ_INT(th_connect_rc(&b, "bo", NULL, "bo-1", 4, &bo), 0);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
+	TH_EQ_INT(th_subscribe(bo, "chat/general", 1), 1);
+	cJSON_Delete(tc_send(ada, "general", "c-1", "no password needed"));
+	ev = th_expect_json(bo, "chat/general");
+	TH_EQ_STR(th_json_str(ev, "from"), "ada");
+	cJSON_Delete(ev);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+}
+
+
+TH_TEST_LIST(TH_TEST(test_password_file_decides_who_connects),
+	     TH_TEST(test_auth_fallback_without_other_source), TH_TEST(test_broker_may_refuse_anonymous),
 	     TH_TEST(test_acl_file_users_chat_as_members), TH_TEST(test_acl_file_denials_stand),
 	     TH_TEST(test_acl_file_anonymous_gets_nothing_from_chat),
 	     TH_TEST(test_dynsec_decides_who_connects), TH_TEST(test_dynsec_role_and_membership_both_apply),
