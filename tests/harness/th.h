@@ -157,6 +157,22 @@ struct th_broker {
 /* Users in every broker's password file; each one's password is "<user>-pw". */
 #define TH_USERS "ada", "bo", "cy", "dee", "eve", "mallory"
 
+/* A raw MQTT 3.1.1 connection (th_raw.c), for what a library client will not do: stay silent past its
+ * keepalive, or vanish without a DISCONNECT before reading anything. */
+struct th_raw_options {
+	int keepalive_s;
+	bool clean_session;
+	const char *will_topic; /* NULL: no will; otherwise a will "gone" on this topic */
+};
+
+/* Connects to b as user (password "<user>-pw") and client_id, waits for a CONNACK that accepts it and
+ * returns the socket (the caller closes it). Fails the test otherwise. */
+int th_raw_connect(const struct th_broker *b, const char *user, const char *client_id,
+		   const struct th_raw_options *opt);
+
+/* Sends a QoS 0 PUBLISH of payload on topic over a raw connection. */
+void th_raw_publish(int fd, const char *topic, const char *payload);
+
 /* A line for the extra config of a broker without the password file (no authentication source). */
 #define TH_NO_PASSWORD_FILE "# th: no password_file"
 

@@ -10,14 +10,11 @@
  * the topic, nothing came before it. A barrier must come from something the broker handles after the
  * thing under test: a CONNACK, a PUBACK, or the broker's log line for a disconnection.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -317,57 +314,6 @@ static void next_millisecond(void)
 }
 
 
-/* Appends an MQTT string (length-prefixed) to buf at *len. */
-static void put_string(unsigned char *buf, size_t *len, const char *s)
-{
-	size_t n = strlen(s);
-
-	buf[(*len)++] = (unsigned char)(n >> 8);
-	buf[(*len)++] = (unsigned char)(n & 0xff);
-	memcpy(buf + *len, s, n);
-	*len += n;
-}
-
-
-/* A raw MQTT 3.1.1 connection as user (password "<user>-pw") with the given keepalive and, unless
- * will_topic is NULL, a will (QoS 0, payload "gone") on will_topic; it sends nothing after CONNECT.
- * Returns the socket once CONNACK accepted it. */
-static int raw_connect(int port, const char *user, const char *client_id, int keepalive_s,
-		       const char *will_topic)
-{
-	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-	unsigned char body[512], packet[520], connack[4];
-	char password[64];
-	size_t len = 0;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	snprintf(password, sizeof(password), "%s-pw", user);
-	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	TH_EQ_INT(connect(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
-	put_string(body, &len, "MQTT");
-	body[len++] = 4;                              /* 3.1.1 */
-	body[len++] = 0xC2 | (will_topic ? 0x04 : 0); /* username, password, clean session, will */
-	body[len++] = (unsigned char)(keepalive_s >> 8);
-	body[len++] = (unsigned char)(keepalive_s & 0xff);
-	put_string(body, &len, client_id);
-	if(will_topic) {
-		put_string(body, &len, will_topic);
-		put_string(body, &len, "gone");
-	}
-	put_string(body, &len, user);
-	put_string(body, &len, password);
-	TH_CHECK(len < 128);
-	packet[0] = 0x10;
-	packet[1] = (unsigned char)len;
-	memcpy(packet + 2, body, len);
-	TH_EQ_INT(write(fd, packet, len + 2), (long long)(len + 2));
-	TH_EQ_INT(read(fd, connack, sizeof(connack)), 4);
-	TH_EQ_INT(connack[0], 0x20);
-	TH_EQ_INT(connack[3], 0); /* accepted */
-	return fd;
-}
-
-
 /* ---- Presence ----------------------------------------------------------------------------------------- */
 
 /* A user is online from its first device's connection to its last one's end, whatever happens between. */
@@ -514,7 +460,8 @@ static void test_keepalive_timeout_goes_offline(void)
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
 
-	fd = raw_connect(b.port, "bo", "bo-silent", 1, NULL);
+	fd = th_raw_connect(&b, "bo", "bo-silent",
+			    &(struct th_raw_options){.keepalive_s = 1, .clean_session = true});
 	connected = th_now_ms();
 	expect_presence(ada, "general", "bo", true);
 	/* Mosquitto 2.0 drops it after 1.5 keepalives, but looks for overdue clients only every few
@@ -551,7 +498,10 @@ static void test_will_does_not_bring_the_user_back(void)
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
 	TH_EQ_INT(th_subscribe(ada, "status/#", 1), 1);
-	fd = raw_connect(b.port, "bo", "bo-will", 60, "status/bo");
+	fd = th_raw_connect(&b, "bo", "bo-will",
+			    &(struct th_raw_options){.keepalive_s = 60,
+						     .clean_session = true,
+						     .will_topic = "status/bo"});
 	expect_presence(ada, "general", "bo", true);
 	close(fd); /* no DISCONNECT: the broker publishes the will */
 	will = th_wait_msg(ada, "status/bo", WAIT_MS);
