@@ -1,0 +1,334 @@
+// e2e.mjs - the browser client (examples/web) in headless Chromium against a real mosquitto with the
+// mqchat plugin, which serves the page itself (http_dir) and speaks MQTT over WebSocket to it.
+//
+// One story, step by step, each step waiting for what a person would see: Ada, Bo and Cy chat in
+// #general; Bo sees Ada typing, then her message, and Ada sees her message read; edits, deletes,
+// reactions, a DM and a private channel; server errors shown; Cy leaves (browser closed), misses
+// messages and comes back to see them once, in order, with the right unread badge; a non-member never
+// sees the private channel; the broker is killed and restarted and the clients reconnect and catch up
+// without gap or duplicate, sending what was typed while it was down exactly once. Every pane is
+// compared with the log as catch-up serves it to a TCP client. Screenshots go to MQCHAT_SCREENSHOTS.
+//
+// Environment: MQCHAT_PLUGIN and MQCHAT_WEB_DIR (set by ctest), MQCHAT_SCREENSHOTS (default: a
+// directory under the OS temp dir), MQCHAT_CHROMIUM (default /usr/bin/chromium).
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { Broker, tcpClient } from './broker.mjs';
+
+const PLUGIN = process.env.MQCHAT_PLUGIN;
+const WEB_DIR = process.env.MQCHAT_WEB_DIR;
+const SHOTS = process.env.MQCHAT_SCREENSHOTS || fs.mkdtempSync(path.join(os.tmpdir(), 'mqchat-shots-'));
+const MAX_BODY = 1000;
+const WAIT_MS = 15000;
+
+let browser;
+let broker;
+const users = {}; // name -> {context, page}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+}
+
+async function signIn(name, storageState) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, storageState });
+  const page = await context.newPage();
+  page.on('pageerror', (err) => console.log(`# ${name}: page error: ${err.message}`));
+  await page.goto(broker.httpUrl);
+  await page.fill('input[name=username]', name);
+  await page.fill('input[name=password]', `${name}-pw`);
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForFunction(() => window.mqchat && window.mqchat.status === 'online' && window.mqchat.inboxLoaded,
+    null, { timeout: WAIT_MS });
+  users[name] = { context, page };
+  return page;
+}
+
+/** Waits until the page's locator has exactly this text. */
+async function waitText(page, selector, text) {
+  await page.waitForFunction(([sel, want]) => {
+    const node = document.querySelector(sel);
+    return node && node.textContent.trim() === want;
+  }, [selector, text], { timeout: WAIT_MS });
+}
+
+/** Waits until every send of the page is acknowledged (its outbox is empty). */
+async function settled(page) {
+  await page.waitForFunction(() => window.mqchat.outbox.size === 0, null, { timeout: WAIT_MS });
+}
+
+async function openChannel(page, id) {
+  await page.click(`button[data-channel="${id}"]`);
+  await page.waitForFunction((ch) => window.mqchat.open === ch, id, { timeout: WAIT_MS });
+}
+
+async function send(page, text) {
+  await page.fill('#input', text);
+  await page.press('#input', 'Enter');
+}
+
+/** The channel dialog: Join or Create, waiting for it to close (it stays open on an error). */
+async function channelDialog(page, name, button, { isPrivate = false, expectError = null } = {}) {
+  await page.click('#new-channel');
+  await page.fill('#dialog-channel input[name=channel]', name);
+  if (isPrivate) await page.check('#dialog-channel input[name=private]');
+  await page.click(`#dialog-channel button[value=${button}]`);
+  if (expectError) {
+    await page.waitForSelector(`.toast[data-code=${expectError}]`, { timeout: WAIT_MS });
+    await page.click('#dialog-channel button[value=cancel]');
+    return;
+  }
+  await page.waitForSelector('#dialog-channel', { state: 'hidden', timeout: WAIT_MS });
+  await page.waitForFunction((ch) => window.mqchat.open === ch, name, { timeout: WAIT_MS });
+}
+
+/** What the pane shows: one "seq:text" per row (messages and join/leave lines), in order. */
+function paneRows(page) {
+  return page.$$eval('#messages li[data-seq]', (lis) => lis.map((li) => {
+    const body = li.querySelector('.body');
+    return `${li.dataset.seq}:${(body || li.querySelector('span')).textContent}`;
+  }));
+}
+
+/** The same rows computed from the log as catch-up serves it over TCP. */
+async function logRows(channel) {
+  const tcp = await tcpClient(broker, 'ada', `truth-${Date.now()}`);
+  try {
+    const events = await tcp.history(channel);
+    const rows = new Map();
+    for (const ev of events) {
+      if (ev.type === 'message') rows.set(ev.seq, { seq: ev.seq, text: ev.body });
+      else if (ev.type === 'edit' && rows.has(ev.target)) rows.get(ev.target).text = ev.body;
+      else if (ev.type === 'delete' && rows.has(ev.target)) rows.get(ev.target).text = 'This message was deleted.';
+      else if (ev.type === 'join' || ev.type === 'leave') {
+        const verb = ev.type === 'join' ? (ev.from !== ev.user ? `${ev.from} added ${ev.user}` : `${ev.user} joined`)
+          : (ev.from !== ev.user ? `${ev.from} removed ${ev.user}` : `${ev.user} left`);
+        rows.set(ev.seq, { seq: ev.seq, text: verb });
+      }
+    }
+    return [...rows.values()].map((r) => `${r.seq}:${r.text}`);
+  } finally {
+    await tcp.end();
+  }
+}
+
+test.before(async () => {
+  assert.ok(PLUGIN && fs.existsSync(PLUGIN), `MQCHAT_PLUGIN must name the built plugin (got ${PLUGIN})`);
+  assert.ok(WEB_DIR && fs.existsSync(path.join(WEB_DIR, 'app.js')), `MQCHAT_WEB_DIR must hold the built client (got ${WEB_DIR})`);
+  fs.mkdirSync(SHOTS, { recursive: true });
+  broker = new Broker({ webDir: WEB_DIR, plugin: PLUGIN, extra: [`plugin_opt_max_body ${MAX_BODY}`] });
+  await broker.start();
+  browser = await chromium.launch({
+    executablePath: process.env.MQCHAT_CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--no-first-run', '--disable-quic', '--disable-sync'],
+  });
+});
+
+test.after(async () => {
+  if (browser) await browser.close();
+  if (broker) {
+    await broker.stop();
+    broker.cleanup();
+  }
+  console.log(`# screenshots in ${SHOTS}`);
+});
+
+test('the broker serves the client, and a wrong password is refused in the page', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto(broker.httpUrl);
+  await page.fill('input[name=username]', 'ada');
+  await page.fill('input[name=password]', 'not-her-password');
+  await page.click('#signin-form button[type=submit]');
+  await waitText(page, '#signin-error', 'Wrong user name or password');
+  await context.close();
+});
+
+test('Ada creates #general, Bo and Cy join it', async () => {
+  const ada = await signIn('ada');
+  await channelDialog(ada, 'general', 'create');
+  const bo = await signIn('bo');
+  await channelDialog(bo, 'general', 'join');
+  const cy = await signIn('cy');
+  await channelDialog(cy, 'general', 'join');
+  await waitText(ada, '#pane-members .count', '3 members · 3 online');
+  assert.deepEqual(await paneRows(ada), ['1:ada joined', '2:bo joined', '3:cy joined']);
+});
+
+test('Bo sees Ada typing, then her message; Ada sees it read', async () => {
+  const { page: ada } = users.ada;
+  const { page: bo } = users.bo;
+  await ada.fill('#input', 'Hi Bo');
+  await ada.dispatchEvent('#input', 'input');
+  await waitText(bo, '#typing', 'ada is typing…');
+  await shot(bo, 'bo-sees-ada-typing');
+  await ada.press('#input', 'Enter');
+  await bo.waitForSelector('#messages li[data-seq="4"] .body:text-is("Hi Bo")', { timeout: WAIT_MS });
+  await waitText(bo, '#typing', '');
+  // Bo has #general open in a visible page: his client moves his read cursor, Ada sees two ticks.
+  await ada.waitForSelector('#messages li[data-seq="4"] .tick.read', { timeout: WAIT_MS });
+  await send(bo, 'Hello Ada! 👋');
+  await ada.waitForSelector('#messages li[data-seq="5"] .body:text-is("Hello Ada! 👋")', { timeout: WAIT_MS });
+  await shot(ada, 'ada-chat');
+});
+
+test('edits, deletes and reactions reach the others', async () => {
+  const { page: ada } = users.ada;
+  const { page: bo } = users.bo;
+  await ada.hover('#messages li[data-seq="4"]');
+  await ada.click('#messages li[data-seq="4"] button[data-act=edit]');
+  await ada.fill('#input', 'Hi Bo, welcome');
+  await ada.press('#input', 'Enter');
+  await bo.waitForSelector('#messages li[data-seq="4"] .body:text-is("Hi Bo, welcome")', { timeout: WAIT_MS });
+  await bo.waitForSelector('#messages li[data-seq="4"] .edited', { timeout: WAIT_MS });
+  await bo.hover('#messages li[data-seq="4"]');
+  await bo.click('#messages li[data-seq="4"] .actions button[data-emoji="👍"]');
+  await waitText(ada, '#messages li[data-seq="4"] .reaction', '👍 1');
+  await send(ada, 'oops, wrong channel');
+  await bo.waitForSelector('#messages li[data-seq="8"] .body:text-is("oops, wrong channel")', { timeout: WAIT_MS });
+  await ada.hover('#messages li[data-seq="8"]');
+  await ada.click('#messages li[data-seq="8"] button[data-act=delete]');
+  await waitText(bo, '#messages li[data-seq="8"] .body', 'This message was deleted.');
+  await settled(ada);
+  assert.deepEqual(await paneRows(bo), await logRows('general'));
+});
+
+test('the server\'s errors are shown, never swallowed', async () => {
+  const { page: ada } = users.ada;
+  await send(ada, 'x'.repeat(MAX_BODY + 1));
+  await ada.waitForSelector('.msg.failed .error:has-text("too_large")', { timeout: WAIT_MS });
+  await ada.waitForSelector('.toast[data-code=too_large]', { timeout: WAIT_MS });
+  await ada.click('.msg.failed button[data-act=discard]');
+  await ada.waitForSelector('.msg.failed', { state: 'detached', timeout: WAIT_MS });
+  await channelDialog(ada, 'no-such-room', 'join', { expectError: 'no_such_channel' });
+  assert.equal(await ada.$$eval('#messages li.pending', (l) => l.length), 0);
+});
+
+test('a DM and a private channel; a non-member never sees the private one', async () => {
+  const { page: ada } = users.ada;
+  const { page: bo } = users.bo;
+  const { page: cy } = users.cy;
+  await ada.click('#new-dm');
+  await ada.fill('#dialog-dm input[name=user]', 'bo');
+  await ada.click('#dialog-dm button[value=open]');
+  await ada.waitForSelector('#dialog-dm', { state: 'hidden', timeout: WAIT_MS });
+  await ada.waitForSelector('#dm-list button .name:text-is("bo")', { timeout: WAIT_MS });
+  await ada.waitForSelector('#dm-list button .dot.online', { timeout: WAIT_MS });
+  await send(ada, 'just between us');
+  await bo.waitForSelector('#dm-list button:has(.name:text-is("ada")) .badge:text-is("1")', { timeout: WAIT_MS });
+
+  await channelDialog(ada, 'ops', 'create', { isPrivate: true });
+  await ada.click('#invite');
+  await ada.fill('#dialog-invite input[name=user]', 'bo');
+  await ada.click('#dialog-invite button[value=invite]');
+  await ada.waitForSelector('#dialog-invite', { state: 'hidden', timeout: WAIT_MS });
+  await send(ada, 'deploy at 5');
+  await bo.waitForSelector('#channel-list button[data-channel=ops] .badge:text-is("1")', { timeout: WAIT_MS });
+  await settled(ada);
+
+  // Cy is in neither: nothing of them reaches her page, and joining the private one is refused.
+  await channelDialog(cy, 'ops', 'join', { expectError: 'forbidden' });
+  const seen = await cy.evaluate(() => [...window.mqchat.conn.channelsSeen].sort());
+  assert.deepEqual(seen, ['general']);
+  assert.equal(await cy.$$eval('button[data-channel=ops]', (l) => l.length), 0);
+  await shot(bo, 'bo-sidebar-badges');
+});
+
+test('Cy goes away, misses messages, comes back to them once, in order, with the right badge', async () => {
+  const { page: ada } = users.ada;
+  let cy = users.cy.page;
+  await openChannel(ada, 'general');
+  await ada.waitForSelector('#pane-members li[data-user=cy] .dot.online', { state: 'attached', timeout: WAIT_MS });
+  await channelDialog(cy, 'random', 'create');
+  await cy.evaluate(() => window.mqchat.flushSave());
+  const saved = await users.cy.context.storageState();
+  await users.cy.context.close();
+  await ada.waitForSelector('#pane-members li[data-user=cy] .dot.offline', { state: 'attached', timeout: WAIT_MS });
+
+  for (const text of ['while you were out 1', 'while you were out 2', 'while you were out 3']) await send(ada, text);
+  await settled(ada);
+
+  cy = await signIn('cy', saved);
+  await cy.waitForSelector('#channel-list button[data-channel=general] .badge:text-is("3")', { timeout: WAIT_MS });
+  await shot(cy, 'cy-returns-unread-badge');
+  await openChannel(cy, 'general');
+  await cy.waitForSelector('#messages .body:text-is("while you were out 3")', { timeout: WAIT_MS });
+  await cy.waitForSelector('#channel-list button[data-channel=general] .badge', { state: 'detached', timeout: WAIT_MS });
+  // Her client moves her read cursor to the end, and the server agrees: no unread left in the inbox.
+  await cy.waitForFunction(() => { const c = window.mqchat.channels.get('general'); return c.read === c.log.last; },
+    null, { timeout: WAIT_MS });
+  const tcp = await tcpClient(broker, 'cy', 'cy-inbox-check');
+  try {
+    const deadline = Date.now() + WAIT_MS;
+    let general;
+    do {
+      general = (await tcp.api('channels')).channels.find((c) => c.channel === 'general');
+    } while (general.unread !== 0 && Date.now() < deadline);
+    assert.equal(general.unread, 0);
+  } finally {
+    await tcp.end();
+  }
+  const rows = await paneRows(cy);
+  assert.deepEqual(rows, await logRows('general'));
+  assert.deepEqual(rows.slice(-3).map((r) => r.split(':')[1]),
+    ['while you were out 1', 'while you were out 2', 'while you were out 3']);
+});
+
+test('the broker crashes: clients show it, reconnect, catch up, and send what was typed meanwhile once', async () => {
+  const { page: ada } = users.ada;
+  const { page: bo } = users.bo;
+  await openChannel(bo, 'general');
+  await broker.kill9();
+  await ada.waitForSelector('#status-banner:text-is("Reconnecting…")', { timeout: WAIT_MS });
+  await send(ada, 'typed while the broker was down');
+  await ada.waitForSelector('.msg.pending .state:text-is("Sending…")', { timeout: WAIT_MS });
+  await shot(ada, 'ada-reconnecting');
+
+  await broker.start();
+  // A TCP client gets in first, before the browsers' next retry: the browsers learn of its messages
+  // live or by catch-up, depending on who is quicker, and must show each once either way.
+  const dee = await tcpClient(broker, 'bo', 'bo-phone');
+  for (let i = 1; i <= 3; i++) {
+    const ack = await dee.send('general', `from Bo's phone ${i}`);
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+  }
+  await dee.end();
+  for (const page of [ada, bo]) {
+    await page.waitForFunction(() => window.mqchat.status === 'online', null, { timeout: WAIT_MS });
+    await page.waitForSelector('#status-banner', { state: 'hidden', timeout: WAIT_MS });
+  }
+  await settled(ada);
+  const truth = await logRows('general');
+  assert.equal(truth.filter((r) => r.endsWith(':typed while the broker was down')).length, 1);
+  for (const page of [ada, bo]) {
+    await page.waitForSelector(`#messages li[data-seq="${truth.at(-1).split(':')[0]}"]`, { timeout: WAIT_MS });
+    assert.deepEqual(await paneRows(page), truth);
+  }
+  await shot(ada, 'ada-after-reconnect');
+});
+
+test('the client fits a phone screen', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true });
+  const page = await context.newPage();
+  await page.goto(broker.httpUrl);
+  await page.fill('input[name=username]', 'bo');
+  await page.fill('input[name=password]', 'bo-pw');
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForFunction(() => window.mqchat && window.mqchat.inboxLoaded, null, { timeout: WAIT_MS });
+  await openChannelFromMenu(page, 'general');
+  await page.waitForSelector('#messages .body:text-is("Hi Bo, welcome")', { timeout: WAIT_MS });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+  await shot(page, 'bo-phone');
+  await context.close();
+});
+
+async function openChannelFromMenu(page, id) {
+  await page.click('#menu');
+  await openChannel(page, id);
+}
