@@ -333,6 +333,7 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 	struct chat_member *m, *tmp, **sorted;
 	cJSON *list;
 	unsigned n = 0;
+	bool asker_is_member;
 
 	if(read_channel(req, &ch, err) != CHAT_ERR_OK) {
 		return err->code;
@@ -349,6 +350,8 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 		cJSON_Delete(list);
 		return out_of_memory(err);
 	}
+	/* Read cursors are what members already see on chat/<ch>/read: only members get them here. */
+	asker_is_member = chat_index__member(ch, req->who->user) != NULL;
 	HASH_ITER(hh, ch->members, m, tmp) {
 		sorted[n++] = m;
 	}
@@ -360,7 +363,9 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 		   || cJSON_AddStringToObject(entry, "role", chat_role__name(sorted[i]->role)) == NULL
 		   || cJSON_AddBoolToObject(entry, "online",
 					    chat_presence__online(req->plugin, sorted[i]->user))
-			      == NULL) {
+			      == NULL
+		   || (asker_is_member
+		       && cJSON_AddNumberToObject(entry, "read", (double)sorted[i]->read_seq) == NULL)) {
 			free(sorted);
 			return out_of_memory(err);
 		}

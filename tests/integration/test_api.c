@@ -73,9 +73,9 @@ static void test_create(void)
 	cJSON_Delete(history);
 	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"proj\",\"ref\":7}");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"proj\",\"members\":["
-		       "{\"user\":\"ada\",\"role\":\"owner\",\"online\":true},"
-		       "{\"user\":\"bo\",\"role\":\"member\",\"online\":true},"
-		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":true}],\"ref\":7}");
+		       "{\"user\":\"ada\",\"role\":\"owner\",\"online\":true,\"read\":1},"
+		       "{\"user\":\"bo\",\"role\":\"member\",\"online\":true,\"read\":2},"
+		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":true,\"read\":3}],\"ref\":7}");
 	cJSON_Delete(reply);
 	reply = tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
 	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"conflict\",\"message\":\"channel #proj "
@@ -123,7 +123,8 @@ static void test_join_and_leave(void)
 			"dee is not a member of #general");
 	/* the leave is in the log, and dee no longer gets anything */
 	tc_expect_error(tc_sync(f.dee, "general", 0, 0), "not_member", NULL);
-	reply = tc_api(f.dee, "{\"op\":\"members\",\"channel\":\"general\"}"); /* public: anyone may look */
+	/* public: anyone may look, but only members see read cursors */
+	reply = tc_api(f.dee, "{\"op\":\"members\",\"channel\":\"general\"}");
 	TH_JSON(reply,
 		"{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"general\",\"members\":["
 		"{\"user\":\"ada\",\"role\":\"owner\",\"online\":true}]}");
@@ -188,8 +189,8 @@ static void test_owner_succession(void)
 	tc_api_ok(f.ada, "{\"op\":\"leave\",\"channel\":\"ops\"}");
 	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"ops\"}");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"ops\",\"members\":["
-		       "{\"user\":\"bo\",\"role\":\"owner\",\"online\":true},"
-		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":true}]}");
+		       "{\"user\":\"bo\",\"role\":\"owner\",\"online\":true,\"read\":\"*\"},"
+		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":true,\"read\":\"*\"}]}");
 	cJSON_Delete(reply);
 	tc_api_ok(f.bo, "{\"op\":\"invite\",\"channel\":\"ops\",\"user\":\"dee\"}");
 	/* and it survives a restart, since it is stored */
@@ -198,9 +199,9 @@ static void test_owner_succession(void)
 	f.bo = th_connect(&f.b, "bo", "bo-1", 5, true);
 	reply = tc_api(f.bo, "{\"op\":\"members\",\"channel\":\"ops\"}");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"ops\",\"members\":["
-		       "{\"user\":\"bo\",\"role\":\"owner\",\"online\":true},"
-		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":false},"
-		       "{\"user\":\"dee\",\"role\":\"member\",\"online\":false}]}");
+		       "{\"user\":\"bo\",\"role\":\"owner\",\"online\":true,\"read\":\"*\"},"
+		       "{\"user\":\"cy\",\"role\":\"member\",\"online\":false,\"read\":\"*\"},"
+		       "{\"user\":\"dee\",\"role\":\"member\",\"online\":false,\"read\":\"*\"}]}");
 	cJSON_Delete(reply);
 	th_disconnect(f.bo);
 	th_broker_stop(&f.b);

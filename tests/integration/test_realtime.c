@@ -26,7 +26,9 @@
 #define WAIT_MS 5000
 
 /* One entry of a members reply, as JSON text. */
-#define MEMBER(user, role, online) "{\"user\":\"" user "\",\"role\":\"" role "\",\"online\":" online "}"
+/* A members entry as a member sees it: its read cursor ("read") is checked elsewhere. */
+#define MEMBER(user, role, online)                                                                           \
+	"{\"user\":\"" user "\",\"role\":\"" role "\",\"online\":" online ",\"read\":\"*\"}"
 
 
 /* ---- Helpers ---------------------------------------------------------------------------------------- */
@@ -1025,6 +1027,13 @@ static void test_read_cursor(void)
 	TH_JSON(entry, "{\"channel\":\"general\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\","
 		       "\"head\":6,\"read\":6,\"unread\":0,\"last\":\"*\"}");
 	TH_EQ_INT(th_json_int(cJSON_GetObjectItem(entry, "last"), "seq"), 6);
+	cJSON_Delete(reply);
+
+	/* so does the members list, for read ticks on a device that missed the moves */
+	reply = tc_api(f.ada, "{\"op\":\"members\",\"channel\":\"general\"}");
+	TH_JSON(cJSON_GetObjectItem(reply, "members"),
+		"[{\"user\":\"ada\",\"role\":\"owner\",\"online\":true,\"read\":1},"
+		"{\"user\":\"bo\",\"role\":\"member\",\"online\":true,\"read\":6}]");
 	cJSON_Delete(reply);
 
 	/* a new member's cursor starts at its join (seq 7): below it is ignored */
