@@ -322,6 +322,8 @@ test('the client fits a phone screen', async () => {
   await page.waitForFunction(() => window.mqchat && window.mqchat.inboxLoaded, null, { timeout: WAIT_MS });
   await openChannelFromMenu(page, 'general');
   await page.waitForSelector('#messages .body:text-is("Hi Bo, welcome")', { timeout: WAIT_MS });
+  // A new device of Bo's: it saw none of Ada's read moves, and still shows his message to her as read.
+  await page.waitForSelector('#messages li[data-seq="5"] .tick.read', { state: 'attached', timeout: WAIT_MS });
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
   await shot(page, 'bo-phone');

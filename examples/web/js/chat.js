@@ -203,7 +203,12 @@ export class Chat {
     try {
       const reply = await this.conn.api('members', { channel: c.channel });
       c.members = reply.members;
-      for (const m of reply.members) this.presence.set(m.user, !!m.online);
+      for (const m of reply.members) {
+        this.presence.set(m.user, !!m.online);
+        if (m.user !== this.me && typeof m.read === 'number') {
+          c.readCursors[m.user] = Math.max(c.readCursors[m.user] || 0, m.read);
+        }
+      }
       this.changed();
     } catch (err) {
       if (err.code !== 'disconnected') this.toast(err);
