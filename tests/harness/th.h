@@ -24,6 +24,8 @@
  *   MQCHAT_BROKER_PRELOAD   LD_PRELOAD for the broker only (libasan for sanitizer builds)
  *   MQCHAT_BROKER_ASAN_OPTIONS  ASAN_OPTIONS for the broker only (default with a preload:
  *                           detect_leaks=0:abort_on_error=1)
+ *   MQCHAT_BROKER_PRELOAD_EXTRA  a library preloaded into the broker after MQCHAT_BROKER_PRELOAD; a
+ *                           test sets it (setenv in its own child) to load tests/faultvfs
  */
 #ifndef TH_H
 #define TH_H
