@@ -10,6 +10,7 @@ packages=(build-essential cmake pkg-config
           libsqlite3-dev libcjson-dev uuid-dev uthash-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(sqlite3 valgrind)
+  packages+=(clang libclang-rt-14-dev) # reliability: the libFuzzer targets of tests/fuzz
 fi
 
 missing=()
