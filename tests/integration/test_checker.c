@@ -16,8 +16,8 @@
  *
  * Environment: MQCHAT_CHECKER_CYCLES (fault cycles per test, default 6), MQCHAT_CHECKER_OPS (at most
  * this many sends per cycle, default 300), MQCHAT_CHECKER_SEED (default: from the clock; printed).
- * Each test appends its summary line to <build>/tests/reliability-summary.txt, which tools/test.sh
- * prints, and logs it as a TAP comment.
+ * Each test writes its summary line to <build>/tests/reliability-summary-<test>.txt, which
+ * tools/test.sh prints, and logs it as a TAP comment.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -540,7 +540,8 @@ static void check_final_log(void)
 }
 
 
-static void write_summary(const char *line)
+/* Logs the line and writes it to <build>/tests/reliability-summary-<name>.txt for tools/test.sh. */
+static void write_summary(const char *name, const char *line)
 {
 	char path[600];
 	int fd;
@@ -549,8 +550,8 @@ static void write_summary(const char *line)
 	if(!*TH_BINARY_DIR) {
 		return;
 	}
-	snprintf(path, sizeof(path), "%s/tests/reliability-summary.txt", TH_BINARY_DIR);
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND, 0644);
+	snprintf(path, sizeof(path), "%s/tests/reliability-summary-%s.txt", TH_BINARY_DIR, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	if(fd >= 0) {
 		char buf[1200];
 		int n = snprintf(buf, sizeof(buf), "%s\n", line);
@@ -628,7 +629,7 @@ static void run_checker(const char *name, const char *synchronous, bool power_lo
 		snprintf(line + len, sizeof(line) - len, "; acknowledged sends lost to power loss at normal: %lld",
 			 K.lost_acked);
 	}
-	write_summary(line);
+	write_summary(name, line);
 	TH_EQ_INT(K.violations, 0);
 	drop_all();
 	th_broker_stop(&b);
