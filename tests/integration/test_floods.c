@@ -252,7 +252,12 @@ static void test_slow_consumer_is_bounded(void)
 		 SLOW_SENDS, SLOW_BODY, (double)sent_bytes / 1048576.0, rss0 / 1024, rss_peak / 1024, got,
 		 SLOW_SENDS);
 	write_summary("slow-consumer");
-	TH_CHECKF(rss_peak - rss0 < 64 * 1024, "broker RSS grew from %lld to %lld KiB", rss0, rss_peak);
+	if(getenv("MQCHAT_BROKER_PRELOAD") && *getenv("MQCHAT_BROKER_PRELOAD")) {
+		/* AddressSanitizer keeps freed memory in quarantine (256 MiB): RSS says nothing there */
+		th_log("sanitizer build: the RSS bound is not asserted");
+	} else {
+		TH_CHECKF(rss_peak - rss0 < 64 * 1024, "broker RSS grew from %lld to %lld KiB", rss0, rss_peak);
+	}
 	TH_CHECK(th_broker_log_contains(&b, "Outgoing messages are being dropped for client dee-slow"));
 	close(fd);
 	free(payload);
