@@ -673,8 +673,14 @@ static void run_checker(const char *name, const char *synchronous, bool power_lo
 		 K.kills, K.pauses, K.writer_drops, K.cu_drops, K.cu_stale, K.checks, K.violations);
 	if(K.lossy) {
 		size_t len = strlen(line);
-		snprintf(line + len, sizeof(line) - len, "; acknowledged sends lost to power loss at normal: %lld",
-			 K.lost_acked);
+		int distinct = 0;
+		for(int n = 0; n < K.nops; n++) {
+			distinct += K.ops[n].lost_once;
+		}
+		snprintf(line + len, sizeof(line) - len,
+			 "; acknowledged sends lost to power loss at normal: %lld (%d distinct sends; each was "
+			 "retried and stored once)",
+			 K.lost_acked, distinct);
 	}
 	write_summary(name, line);
 	TH_EQ_INT(K.violations, 0);
