@@ -37,7 +37,11 @@ echo "== pass 3: valgrind around the broker"
 MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
 TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime)$'
 
-# -- reliability (docs/reliability.md): pass 4, a short libFuzzer run of every parser --
+# -- reliability (docs/reliability.md): the ACL matrix under valgrind too (12 s); pass 4, a short
+# libFuzzer run of every parser --
+MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
+TH_TIMEOUT_S=300 ctest --test-dir build --output-on-failure -R '^test_acl_matrix$'
+
 echo "== pass 4: fuzzing the parsers (${MQCHAT_FUZZ_SECONDS:-5} s per target)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_FUZZ=ON -DMQCHAT_TESTS=OFF \
   -DMQCHAT_BENCH=OFF >/dev/null
