@@ -113,7 +113,8 @@ enum chat_err chat_ratelimit__admit(struct chat_ratelimit *rl, const char *key, 
 				    const char *what, struct chat_error *err)
 {
 	if(!chat_ratelimit__allow(rl, key, now_ms)) {
-		chat_error__set(err, CHAT_ERR_RATE_LIMITED, "%s is sending %s too fast; slow down", key, what);
+		chat_error__set(err, CHAT_ERR_RATE_LIMITED, "%s is sending %s too fast; slow down", key,
+				what);
 		if(err != NULL) {
 			err->retry_after_ms = chat_ratelimit__wait_ms(rl, key, now_ms);
 		}

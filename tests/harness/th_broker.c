@@ -355,8 +355,9 @@ static char **broker_envp(void)
 		}
 	}
 	/* the sanitizer runtime first, as it must be; then a test's own library (tests/faultvfs) */
-	envp[n++] = th__strdupf("LD_PRELOAD=%s%s%s", preload && *preload ? preload : "",
-				preload && *preload && extra && *extra ? ":" : "", extra && *extra ? extra : "");
+	envp[n++] =
+		th__strdupf("LD_PRELOAD=%s%s%s", preload && *preload ? preload : "",
+			    preload && *preload && extra && *extra ? ":" : "", extra && *extra ? extra : "");
 	if(preload && *preload) {
 		envp[n++] = th__strdupf("ASAN_OPTIONS=%s",
 					asan && *asan ? asan : "detect_leaks=0:abort_on_error=1");

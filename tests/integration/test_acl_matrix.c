@@ -17,7 +17,8 @@
 
 enum role { OWNER, DEVICE, MEMBER, REMOVED, NONMEMBER, ANON, NROLES };
 
-static const char *const role_name[NROLES] = {"owner", "device", "member", "removed", "nonmember", "anonymous"};
+static const char *const role_name[NROLES] = {"owner",   "device",    "member",
+					      "removed", "nonmember", "anonymous"};
 static const char *const role_user[NROLES] = {"ada", "ada", "bo", "cy", "dee", NULL};
 
 static bool reads(enum role r)
@@ -26,8 +27,8 @@ static bool reads(enum role r)
 }
 
 /* The events of #priv that phase A generates, one on each of its topics. */
-static const char *const event_topics[] = {"chat/priv", "chat/priv/typing", "chat/priv/presence", "chat/priv/read",
-					   "chat/priv/delivered"};
+static const char *const event_topics[] = {"chat/priv", "chat/priv/typing", "chat/priv/presence",
+					   "chat/priv/read", "chat/priv/delivered"};
 #define NEVENTS (sizeof(event_topics) / sizeof(event_topics[0]))
 
 /* Subscription filters. SELF is replaced by the subscriber's client id, ROLE by its role's name. */
@@ -151,8 +152,9 @@ static void setup(struct th_broker *b, struct th_client **gen)
 {
 	th_broker_start(b, "plugin_opt_request_rate 0\nplugin_opt_typing_rate 0");
 	*gen = th_connect(b, "ada", "ada-gen", 5, true);
-	tc_api_ok(*gen, "{\"op\":\"create\",\"channel\":\"priv\",\"visibility\":\"private\",\"members\":[\"bo\","
-			"\"cy\",\"eve\"]}");
+	tc_api_ok(*gen,
+		  "{\"op\":\"create\",\"channel\":\"priv\",\"visibility\":\"private\",\"members\":[\"bo\","
+		  "\"cy\",\"eve\"]}");
 	tc_api_ok(*gen, "{\"op\":\"remove\",\"channel\":\"priv\",\"user\":\"cy\"}");
 	/* a channel everyone but the anonymous may read: wildcards bring it, so the deliveries of #priv
 	 * are told apart from "nothing under chat/ at all" */
@@ -209,8 +211,9 @@ static void test_subscribe_and_deliver(void)
 			rc = th_subscribe(cs[n], filter, 1);
 			ok[n] = granted(filters[f].rule, (enum role)r);
 			checks++;
-			TH_CHECKF(rc == (ok[n] ? 1 : 0x87), "%s subscribing to %s: SUBACK 0x%02x, expected 0x%02x",
-				  role_name[r], filter, rc, ok[n] ? 1 : 0x87);
+			TH_CHECKF(rc == (ok[n] ? 1 : 0x87),
+				  "%s subscribing to %s: SUBACK 0x%02x, expected 0x%02x", role_name[r],
+				  filter, rc, ok[n] ? 1 : 0x87);
 			TH_EQ_INT(th_subscribe(cs[n], "zz/barrier", 1), 1);
 			n++;
 		}
@@ -246,11 +249,12 @@ static void test_subscribe_and_deliver(void)
 			}
 			if(e < NEVENTS) {
 				got[e]++;
-			} else if(!strcmp(m->topic, "chat/open") && r != ANON && ok[i] && matches(filter, m->topic)) {
+			} else if(!strcmp(m->topic, "chat/open") && r != ANON && ok[i]
+				  && matches(filter, m->topic)) {
 				/* every user but the anonymous is in #open and sees it through a wildcard */
 			} else {
-				th_log("LEAK: %s with %s received %s: %.*s", role_name[r], filter, m->topic, m->len,
-				       (char *)m->payload);
+				th_log("LEAK: %s with %s received %s: %.*s", role_name[r], filter, m->topic,
+				       m->len, (char *)m->payload);
 				leaks++;
 			}
 			th_msg_free(m);
@@ -259,8 +263,8 @@ static void test_subscribe_and_deliver(void)
 			int want = ok[i] && reads(r) && matches(filter, event_topics[e]) ? 1 : 0;
 			checks++;
 			if(got[e] != want) {
-				th_log("%s with %s: %d x %s, expected %d", role_name[r], filter, got[e], event_topics[e],
-				       want);
+				th_log("%s with %s: %d x %s, expected %d", role_name[r], filter, got[e],
+				       event_topics[e], want);
 				leaks++;
 			}
 		}
@@ -282,16 +286,16 @@ static void test_subscribe_and_deliver(void)
  * says (MQTT 5 PUBACK, then the reply topic's answer), and a member's watcher receives exactly what
  * was accepted. */
 enum pub_rule {
-	P_MEMBERS,  /* accepted from members; not_member for other users */
-	P_NOBODY,   /* refused to everyone with `code` */
+	P_MEMBERS, /* accepted from members; not_member for other users */
+	P_NOBODY,  /* refused to everyone with `code` */
 };
 
 static const struct {
 	const char *topic, *payload;
 	enum pub_rule rule;
-	const char *code;   /* the error users get when refused */
-	bool reply_on_ok;   /* an accepted publish is answered on the reply topic */
-	bool delivered;     /* an accepted publish reaches the watcher */
+	const char *code; /* the error users get when refused */
+	bool reply_on_ok; /* an accepted publish is answered on the reply topic */
+	bool delivered;   /* an accepted publish reaches the watcher */
 } pubs[] = {
 	{"chat/priv", "{\"client_msg_id\":\"ID\",\"body\":\"x\"}", P_MEMBERS, "not_member", true, true},
 	{"chat/priv/typing", "{\"typing\":true}", P_MEMBERS, "not_member", false, true},
@@ -342,19 +346,22 @@ static void test_publish(void)
 			if((at = strstr(payload, "ID")) != NULL) {
 				char rest[128];
 				snprintf(rest, sizeof(rest), "%s", at + 2);
-				snprintf(at, sizeof(payload) - (size_t)(at - payload), "m-%s%s", role_name[r], rest);
+				snprintf(at, sizeof(payload) - (size_t)(at - payload), "m-%s%s", role_name[r],
+					 rest);
 			}
 			if((at = strstr(payload, "SEQ")) != NULL) {
-				/* ahead of each member's cursor (its join), and of the previous role's move */
-				snprintf(at, sizeof(payload) - (size_t)(at - payload), "%lld}", head_before + 1 + r);
+				/* ahead of each member's cursor (its join), and of the previous role's move
+				 */
+				snprintf(at, sizeof(payload) - (size_t)(at - payload), "%lld}",
+					 head_before + 1 + r);
 			}
 			rc = th_publish(c, topic, payload, -1, 1, NULL);
 			/* accepted sends are diverted: 0x10 (no matching subscribers); refused: 0x87 */
 			want_rc = !accept ? 0x87 : !strcmp(topic, "chat/priv") ? 0x10 : -2;
 			checks++;
 			if(want_rc == -2 ? (rc != 0 && rc != 0x10) : rc != want_rc) {
-				th_log("%s publishing to %s: PUBACK 0x%02x, expected 0x%02x", role_name[r], topic, rc,
-				       want_rc);
+				th_log("%s publishing to %s: PUBACK 0x%02x, expected 0x%02x", role_name[r],
+				       topic, rc, want_rc);
 				wrong++;
 			}
 			if(accept && pubs[p].delivered) {
@@ -362,10 +369,12 @@ static void test_publish(void)
 				accepted_deliveries[p] += strstr(topic, "/typing") ? 2 : 1;
 			}
 			if(r == ANON) {
-				continue; /* it may publish nothing under chat/: checked below that nothing came */
+				continue; /* it may publish nothing under chat/: checked below that nothing
+					     came */
 			}
 			/* the answers on the reply topic up to that of a request sent right after */
-			TH_EQ_INT(th_publish(c, "chat/_api", "{\"op\":\"channels\",\"ref\":\"ping\"}", -1, 1, NULL),
+			TH_EQ_INT(th_publish(c, "chat/_api", "{\"op\":\"channels\",\"ref\":\"ping\"}", -1, 1,
+					     NULL),
 				  0x10);
 			for(int answers = 0;; answers++) {
 				const char *ref, *code;
@@ -377,8 +386,8 @@ static void test_publish(void)
 					bool want_answer = !accept || pubs[p].reply_on_ok;
 					checks++;
 					if(answers != (want_answer ? 1 : 0)) {
-						th_log("%s publishing to %s: %d answers, expected %d", role_name[r], topic,
-						       answers, want_answer ? 1 : 0);
+						th_log("%s publishing to %s: %d answers, expected %d",
+						       role_name[r], topic, answers, want_answer ? 1 : 0);
 						wrong++;
 					}
 					cJSON_Delete(reply);
@@ -389,8 +398,8 @@ static void test_publish(void)
 				checks++;
 				if(accept ? !is_ok : (is_ok || !code || strcmp(code, pubs[p].code))) {
 					char *text = th_json_print(reply);
-					th_log("%s publishing to %s: answer %s, expected %s", role_name[r], topic, text,
-					       accept ? "ok" : pubs[p].code);
+					th_log("%s publishing to %s: answer %s, expected %s", role_name[r],
+					       topic, text, accept ? "ok" : pubs[p].code);
 					free(text);
 					wrong++;
 				}
@@ -399,7 +408,8 @@ static void test_publish(void)
 		}
 		if(r == ANON) {
 			struct th_msg *m;
-			/* a turn of the broker's loop, then: nothing under chat/ reached the anonymous client */
+			/* a turn of the broker's loop, then: nothing under chat/ reached the anonymous client
+			 */
 			cJSON_Delete(tc_api(gen, "{\"op\":\"channels\"}"));
 			while((m = th_wait_msg(c, "chat/#", 200)) != NULL) {
 				th_log("anonymous received %s: %.*s", m->topic, m->len, (char *)m->payload);
@@ -454,8 +464,8 @@ static void test_publish(void)
 	checks++;
 	TH_EQ_INT(th_json_int(page, "head"), head_before + 3); /* the three members' sends */
 	cJSON_Delete(page);
-	th_log("publish matrix: %d roles x %zu topics, %lld outcomes checked, %d wrong", NROLES, NPUBS, checks,
-	       wrong);
+	th_log("publish matrix: %d roles x %zu topics, %lld outcomes checked, %d wrong", NROLES, NPUBS,
+	       checks, wrong);
 	TH_EQ_INT(wrong, 0);
 	th_disconnect(watcher);
 	th_disconnect(gen);

@@ -68,7 +68,9 @@ static void paced_sends(struct th_client *bo, struct th_client *ada, const char 
 		if(ada != NULL) { /* the flood: queued ahead of Bo's send */
 			int mid;
 			for(int k = 0; k < FLOOD_PER_GAP; k++) {
-				TH_EQ_INT(th_publish_async(ada, "chat/general", "{\"body\":\"flood\"}", -1, 0, &mid), 0);
+				TH_EQ_INT(th_publish_async(ada, "chat/general", "{\"body\":\"flood\"}", -1, 0,
+							   &mid),
+					  0);
 			}
 		}
 		snprintf(cmid, sizeof(cmid), "%s-%d", phase, i);
@@ -147,8 +149,10 @@ static void test_flooder_is_limited_others_are_not(void)
 		  hints_ok);
 	TH_CHECK(th_broker_alive(&b));
 	snprintf(summary, sizeof(summary),
-		 "flood: %d QoS 0 sends from a flooder in %.1f s; %lld stored (budget %d/s after a burst of %d), "
-		 "%d refused rate_limited with retry_after_ms seen; the other sender: %d of %d acked and delivered, "
+		 "flood: %d QoS 0 sends from a flooder in %.1f s; %lld stored (budget %d/s after a burst of "
+		 "%d), "
+		 "%d refused rate_limited with retry_after_ms seen; the other sender: %d of %d acked and "
+		 "delivered, "
 		 "ack latency p50 %lld us / max %lld us alone, p50 %lld us / max %lld us during the flood "
 		 "(p50 ratio %.2f)",
 		 PACED_SENDS * FLOOD_PER_GAP, (double)elapsed_ms / 1000.0, ada_stored, SEND_RATE, SEND_RATE,
@@ -202,7 +206,8 @@ static void test_slow_consumer_is_bounded(void)
 	int fd, mid;
 
 	TH_CHECK(payload != NULL);
-	th_broker_start(&b, "plugin_opt_send_rate 0\nplugin_opt_synchronous normal\nmax_queued_messages 1000");
+	th_broker_start(&b,
+			"plugin_opt_send_rate 0\nplugin_opt_synchronous normal\nmax_queued_messages 1000");
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	bo = th_connect(&b, "bo", "bo-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"dee\"]}");
@@ -247,8 +252,10 @@ static void test_slow_consumer_is_bounded(void)
 	}
 	TH_CHECK(th_broker_alive(&b));
 	snprintf(summary, sizeof(summary),
-		 "slow consumer: %d events of %d bytes (%.0f MiB) to a subscriber that never reads; broker RSS "
-		 "%lld MiB before, peak %lld MiB (bound asserted: +64 MiB); the fast subscriber got %lld of %d",
+		 "slow consumer: %d events of %d bytes (%.0f MiB) to a subscriber that never reads; broker "
+		 "RSS "
+		 "%lld MiB before, peak %lld MiB (bound asserted: +64 MiB); the fast subscriber got %lld of "
+		 "%d",
 		 SLOW_SENDS, SLOW_BODY, (double)sent_bytes / 1048576.0, rss0 / 1024, rss_peak / 1024, got,
 		 SLOW_SENDS);
 	write_summary("slow-consumer");
@@ -256,7 +263,8 @@ static void test_slow_consumer_is_bounded(void)
 		/* AddressSanitizer keeps freed memory in quarantine (256 MiB): RSS says nothing there */
 		th_log("sanitizer build: the RSS bound is not asserted");
 	} else {
-		TH_CHECKF(rss_peak - rss0 < 64 * 1024, "broker RSS grew from %lld to %lld KiB", rss0, rss_peak);
+		TH_CHECKF(rss_peak - rss0 < 64 * 1024, "broker RSS grew from %lld to %lld KiB", rss0,
+			  rss_peak);
 	}
 	TH_CHECK(th_broker_log_contains(&b, "Outgoing messages are being dropped for client dee-slow"));
 	close(fd);
@@ -275,7 +283,8 @@ static void expect_presence(struct th_client *observer, bool online)
 		cJSON *p = th_wait_json(observer, "chat/general/presence", 60000);
 		TH_CHECKF(p != NULL, "no presence event (eve %s)", online ? "online" : "offline");
 		if(!strcmp(th_json_str(p, "user"), "eve")) {
-			TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(p, "online")) == online, "eve %s, expected %s",
+			TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(p, "online")) == online,
+				  "eve %s, expected %s",
 				  cJSON_IsTrue(cJSON_GetObjectItem(p, "online")) ? "online" : "offline",
 				  online ? "online" : "offline");
 			cJSON_Delete(p);
@@ -287,8 +296,9 @@ static void expect_presence(struct th_client *observer, bool online)
 
 
 /* Thousands of eve's devices connect (a wave of STORM_WAVE CONNECTs sent before any of their CONNACKs
- * is read, wave after wave), vanish at once without DISCONNECT, and come back. Each round must finish within the test's time,
- * presence must say online once and offline once per round, and chat must work throughout. */
+ * is read, wave after wave), vanish at once without DISCONNECT, and come back. Each round must finish within
+ * the test's time, presence must say online once and offline once per round, and chat must work throughout.
+ */
 static void test_reconnect_storm(void)
 {
 	int n = 2000;
@@ -361,7 +371,8 @@ static void test_reconnect_storm(void)
 	TH_CHECK(th_broker_alive(&b));
 	TH_EQ_INT(th_queued(obs, "chat/general/presence"), 0); /* exactly once each way per round */
 	snprintf(line, sizeof(line),
-		 "reconnect storm: %d clients connecting in waves of %d, all dropped at once, twice: all accepted in %lld ms and %lld ms; "
+		 "reconnect storm: %d clients connecting in waves of %d, all dropped at once, twice: all "
+		 "accepted in %lld ms and %lld ms; "
 		 "presence online/offline exactly once per round",
 		 n, STORM_WAVE, round_ms[0], round_ms[1]);
 	snprintf(summary, sizeof(summary), "%s", line);

@@ -74,8 +74,8 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 	set_fault(&b, fault, true);
 	/* sends: refused with unavailable, MQTT 5 PUBACK 0x87, nothing fanned out */
 	for(int i = 0; i < 5; i++) {
-		TH_EQ_INT(th_publish(ada, "chat/general", "{\"client_msg_id\":\"f1\",\"body\":\"during the fault\"}",
-				     -1, 1, NULL),
+		TH_EQ_INT(th_publish(ada, "chat/general",
+				     "{\"client_msg_id\":\"f1\",\"body\":\"during the fault\"}", -1, 1, NULL),
 			  0x87);
 		ev = th_expect_json(ada, tc_reply_topic(ada));
 		TH_JSON(ev, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\","

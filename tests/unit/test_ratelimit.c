@@ -34,7 +34,8 @@ static void test_retry_hint(void)
 	TH_EQ_INT(chat_ratelimit__admit(rl, "ada", 1000, "messages", &err), CHAT_ERR_OK);
 	TH_EQ_INT(chat_ratelimit__admit(rl, "ada", 1030, "messages", &err), CHAT_ERR_RATE_LIMITED);
 	TH_EQ_STR(err.message, "ada is sending messages too fast; slow down");
-	TH_CHECKF(err.retry_after_ms >= 70 && err.retry_after_ms <= 71, "%lld", (long long)err.retry_after_ms);
+	TH_CHECKF(err.retry_after_ms >= 70 && err.retry_after_ms <= 71, "%lld",
+		  (long long)err.retry_after_ms);
 	TH_EQ_INT(chat_ratelimit__wait_ms(rl, "ada", 1000 + 30 + err.retry_after_ms), 0);
 	TH_EQ_INT(chat_ratelimit__admit(rl, "ada", 1030 + err.retry_after_ms, "messages", &err), CHAT_ERR_OK);
 	TH_EQ_INT(chat_ratelimit__wait_ms(rl, "bo", 1030), 0); /* no bucket: nothing to wait for */
