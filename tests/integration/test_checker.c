@@ -59,7 +59,8 @@ struct seen {
 
 struct checker {
 	uint64_t rng;
-	bool lossy;    /* power loss at synchronous=normal: the log may lose its last acknowledged events */
+	bool lossy; /* power loss at synchronous=normal: the log may lose its last acknowledged events */
+	const char *fault_dir; /* faultvfs's control directory when storage faults are injected, else NULL */
 	struct op *ops;
 	int nops, cap;
 	struct seen *seen[NCH];
@@ -71,7 +72,8 @@ struct checker {
 	/* figures */
 	long long sends, retries, acks, dup_acks, live_events, cu_pages, cu_events, checks, violations;
 	long long lost_acked, cu_stale;
-	int kills, pauses, writer_drops, cu_drops;
+	int kills, pauses, writer_drops, cu_drops, storage_faults;
+	long long unavailable;
 };
 
 static struct checker K;
@@ -155,8 +157,8 @@ static void saw(int ch, long long seq, const char *id, const char *who)
 	if(K.seen[ch][seq].id[0] == '\0') {
 		snprintf(K.seen[ch][seq].id, ID_LEN, "%s", id);
 	} else {
-		check(strcmp(K.seen[ch][seq].id, id) == 0, "c%d seq %lld: %s saw %s, another reader saw %s", ch, seq,
-		      who, id, K.seen[ch][seq].id);
+		check(strcmp(K.seen[ch][seq].id, id) == 0, "c%d seq %lld: %s saw %s, another reader saw %s",
+		      ch, seq, who, id, K.seen[ch][seq].id);
 	}
 }
 
@@ -254,6 +256,11 @@ static void handle_reply(int w, cJSON *reply)
 	int n;
 
 	K.inflight[w] = K.inflight[w] > 0 ? K.inflight[w] - 1 : 0;
+	if(K.fault_dir && !cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")) && th_json_str(reply, "code")
+	   && !strcmp(th_json_str(reply, "code"), "unavailable")) {
+		K.unavailable++; /* refused during a storage fault: stays pending, to be retried */
+		return;
+	}
 	if(!cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok"))) {
 		char *text = th_json_print(reply);
 		violation("%s: a send was refused: %s", writer_id[w], text);
@@ -268,8 +275,10 @@ static void handle_reply(int w, cJSON *reply)
 	}
 	op = &K.ops[n];
 	K.acks++;
-	check(op->writer == w, "op-%d was sent by %s, acknowledged to %s", n, writer_id[op->writer], writer_id[w]);
-	check(channel_index(th_json_str(reply, "channel")) == op->ch, "op-%d: ack names the wrong channel", n);
+	check(op->writer == w, "op-%d was sent by %s, acknowledged to %s", n, writer_id[op->writer],
+	      writer_id[w]);
+	check(channel_index(th_json_str(reply, "channel")) == op->ch, "op-%d: ack names the wrong channel",
+	      n);
 	if(cJSON_IsTrue(cJSON_GetObjectItem(reply, "duplicate"))) {
 		K.dup_acks++;
 	}
@@ -313,11 +322,12 @@ static void drain(int wait_ms)
 				cJSON *ev = th_json_parse((const char *)m->payload);
 				long long seq = th_json_int(ev, "seq");
 				K.live_events++;
-				check(channel_index(th_json_str(ev, "channel")) == ch, "%s: event on %s names %s",
-				      reader_user[i], m->topic, th_json_str(ev, "channel"));
+				check(channel_index(th_json_str(ev, "channel")) == ch,
+				      "%s: event on %s names %s", reader_user[i], m->topic,
+				      th_json_str(ev, "channel"));
 				/* I5: in order within one connection */
-				check(seq > K.last_live[i][ch], "%s: live c%d seq %lld after %lld", reader_user[i], ch,
-				      seq, K.last_live[i][ch]);
+				check(seq > K.last_live[i][ch], "%s: live c%d seq %lld after %lld",
+				      reader_user[i], ch, seq, K.last_live[i][ch]);
 				K.last_live[i][ch] = seq;
 				saw(ch, seq, th_json_str(ev, "id"), reader_user[i]);
 				cJSON_Delete(ev);
@@ -434,11 +444,50 @@ static void forget_beyond_heads(void)
 }
 
 
+/* SIGSTOP for 50-450 ms while the writers keep sending, then SIGCONT. */
+static void pause_broker(struct th_broker *b)
+{
+	int pause_ms = 50 + rnd_below(400);
+
+	TH_EQ_INT(kill(b->pid, SIGSTOP), 0);
+	K.pauses++;
+	for(long long until = th_now_ms() + pause_ms; th_now_ms() < until;) {
+		new_op();
+		th_sleep_ms(10);
+	}
+	TH_EQ_INT(kill(b->pid, SIGCONT), 0);
+}
+
+
+/* The disk full or failing with I/O errors (faultvfs) for 50-300 ms while the writers keep sending:
+ * their sends are refused with unavailable and retried later; nothing of them may show anywhere. */
+static void storage_fault(void)
+{
+	const char *name = rnd_below(2) ? "full" : "ioerr";
+	int ms = 50 + rnd_below(250);
+	char path[600];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", K.fault_dir, name);
+	f = fopen(path, "w");
+	TH_CHECK(f != NULL);
+	fclose(f);
+	K.storage_faults++;
+	for(long long until = th_now_ms() + ms; th_now_ms() < until;) {
+		new_op();
+		drain(5);
+	}
+	TH_EQ_INT(unlink(path), 0);
+}
+
+
 static void one_cycle(struct th_broker *b, int max_ops)
 {
 	int ops = 20 + rnd_below(max_ops > 20 ? max_ops - 20 : 1);
 	int fault_at = rnd_below(ops);
-	int kind = rnd_below(20); /* 0-10 kill -9, 11-15 pause, 16-18 writer drop, 19 none */
+	/* of 20: 11 kill -9, 5 pauses, 3 writer drops, 1 none; with storage faults: 10 kill -9, 4 pauses,
+	 * 3 writer drops, 3 storage faults */
+	int kind = rnd_below(20);
 	long long deadline = th_now_ms() + 30000;
 
 	for(int i = 0; i < ops && th_now_ms() < deadline; i++) {
@@ -450,7 +499,11 @@ static void one_cycle(struct th_broker *b, int max_ops)
 			catchup_step(b);
 		}
 		if(i == fault_at) {
-			if(kind <= 10) {
+			if(K.fault_dir && kind >= 17) {
+				storage_fault();
+			} else if(K.fault_dir && kind >= 10 && kind <= 13) {
+				pause_broker(b);
+			} else if(kind <= (K.fault_dir ? 9 : 10)) {
 				th_broker_kill9(b);
 				K.kills++;
 				drain(200); /* acks already on their way count too */
@@ -464,15 +517,8 @@ static void one_cycle(struct th_broker *b, int max_ops)
 					connect_all(b);
 				}
 				retry_pending(true);
-			} else if(kind <= 15) {
-				int pause_ms = 50 + rnd_below(400);
-				TH_EQ_INT(kill(b->pid, SIGSTOP), 0);
-				K.pauses++;
-				for(long long until = th_now_ms() + pause_ms; th_now_ms() < until;) {
-					new_op();
-					th_sleep_ms(10);
-				}
-				TH_EQ_INT(kill(b->pid, SIGCONT), 0);
+			} else if(!K.fault_dir && kind <= 15) {
+				pause_broker(b);
 			} else if(kind <= 18) {
 				int w = rnd_below(NWRITERS);
 				th_drop(K.w[w]);
@@ -536,7 +582,7 @@ static void check_final_log(void)
 
 	TH_CHECK(cmid_seen != NULL);
 	for(int ch = 0; ch < NCH; ch++) {
-			cJSON *history = cu_history(ch), *ev;
+		cJSON *history = cu_history(ch), *ev;
 		long long expect = 1, head;
 		int nev = cJSON_GetArraySize(history);
 		char **ids = calloc((size_t)nev + 1, sizeof(char *));
@@ -550,8 +596,9 @@ static void check_final_log(void)
 			ids[expect - 1] = (char *)id;
 			expect++;
 			if(seq < K.seen_cap[ch] && K.seen[ch][seq].id[0]) { /* I4 */
-				check(!strcmp(K.seen[ch][seq].id, id), "c%d seq %lld: seen as %s, in the log as %s",
-				      ch, seq, K.seen[ch][seq].id, id);
+				check(!strcmp(K.seen[ch][seq].id, id),
+				      "c%d seq %lld: seen as %s, in the log as %s", ch, seq,
+				      K.seen[ch][seq].id, id);
 			}
 			if(cmid && !strncmp(cmid, "op-", 3)) {
 				int n = atoi(cmid + 3);
@@ -559,7 +606,8 @@ static void check_final_log(void)
 				check(cmid_seen[n] == 0, "op-%d is in the log twice", n); /* I2 */
 				cmid_seen[n] = 1;
 				check(K.ops[n].ch == ch, "op-%d in the wrong channel", n);
-				check(K.ops[n].acked && K.ops[n].seq == seq && !strcmp(K.ops[n].id, id), /* I1 */
+				check(K.ops[n].acked && K.ops[n].seq == seq
+					      && !strcmp(K.ops[n].id, id), /* I1 */
 				      "op-%d acknowledged at seq %lld as %s, in the log at %lld as %s", n,
 				      K.ops[n].seq, K.ops[n].id, seq, id);
 			}
@@ -572,8 +620,8 @@ static void check_final_log(void)
 		}
 		/* I4: nothing seen (live, ack or catch-up) beyond the log */
 		for(long long s = head + 1; s < K.seen_cap[ch]; s++) {
-			check(K.seen[ch][s].id[0] == '\0', "c%d: seq %lld was seen (%s) but is not in the log", ch, s,
-			      K.seen[ch][s].id);
+			check(K.seen[ch][s].id[0] == '\0',
+			      "c%d: seq %lld was seen (%s) but is not in the log", ch, s, K.seen[ch][s].id);
 		}
 		free(ids);
 		cJSON_Delete(history);
@@ -637,13 +685,17 @@ static void run_checker(const char *name, const char *synchronous, bool power_lo
 	}
 	ada = th_connect(&b, "ada", "ada-admin", 5, true);
 	for(int ch = 0; ch < NCH; ch++) {
-		tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"c%d\",\"members\":[\"bo\",\"cy\",\"dee\",\"eve\","
-			       "\"mallory\"]}",
+		tc_api_ok(ada,
+			  "{\"op\":\"create\",\"channel\":\"c%d\",\"members\":[\"bo\",\"cy\",\"dee\",\"eve\","
+			  "\"mallory\"]}",
 			  ch);
 	}
 	th_disconnect(ada);
 	if(power_loss) {
-		/* the channels must not be lost themselves: make them durable with a clean restart */
+		/* the channels must not be lost themselves: make them durable with a clean restart, which
+		 * also lets faultvfs take storage faults from the broker's directory */
+		setenv("MQCHAT_FAULTVFS_CTL", b.dir, 1);
+		K.fault_dir = b.dir;
 		th_broker_restart(&b);
 	}
 	connect_all(&b);
@@ -662,15 +714,16 @@ static void run_checker(const char *name, const char *synchronous, bool power_lo
 	check(pending_count() == 0, "%d sends never acknowledged", pending_count());
 	check_final_log();
 	snprintf(line, sizeof(line),
-		 "checker %s (seed %llu, %.1f s): operations %lld (sends %lld, retries %lld, acks %lld of which "
-		 "duplicate %lld, live events %lld, catch-up pages %lld with %lld events); faults injected %d "
-		 "(%s %d, SIGSTOP pauses %d, writers dropped mid-send %d, catch-up readers dropped %d, their stale "
-		 "pages skipped %lld); "
-		 "invariants checked %lld; violations: %lld",
+		 "checker %s (seed %llu, %.1f s): operations %lld (sends %lld, retries %lld, acks %lld "
+		 "of which duplicate %lld, live events %lld, catch-up pages %lld with %lld events); "
+		 "faults injected %d (%s %d, SIGSTOP pauses %d, writers dropped mid-send %d, catch-up "
+		 "readers dropped %d, their stale pages skipped %lld, storage faults %d with %lld sends "
+		 "refused unavailable); invariants checked %lld; violations: %lld",
 		 name, seed, (double)(th_now_ms() - t0) / 1000.0, K.sends + K.retries + K.cu_pages, K.sends,
 		 K.retries, K.acks, K.dup_acks, K.live_events, K.cu_pages, K.cu_events,
-		 K.kills + K.pauses + K.writer_drops + K.cu_drops, power_loss ? "power losses" : "kill -9",
-		 K.kills, K.pauses, K.writer_drops, K.cu_drops, K.cu_stale, K.checks, K.violations);
+		 K.kills + K.pauses + K.writer_drops + K.cu_drops + K.storage_faults,
+		 power_loss ? "power losses" : "kill -9", K.kills, K.pauses, K.writer_drops, K.cu_drops,
+		 K.cu_stale, K.storage_faults, K.unavailable, K.checks, K.violations);
 	if(K.lossy) {
 		size_t len = strlen(line);
 		int distinct = 0;
@@ -678,7 +731,8 @@ static void run_checker(const char *name, const char *synchronous, bool power_lo
 			distinct += K.ops[n].lost_once;
 		}
 		snprintf(line + len, sizeof(line) - len,
-			 "; acknowledged sends lost to power loss at normal: %lld (%d distinct sends; each was "
+			 "; acknowledged sends lost to power loss at normal: %lld (%d distinct sends; each "
+			 "was "
 			 "retried and stored once)",
 			 K.lost_acked, distinct);
 	}
