@@ -45,6 +45,7 @@ enum chat_err chat_error__set(struct chat_error *err, enum chat_err code, const 
 		return code;
 	}
 	err->code = code;
+	err->retry_after_ms = 0;
 	if(fmt == NULL) {
 		snprintf(err->message, sizeof(err->message), "%s", chat_err_message(code));
 		return code;

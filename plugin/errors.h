@@ -9,6 +9,7 @@
 #define CHAT_ERRORS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define CHAT_ERROR_MAP(X)                                                                                    \
 	X(OK, "ok", "ok")                                                                                    \
@@ -34,6 +35,7 @@ enum chat_err {
 struct chat_error {
 	enum chat_err code;
 	char message[256];
+	int64_t retry_after_ms; /* rate_limited: when a retry can succeed; 0 when not known */
 };
 
 /* The wire code of err ("not_member"); never NULL. */

@@ -147,6 +147,9 @@ char *chat_error_json__build(const struct chat_error *err, const struct chat_err
 	failures += add_string(obj, "kind", "error");
 	failures += add_string(obj, "code", chat_err_code(err->code));
 	failures += add_string(obj, "message", err->message);
+	if(err->code == CHAT_ERR_RATE_LIMITED && err->retry_after_ms > 0) {
+		failures += add_int(obj, "retry_after_ms", err->retry_after_ms);
+	}
 	if(ctx->op) {
 		failures += add_string(obj, "op", ctx->op);
 	}

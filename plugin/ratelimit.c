@@ -92,12 +92,33 @@ bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t n
 }
 
 
+int64_t chat_ratelimit__wait_ms(const struct chat_ratelimit *rl, const char *key, int64_t now_ms)
+{
+	struct bucket *b;
+	double missing;
+
+	if(rl->rate <= 0.0) {
+		return 0;
+	}
+	HASH_FIND(hh, rl->buckets, key, strlen(key), b);
+	if(b == NULL) {
+		return 0;
+	}
+	missing = 1.0 - refilled(rl, b, now_ms);
+	return missing > 0.0 ? (int64_t)(missing / rl->rate) + 1 : 0;
+}
+
+
 enum chat_err chat_ratelimit__admit(struct chat_ratelimit *rl, const char *key, int64_t now_ms,
 				    const char *what, struct chat_error *err)
 {
 	if(!chat_ratelimit__allow(rl, key, now_ms)) {
-		return chat_error__set(err, CHAT_ERR_RATE_LIMITED, "%s is sending %s too fast; slow down",
-				       key, what);
+		chat_error__set(err, CHAT_ERR_RATE_LIMITED, "%s is sending %s too fast; slow down", key,
+				what);
+		if(err != NULL) {
+			err->retry_after_ms = chat_ratelimit__wait_ms(rl, key, now_ms);
+		}
+		return CHAT_ERR_RATE_LIMITED;
 	}
 	return CHAT_ERR_OK;
 }

@@ -26,8 +26,11 @@ void chat_ratelimit__free(struct chat_ratelimit *rl);
  * is empty. When out of memory it allows the request: a limiter must not refuse honest traffic. */
 bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t now_ms);
 
+/* Milliseconds from now_ms until key's bucket holds a token again (0 if it does, or has no bucket). */
+int64_t chat_ratelimit__wait_ms(const struct chat_ratelimit *rl, const char *key, int64_t now_ms);
+
 /* chat_ratelimit__allow as a protocol check: CHAT_ERR_RATE_LIMITED ("ada is sending <what> too fast;
- * slow down") when key's bucket is empty. */
+ * slow down") when key's bucket is empty, with err->retry_after_ms set to chat_ratelimit__wait_ms. */
 enum chat_err chat_ratelimit__admit(struct chat_ratelimit *rl, const char *key, int64_t now_ms,
 				    const char *what, struct chat_error *err);
 

@@ -13,6 +13,7 @@ packages=(build-essential cmake pkg-config
           libsqlite3-dev libcjson-dev uuid-dev uthash-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(sqlite3 valgrind chromium fonts-noto-color-emoji)
+  packages+=(clang libclang-rt-14-dev) # reliability: the libFuzzer targets of tests/fuzz
 fi
 # Node.js and npm build the browser client. A machine that has them (any source) keeps its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

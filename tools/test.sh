@@ -6,6 +6,7 @@
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
 #   3. valgrind (memcheck) around the broker for a subset: the worked example, the API, retries, the
 #      README tour and the real-time layer (tests/valgrind.supp lists leaks of Mosquitto itself).
+#   4. (reliability) a few seconds of libFuzzer per parser (tests/fuzz; MQCHAT_FUZZ_SECONDS).
 # Any failure fails the script. MQCHAT_QUICK=1 runs only pass 1.
 set -euo pipefail
 
@@ -19,6 +20,10 @@ cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_TESTS=ON >/dev/nu
 cmake --build build -j"$jobs"
 ctest --test-dir build -j"$jobs" --output-on-failure
 
+# -- reliability (docs/reliability.md): the checker's and the flood tests' summaries from pass 1 --
+cat build/tests/reliability-summary-*.txt 2>/dev/null || true
+# -- end reliability --
+
 if [[ "${MQCHAT_QUICK:-0}" == 1 ]]; then
   exit 0
 fi
@@ -31,3 +36,24 @@ ctest --test-dir build-asan -j"$jobs" --output-on-failure
 echo "== pass 3: valgrind around the broker"
 MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
 TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime)$'
+
+# -- reliability (docs/reliability.md): the ACL matrix under valgrind too (12 s); pass 4, a short
+# libFuzzer run of every parser --
+MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
+TH_TIMEOUT_S=300 ctest --test-dir build --output-on-failure -R '^test_acl_matrix$'
+
+echo "== pass 4: fuzzing the parsers (${MQCHAT_FUZZ_SECONDS:-5} s per target)"
+CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_FUZZ=ON -DMQCHAT_TESTS=OFF \
+  -DMQCHAT_BENCH=OFF >/dev/null
+targets=(fuzz_send_request fuzz_topic fuzz_utf8 fuzz_requests fuzz_config)
+cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
+for t in "${targets[@]}"; do
+  work=$(mktemp -d)
+  if ! build-fuzz/tests/fuzz/"$t" -max_total_time="${MQCHAT_FUZZ_SECONDS:-5}" -print_final_stats=1 \
+       -artifact_prefix=build-fuzz/"$t"- "$work" tests/fuzz/corpus/"$t" >"$work.log" 2>&1; then
+    tail -40 "$work.log"; rm -rf "$work" "$work.log"; exit 1
+  fi
+  echo "$t: $(grep -o 'stat::number_of_executed_units: [0-9]*' "$work.log" | grep -o '[0-9]*$') runs, no crash"
+  rm -rf "$work" "$work.log"
+done
+# -- end reliability --

@@ -24,6 +24,8 @@
  *   MQCHAT_BROKER_PRELOAD   LD_PRELOAD for the broker only (libasan for sanitizer builds)
  *   MQCHAT_BROKER_ASAN_OPTIONS  ASAN_OPTIONS for the broker only (default with a preload:
  *                           detect_leaks=0:abort_on_error=1)
+ *   MQCHAT_BROKER_PRELOAD_EXTRA  a library preloaded into the broker after MQCHAT_BROKER_PRELOAD; a
+ *                           test sets it (setenv in its own child) to load tests/faultvfs
  */
 #ifndef TH_H
 #define TH_H
@@ -169,6 +171,17 @@ struct th_raw_options {
  * returns the socket (the caller closes it). Fails the test otherwise. */
 int th_raw_connect(const struct th_broker *b, const char *user, const char *client_id,
 		   const struct th_raw_options *opt);
+
+/* The two halves of th_raw_connect(), for many connections in flight at once: the first connects and
+ * sends CONNECT (failing the test if the TCP connection is refused); the second reads the CONNACK and
+ * returns its return code (0 accepted), or -1 if none came. */
+int th_raw_connect_start(const struct th_broker *b, const char *user, const char *client_id,
+			 const struct th_raw_options *opt);
+int th_raw_connack(int fd);
+
+/* Subscribes a raw connection (which must have read nothing else since its CONNACK) and reads the
+ * SUBACK: returns the granted QoS or 0x80, or -1. */
+int th_raw_subscribe(int fd, const char *filter, int qos);
 
 /* Sends a QoS 0 PUBLISH of payload on topic over a raw connection. */
 void th_raw_publish(int fd, const char *topic, const char *payload);

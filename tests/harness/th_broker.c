@@ -337,11 +337,12 @@ static char **broker_argv(const struct th_broker *b, bool *wrapped)
 static char **broker_envp(void)
 {
 	const char *preload = getenv("MQCHAT_BROKER_PRELOAD");
+	const char *extra = getenv("MQCHAT_BROKER_PRELOAD_EXTRA");
 	const char *asan = getenv("MQCHAT_BROKER_ASAN_OPTIONS");
 	size_t n = 0, count = 0;
 	char **envp;
 
-	if(!preload || !*preload) {
+	if((!preload || !*preload) && (!extra || !*extra)) {
 		return NULL;
 	}
 	while(environ[count]) {
@@ -353,8 +354,14 @@ static char **broker_envp(void)
 			envp[n++] = th__xstrdup(environ[i]);
 		}
 	}
-	envp[n++] = th__strdupf("LD_PRELOAD=%s", preload);
-	envp[n++] = th__strdupf("ASAN_OPTIONS=%s", asan && *asan ? asan : "detect_leaks=0:abort_on_error=1");
+	/* the sanitizer runtime first, as it must be; then a test's own library (tests/faultvfs) */
+	envp[n++] =
+		th__strdupf("LD_PRELOAD=%s%s%s", preload && *preload ? preload : "",
+			    preload && *preload && extra && *extra ? ":" : "", extra && *extra ? extra : "");
+	if(preload && *preload) {
+		envp[n++] = th__strdupf("ASAN_OPTIONS=%s",
+					asan && *asan ? asan : "detect_leaks=0:abort_on_error=1");
+	}
 	envp[n] = NULL;
 	return envp;
 }

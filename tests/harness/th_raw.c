@@ -1,6 +1,7 @@
 /*
  * th_raw.c - a raw MQTT 3.1.1 connection, for what a library client will not do: stay silent past its
- * keepalive, or vanish without a DISCONNECT before reading anything.
+ * keepalive, vanish without a DISCONNECT before reading anything, subscribe and then never read (a
+ * slow consumer), or send many CONNECTs before reading any CONNACK (a reconnect storm).
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -45,8 +46,29 @@ static void send_packet(int fd, unsigned char header, const unsigned char *body,
 int th_raw_connect(const struct th_broker *b, const char *user, const char *client_id,
 		   const struct th_raw_options *opt)
 {
+	int fd = th_raw_connect_start(b, user, client_id, opt);
+
+	TH_EQ_INT(th_raw_connack(fd), 0); /* accepted */
+	return fd;
+}
+
+
+int th_raw_connack(int fd)
+{
+	unsigned char connack[4];
+
+	if(read(fd, connack, sizeof(connack)) != 4 || connack[0] != 0x20) {
+		return -1;
+	}
+	return connack[3];
+}
+
+
+int th_raw_connect_start(const struct th_broker *b, const char *user, const char *client_id,
+			 const struct th_raw_options *opt)
+{
 	struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)b->port)};
-	unsigned char body[1024], connack[4];
+	unsigned char body[1024];
 	unsigned char flags = 0xC0; /* username, password */
 	char password[64];
 	size_t len = 0;
@@ -70,10 +92,25 @@ int th_raw_connect(const struct th_broker *b, const char *user, const char *clie
 	put_string(body, &len, user);
 	put_string(body, &len, password);
 	send_packet(fd, 0x10, body, len);
-	TH_EQ_INT(read(fd, connack, sizeof(connack)), 4);
-	TH_EQ_INT(connack[0], 0x20);
-	TH_EQ_INT(connack[3], 0); /* accepted */
 	return fd;
+}
+
+
+int th_raw_subscribe(int fd, const char *filter, int qos)
+{
+	unsigned char body[512], suback[5];
+	size_t len = 0;
+
+	TH_CHECK(strlen(filter) + 5 <= sizeof(body));
+	body[len++] = 0;
+	body[len++] = 1; /* packet id */
+	put_string(body, &len, filter);
+	body[len++] = (unsigned char)qos;
+	send_packet(fd, 0x82, body, len);
+	if(read(fd, suback, sizeof(suback)) != 5 || suback[0] != 0x90) {
+		return -1;
+	}
+	return suback[4];
 }
 
 

@@ -118,6 +118,12 @@ static void test_ack_and_error(void)
 		    "{\"ok\":false,\"kind\":\"error\",\"code\":\"not_member\",\"message\":\"ada is not a "
 		    "member of "
 		    "#ops\",\"channel\":\"ops\",\"client_msg_id\":\"c-1\"}");
+	chat_error__set(&err, CHAT_ERR_RATE_LIMITED, "ada is sending messages too fast; slow down");
+	err.retry_after_ms = 48;
+	expect_json(chat_error_json__build(&err, &ctx, &len),
+		    "{\"ok\":false,\"kind\":\"error\",\"code\":\"rate_limited\","
+		    "\"message\":\"ada is sending messages too fast; slow down\",\"retry_after_ms\":48,"
+		    "\"channel\":\"ops\",\"client_msg_id\":\"c-1\"}");
 }
 
 

@@ -1,5 +1,6 @@
 /*
- * test_ratelimit.c - token buckets: burst, refill, independence of keys, pruning, disabled limiter.
+ * test_ratelimit.c - token buckets: burst, refill, independence of keys, the retry hint, pruning,
+ * disabled limiter.
  */
 #include "ratelimit.h"
 #include "th.h"
@@ -20,6 +21,26 @@ static void test_burst_then_refill(void)
 	TH_CHECK(chat_ratelimit__allow(rl, "ada", 1200));
 	TH_CHECK(!chat_ratelimit__allow(rl, "ada", 1200));
 	TH_CHECK(chat_ratelimit__allow(rl, "bo", 1200)); /* keys are independent */
+	chat_ratelimit__free(rl);
+}
+
+
+/* A refusal says when to retry: the time until the next token, rounded up. */
+static void test_retry_hint(void)
+{
+	struct chat_ratelimit *rl = chat_ratelimit__new(10, 1); /* one token per 100 ms */
+	struct chat_error err = {0};
+
+	TH_EQ_INT(chat_ratelimit__admit(rl, "ada", 1000, "messages", &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_ratelimit__admit(rl, "ada", 1030, "messages", &err), CHAT_ERR_RATE_LIMITED);
+	TH_EQ_STR(err.message, "ada is sending messages too fast; slow down");
+	TH_CHECKF(err.retry_after_ms >= 70 && err.retry_after_ms <= 71, "%lld",
+		  (long long)err.retry_after_ms);
+	TH_EQ_INT(chat_ratelimit__wait_ms(rl, "ada", 1000 + 30 + err.retry_after_ms), 0);
+	TH_EQ_INT(chat_ratelimit__admit(rl, "ada", 1030 + err.retry_after_ms, "messages", &err), CHAT_ERR_OK);
+	TH_EQ_INT(chat_ratelimit__wait_ms(rl, "bo", 1030), 0); /* no bucket: nothing to wait for */
+	chat_error__set(&err, CHAT_ERR_CONFLICT, NULL);
+	TH_EQ_INT(err.retry_after_ms, 0); /* a later error does not inherit the hint */
 	chat_ratelimit__free(rl);
 }
 
@@ -55,6 +76,7 @@ int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
 		{"burst_then_refill", test_burst_then_refill},
+		{"retry_hint", test_retry_hint},
 		{"prune", test_prune},
 		{"disabled", test_disabled},
 	};
