@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # test.sh - installs what is missing, builds mqchat and runs the whole test suite.
 #
-# Three passes, each against a real Mosquitto with the real plugin:
-#   1. the regular build: unit and integration tests (ctest);
+# Four passes; the first three against a real Mosquitto with the real plugin:
+#   1. the regular build: unit and integration tests (ctest), the browser client's in headless
+#      Chromium among them; then the reliability checker's summaries;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
 #   3. valgrind (memcheck) around the broker for a subset: the worked example, the API, retries, the
-#      README tour and the real-time layer (tests/valgrind.supp lists leaks of Mosquitto itself).
-#   4. (reliability) a few seconds of libFuzzer per parser (tests/fuzz; MQCHAT_FUZZ_SECONDS).
+#      README tour, the real-time layer and the ACL matrix (tests/valgrind.supp lists leaks of
+#      Mosquitto itself);
+#   4. a few seconds of libFuzzer per parser (tests/fuzz; MQCHAT_FUZZ_SECONDS, default 5).
 # Any failure fails the script. MQCHAT_QUICK=1 runs only pass 1.
 set -euo pipefail
 
@@ -44,7 +46,7 @@ TH_TIMEOUT_S=300 ctest --test-dir build --output-on-failure -R '^test_acl_matrix
 
 echo "== pass 4: fuzzing the parsers (${MQCHAT_FUZZ_SECONDS:-5} s per target)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_FUZZ=ON -DMQCHAT_TESTS=OFF \
-  -DMQCHAT_BENCH=OFF >/dev/null
+  -DMQCHAT_BENCH=OFF -DMQCHAT_WEB=OFF >/dev/null
 targets=(fuzz_send_request fuzz_topic fuzz_utf8 fuzz_requests fuzz_config)
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 for t in "${targets[@]}"; do
