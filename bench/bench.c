@@ -253,6 +253,28 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
 }
 
 
+/* mosquitto_new() opens a socket pair per client to wake its own network thread, which this loop
+ * never uses: 3 descriptors per client instead of 1, so 19,000 clients would need 57,000, and a
+ * write(2) on the pair for every packet queued in a callback. libmosquitto only warns when the pair
+ * cannot be made, so it is made to fail: with a soft descriptor limit of 0 for the duration of the
+ * call, which opens nothing else. */
+static struct mosquitto *new_without_socketpair(const char *id, void *obj)
+{
+	struct rlimit rl, none;
+	struct mosquitto *mosq;
+
+	if(getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		return mosquitto_new(id, true, obj);
+	}
+	none = rl;
+	none.rlim_cur = 0;
+	setrlimit(RLIMIT_NOFILE, &none);
+	mosq = mosquitto_new(id, true, obj);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	return mosq;
+}
+
+
 static struct bc *bc_new(const char *id, int idx)
 {
 	struct bc *c = calloc(1, sizeof(*c));
@@ -263,7 +285,7 @@ static struct bc *bc_new(const char *id, int idx)
 	snprintf(c->id, sizeof(c->id), "%s", id);
 	c->fd = -1;
 	c->idx = idx;
-	c->mosq = mosquitto_new(c->id, true, c);
+	c->mosq = new_without_socketpair(c->id, c);
 	if(c->mosq == NULL) {
 		free(c);
 		return NULL;

@@ -15,9 +15,9 @@
 #   MQCHAT_BUILD_DIR       build directory holding mqchat.so and bench/mqchat_bench (default: build)
 #   MQCHAT_BENCH_SMOKE     1: tiny sizes, one repetition, a few seconds (the test suite runs this)
 #   MQCHAT_BENCH_REPS      repetitions (3)
-#   MQCHAT_BENCH_N         fan-out sends per shape at full speed (20000)
-#   MQCHAT_BENCH_RATE_S    seconds of the fixed-rate (100 sends/s) latency phase per shape (3)
-#   MQCHAT_BENCH_ACK_N     acknowledged sends with 100 in flight; a tenth with 1 in flight (20000)
+#   MQCHAT_BENCH_N         fan-out sends per shape at full speed (10000)
+#   MQCHAT_BENCH_RATE_S    seconds of the fixed-rate (100 sends/s) latency phase per shape (2)
+#   MQCHAT_BENCH_ACK_N     acknowledged sends with 100 in flight; a tenth with 1 in flight (10000)
 #   MQCHAT_BENCH_CONNS     "small big" idle connections (10000 19000)
 #   MQCHAT_BENCH_CU_EVENTS events in the catch-up channel (1000000); MQCHAT_BENCH_CU_PAGES pages (200)
 #   MQCHAT_BENCH_STORM     clients of the reconnect storm (2000), each 100 events behind
@@ -32,9 +32,9 @@ if [[ $SMOKE == 1 ]]; then
 	REPS=1 N=300 RATE_S=0.3 ACK_N=200 CONNS="20 40" CU_EVENTS=3000 CU_PAGES=5 STORM=20 CAP=60
 else
 	REPS=${MQCHAT_BENCH_REPS:-3}
-	N=${MQCHAT_BENCH_N:-20000}
-	RATE_S=${MQCHAT_BENCH_RATE_S:-3}
-	ACK_N=${MQCHAT_BENCH_ACK_N:-20000}
+	N=${MQCHAT_BENCH_N:-10000}
+	RATE_S=${MQCHAT_BENCH_RATE_S:-2}
+	ACK_N=${MQCHAT_BENCH_ACK_N:-10000}
 	CONNS=${MQCHAT_BENCH_CONNS:-10000 19000}
 	CU_EVENTS=${MQCHAT_BENCH_CU_EVENTS:-1000000}
 	CU_PAGES=${MQCHAT_BENCH_CU_PAGES:-200}
