@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "batch.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "cursors.h"
@@ -32,6 +33,7 @@ struct chat_plugin {
 	struct chat_presence presence;
 	struct chat_typing typing;
 	struct chat_cursors cursors;
+	struct chat_batch batch; /* sends awaiting their group commit (batch.c) */
 	int64_t next_prune_ms; /* tick.c: when each periodic job is due next (monotonic ms) */
 	int64_t next_typing_check_ms;
 	int64_t next_cursor_flush_ms;
