@@ -10,6 +10,7 @@
  *
  * Scenarios (--scenarios, comma-separated, in order; each bounded by messages and by --cap seconds):
  *   setup     mqchat only: creates the channels and members the others use (not timed).
+ *   setup-acks  only the channel of `acks` (for profiling that scenario alone).
  *   fanout    QoS 1, four shapes on chat/<ch>: 1->1, 1->100, 10->10 (one channel), and 1000 channels
  *             x 10 members with random senders (each client a member of 10 channels). Throughput:
  *             --n sends, each publisher keeps --window unacknowledged (PUBACK); deliveries/s = all
@@ -1557,6 +1558,7 @@ int main(int argc, char **argv)
 		double t0 = now();
 		note("%s", s);
 		if(strcmp(s, "setup") == 0) rc = scenario_setup();
+		else if(strcmp(s, "setup-acks") == 0) rc = O.mqchat && (!admin_connect() || !create_channel("acks", "ack", 2));
 		else if(strcmp(s, "fanout") == 0) rc = scenario_fanout();
 		else if(strcmp(s, "acks") == 0) rc = scenario_acks();
 		else if(strcmp(s, "conns") == 0) rc = scenario_conns();
