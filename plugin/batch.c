@@ -20,6 +20,8 @@
  *      or CHAT_BATCH_MAX_AGE_MS. (Mosquitto reads one packet per socket per iteration, so a client
  *      with 100 sends in flight is otherwise seen one send per tick.) A lone message is committed at
  *      the tick of its own iteration, so an idle channel's latency does not change.
+ *   4. Without ticks (none yet, or per_listener_settings true, which stops them in 2.0.11) a send is
+ *      committed at once in MOSQ_EVT_MESSAGE, as before batching.
  *
  * Invariants:
  *   - Nothing is fanned out and no ack is sent before the commit that made it durable. Duplicate acks
@@ -201,6 +203,7 @@ void chat_batch__tick(struct chat_plugin *plugin)
 	struct chat_batch *batch = &plugin->batch;
 	bool wait = false;
 
+	batch->last_tick_ms = chat_clock__mono_ms();
 	if(!batch->open) {
 		return;
 	}
@@ -211,6 +214,16 @@ void chat_batch__tick(struct chat_plugin *plugin)
 		}
 	}
 	if(!wait) {
+		chat_batch__flush(plugin);
+	}
+}
+
+
+void chat_batch__after_send(struct chat_plugin *plugin)
+{
+	struct chat_batch *batch = &plugin->batch;
+
+	if(batch->open && chat_clock__mono_ms() - batch->last_tick_ms > CHAT_BATCH_TICK_SILENCE_MS) {
 		chat_batch__flush(plugin);
 	}
 }

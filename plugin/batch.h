@@ -28,6 +28,9 @@ struct chat_batch_saved;
 #define CHAT_BATCH_MAX_EVENTS  256
 #define CHAT_BATCH_MAX_AGE_MS  5
 #define CHAT_BATCH_MAX_SENDERS 16 /* sockets watched; more senders fill a batch without waiting */
+/* Ticks come at least ten times a second. If none came for this long (per_listener_settings true
+ * stops them in 2.0.11), each send commits at once, as if there were no batching. */
+#define CHAT_BATCH_TICK_SILENCE_MS 1000
 
 struct chat_batch {
 	bool open;            /* a transaction holding uncommitted sends is open */
@@ -35,6 +38,7 @@ struct chat_batch {
 	int64_t opened_ms;    /* monotonic */
 	int senders[CHAT_BATCH_MAX_SENDERS]; /* sockets of the batch's senders (distinct) */
 	int nsenders;
+	int64_t last_tick_ms; /* monotonic; 0 before the first tick */
 	struct chat_batch_item *first, *last; /* events and answers, in the order they were queued */
 	struct chat_batch_saved *saved;       /* each touched channel's head before the batch */
 	unsigned long commits, committed;     /* counters: transactions, events */
@@ -55,6 +59,9 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 
 /* Notes the socket of the sender just served (-1 when unknown). */
 void chat_batch__note_sender(struct chat_plugin *plugin, int fd);
+
+/* After a send was appended: commits at once if the broker has stopped delivering ticks. */
+void chat_batch__after_send(struct chat_plugin *plugin);
 
 /* The tick at the end of a loop iteration: commits the batch unless one of its senders has bytes
  * waiting on its socket and the batch is still within its bounds. */

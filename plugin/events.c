@@ -241,6 +241,7 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	chat_reply_to__clear(&rt);
 	if(t.kind == CHAT_TOPIC_MESSAGES && plugin->batch.open) {
 		chat_batch__note_sender(plugin, client_socket(ed->client));
+		chat_batch__after_send(plugin);
 	}
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;
