@@ -73,6 +73,7 @@ struct opts {
 	double cap;
 	const char *label;
 	const char *seed_db;
+	const char *shapes; /* fan-out shapes to run, comma-separated; NULL: all */
 };
 
 static struct opts O;
@@ -863,6 +864,9 @@ static int scenario_fanout(void)
 	for(size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]) && !failed; i++) {
 		char prefix[32], key[64];
 		F.s = &shapes[i];
+		if(O.shapes != NULL && strstr(O.shapes, F.s->key) == NULL) {
+			continue;
+		}
 		if(F.s->pubs) {
 			snprintf(prefix, sizeof(prefix), "f%sp", F.s->key);
 			F.pubs = group_connect(prefix, F.s->pubs);
@@ -1478,7 +1482,7 @@ static int usage(void)
 		"       mqchat_bench --port P --mode plain|mqchat --scenarios setup,fanout,acks,conns,seed,catchup,storm\n"
 		"         [--broker-pid PID] [--label L] [--cap S] [--n N] [--window W] [--rate R] [--rate-s S]\n"
 		"         [--ack-n N] [--conns-small N] [--conns-big N] [--cu-events N] [--cu-pages N]\n"
-		"         [--storm-clients N] [--storm-behind N] [--storm-page N]\n");
+		"         [--storm-clients N] [--storm-behind N] [--storm-page N] [--shapes 1to1,1to100,...]\n");
 	return 2;
 }
 
@@ -1520,6 +1524,7 @@ int main(int argc, char **argv)
 		else if(strcmp(k, "--scenarios") == 0) O.scenarios = v;
 		else if(strcmp(k, "--label") == 0) O.label = v;
 		else if(strcmp(k, "--seed-db") == 0) O.seed_db = v;
+		else if(strcmp(k, "--shapes") == 0) O.shapes = v;
 		else if(strcmp(k, "--broker-pid") == 0 && num(v, 1, 1e9, &d)) O.broker_pid = (int)d;
 		else if(strcmp(k, "--cap") == 0 && num(v, 1, 3600, &d)) O.cap = d;
 		else if(strcmp(k, "--n") == 0 && num(v, 1, 1e8, &d)) O.n = (long)d;

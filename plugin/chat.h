@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "acl.h"
 #include "batch.h"
 #include "checkpoint.h"
 #include "config.h"
@@ -27,6 +28,7 @@ struct chat_plugin {
 	struct chat_store *store;
 	struct chat_checkpointer *checkpointer; /* NULL when checkpoint_interval_ms is 0 */
 	struct chat_index index;
+	struct chat_acl_cache acl_cache; /* the last read check's topic (acl.c) */
 	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
 	struct chat_ratelimit *request_limits; /* catch-up, chat/_api and cursor requests, per user */
 	struct chat_ratelimit *typing_limits;  /* typing:true, per user and channel */

@@ -108,7 +108,13 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		 * writes: Mosquitto checks a will's write access after the connection has ended. */
 		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
 	}
-	verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic, access);
+	if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */
+		verdict = chat_acl__check_read(&plugin->index, &plugin->acl_cache, user,
+					       mosquitto_client_id(ed->client), ed->topic);
+	} else {
+		verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic,
+					  access);
+	}
 	if(verdict == CHAT_ACL_DENY) {
 		return MOSQ_ERR_ACL_DENIED;
 	}
