@@ -1,130 +1,107 @@
 /*
  * bench.c - mqchat_bench, the load generator behind bench/run.sh.
  *
- * Method. Every client is a libmosquitto client with its own network thread (mosquitto_loop_start):
- * MQTT 3.1.1, clean session, 127.0.0.1. Times are CLOCK_MONOTONIC and read in this process only: a
- * send starts in the main thread just before mosquitto_publish; a message arrives when the
- * subscriber's on_message callback runs; a send is done when its PUBACK reaches on_publish. The same
- * scenarios run against plain mosquitto (topic chat/bench as plain pub/sub) and against mosquitto with
- * mqchat, so the difference between the columns is what the plugin costs.
+ * Method. Every client is a libmosquitto client (MQTT 3.1.1, clean session, 127.0.0.1, TCP_NODELAY),
+ * but none has a thread of its own: all of them are driven from one epoll loop in the main thread
+ * (mosquitto_socket, mosquitto_loop_read/write, mosquitto_want_write), so 19,000 clients cost 19,000
+ * sockets and a few KiB each, not 19,000 threads. Times are CLOCK_MONOTONIC in this process. A send's
+ * body carries a scenario tag and its index k, so a receiver knows which send it got, whether the
+ * broker is plain Mosquitto (the payload as sent) or mqchat (the stored event that contains it).
  *
- * Scenarios, each a function below with a deadline (--cap seconds); --scenarios picks and orders them:
- *   setup       mqchat only: ada creates #bench with every benchmark user as a member.
- *   throughput  one publisher sends N messages at QoS 1; libmosquitto keeps W of them in flight and
- *               queues the rest. One subscriber. sends/s = N / (first publish -> last PUBACK),
- *               delivered/s = N / (first publish -> last message at the subscriber).
- *   qos0        the same at QoS 0. There is no PUBACK, so it reports first publish -> last delivery.
- *   latency     L sends at QoS 1, one at a time: each starts once the previous one has reached the
- *               subscriber, its PUBACK has come back and (mqchat) its ack has reached the sender.
- *               p50/p99/max of publish call -> the subscriber's on_message, and with mqchat of
- *               publish call -> the ack's on_message.
- *   fanout      one publisher, S subscribers, N sends at QoS 1: deliveries/s = S*N / (first publish
- *               -> the last message at any subscriber).
- *   catchup     mqchat only: a member pages through the whole channel from seq 0 with limit 1000 and
- *               asks for the next page only once it has the current one.
+ * Scenarios (--scenarios, comma-separated, in order; each bounded by messages and by --cap seconds):
+ *   setup     mqchat only: creates the channels and members the others use (not timed).
+ *   setup-acks  only the channel of `acks` (for profiling that scenario alone).
+ *   fanout    QoS 1, four shapes on chat/<ch>: 1->1, 1->100, 10->10 (one channel), and 1000 channels
+ *             x 10 members with random senders (each client a member of 10 channels). Throughput:
+ *             --n sends, each publisher keeps --window unacknowledged (PUBACK); deliveries/s = all
+ *             deliveries / (first publish -> last delivery). Latency: --rate sends/s for --rate-s
+ *             seconds, p50/p99/max of publish -> each delivery.
+ *   acks      acknowledged sends, QoS 1, one client with 1 and with 100 in flight: acks/s. With mqchat an
+ *             ack is the JSON ack on chat/_reply/<id> (which means durable); plain has only the PUBACK.
+ *   conns     --conns-small then --conns-big idle members subscribed to chat/big: broker RSS (from
+ *             /proc/<--broker-pid>) per connection, and the time until the last member has one message.
+ *   seed      mqchat only: creates channel cu, then (with --seed-db while the broker is stopped) fills
+ *             it to --cu-events events directly in SQLite.
+ *   catchup   mqchat only: --cu-pages pages of 1000 from random cursors, one at a time, after a warm-up
+ *             pass over the same cursors: events/s and reply latency.
+ *   storm     mqchat only: --storm-clients members, each --storm-behind events behind, connect at once
+ *             and page (limit --storm-page) to the head: time until all are caught up.
  *
- * Correctness, not speed, decides the exit status. Every subscriber must get every send exactly once
- * (it goes by client_msg_id), and with mqchat in seq order without gaps. Every mqchat send must be
- * acked, and catch-up must return seqs 1..head exactly once each. A miss, a duplicate, an error reply
- * or a timeout exits 1.
- *
- * Caveats: clients and broker share the machine's cores, so client CPU competes with the broker. On
- * loopback there is no network latency. With synchronous=full each send waits for an fsync, which
- * costs whatever the disk costs. Plain mosquitto delivers a QoS 0 send at QoS 0, while mqchat delivers
- * the stored event at QoS 1 whatever the QoS of the send. Clients set TCP_NODELAY unless --nodelay 0:
- * with Nagle's algorithm on, mqchat's two answers per send (PUBACK, then the ack) meet delayed ACKs
- * and wait about 40 ms (run.sh measures that separately).
+ * Correctness, not speed, decides the exit status: every receiver must get every send meant for it
+ * exactly once (with mqchat, seqs of each channel consecutive and in order), every ack must come, every
+ * catch-up page must hold exactly the seqs asked for, and no client of the storm may see a gap or a
+ * duplicate. A miss, duplicate, error reply or deadline exits 1. Speed never does.
  *
  * Output: "RESULT <key> <value>" lines on stdout for run.sh; progress and problems on stderr.
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <math.h>
 #include <netinet/in.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
 #include <mosquitto.h>
+#include <sqlite3.h>
 
-#define BENCH_TOPIC     "chat/bench"
-#define SYNC_TOPIC      "chat/bench/sync"
-#define API_TOPIC       "chat/_api"
-#define REPLY_PREFIX    "chat/_reply/"
-#define SYNC_REPLY_HEAD "{\"ok\":true,\"kind\":\"sync\""
-#define BODY_MAX        4096
-#define MAX_SUBS        100
-#define MAX_PAGES       100000
-#define STEP_TIMEOUT_S  10.0 /* connect, subscribe, one latency round trip, one catch-up page */
+#define REPLY_PREFIX "chat/_reply/"
+#define MAX_EVENTS   1024
+#define STEP_S       30.0 /* any one setup step, connect wave or page */
+#define BODY_BYTES   150  /* a send is about 200 bytes on the wire */
+#define CONNECT_WAVE 64   /* connections awaiting their CONNACK at once (the listen backlog is 100) */
 
-struct options {
+struct opts {
 	int port;
 	bool mqchat;
 	const char *scenarios;
-	long n;            /* throughput and qos0 sends */
-	int window;        /* QoS 1 messages in flight per publisher */
-	long latency_n;    /* latency round trips */
-	long fanout_n;     /* fan-out sends */
-	int fanout_subs;   /* fan-out subscribers */
-	int page_limit;    /* catch-up limit per request */
-	int body_bytes;    /* body length of each send */
-	double cap;        /* seconds each scenario may take */
-	bool nodelay;      /* TCP_NODELAY on the clients' sockets */
-	const char *label; /* names the run in messages */
-};
-
-/* What one subscriber received of the current scenario's sends, which carry client_msg_ids
- * "<prefix><k>" for k in [0, n). */
-struct tally {
-	char prefix[16];
+	int broker_pid;
 	long n;
-	unsigned char *seen;
-	double *arrival; /* per k, when asked for (latency) */
-	long received, distinct, duplicates, strays;
-	bool check_seq; /* mqchat: seqs must arrive in order without gaps */
-	long long first_seq, last_seq;
-	long seq_breaks;
-	double last_arrival;
+	int window;
+	double rate, rate_s;
+	long ack_n;
+	int conns_small, conns_big;
+	long cu_events, cu_pages;
+	int storm_clients, storm_behind, storm_page;
+	double cap;
+	const char *label;
+	const char *seed_db;
+	const char *shapes; /* fan-out shapes to run, comma-separated; NULL: all */
 };
 
-/* A reply that is not an ack (API replies, catch-up pages), kept in arrival order. */
-struct reply {
-	struct reply *next;
-	double at;
-	size_t len;
-	char payload[];
-};
+static struct opts O;
+static int ep = -1;
+static bool failed;
 
-struct client {
+struct bc {
 	struct mosquitto *mosq;
-	char id[64];
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	/* Guarded by lock, written by the network thread's callbacks. */
-	long connacks;
+	int fd;
+	bool want_out;
+	int idx;
+	char id[24];
 	bool connected;
-	int connack;
-	long subacks;
-	int granted;
+	int connack_rc;
+	bool subscribed;
+	long inflight; /* QoS 1 publishes awaiting PUBACK */
 	long pubacks;
-	double last_puback;
-	long acks, errors;
-	double last_ack;
-	char *first_error;
-	long replies, taken;
-	struct reply *reply_head, *reply_tail;
-	struct tally tally;
+	/* scenario state */
+	long sent;
+	long next_since; /* storm: cursor */
+	long got;        /* storm: events received */
+	bool done;
 };
 
-static const char *body_text;      /* the body of every send, opts.body_bytes long */
-static long throughput_sends = -1; /* sends of the throughput scenario, once it has run */
+/* The running scenario's hooks. */
+static void (*hook_msg)(struct bc *c, const char *topic, const char *payload, int len, double t);
+static void (*hook_puback)(struct bc *c, int mid, double t);
+static void (*hook_connect)(struct bc *c, double t);
 
 
 static double now(void)
@@ -136,10 +113,11 @@ static double now(void)
 }
 
 
-__attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
+static void note(const char *fmt, ...)
 {
 	va_list ap;
 
+	fprintf(stderr, "[bench %s] ", O.label);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -147,7 +125,20 @@ __attribute__((format(printf, 1, 2))) static void note(const char *fmt, ...)
 }
 
 
-__attribute__((format(printf, 2, 3))) static void result(const char *key, const char *fmt, ...)
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "[bench %s] FAILED: ", O.label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	failed = true;
+}
+
+
+static void result(const char *key, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -160,783 +151,1325 @@ __attribute__((format(printf, 2, 3))) static void result(const char *key, const 
 }
 
 
-/* ---- tallies ------------------------------------------------------------------------------------- */
+/* ---- the epoll loop ------------------------------------------------------------------------------- */
 
-static int tally_init(struct tally *t, const char *prefix, long n, bool check_seq, bool arrivals)
+static void sync_out(struct bc *c)
 {
-	memset(t, 0, sizeof(*t));
-	snprintf(t->prefix, sizeof(t->prefix), "%s", prefix);
-	t->n = n;
-	t->check_seq = check_seq;
-	t->seen = calloc((size_t)n + 1, 1);
-	if(arrivals) {
-		t->arrival = calloc((size_t)n + 1, sizeof(*t->arrival));
+	struct epoll_event ev = {0};
+	bool want;
+
+	if(c->fd < 0) {
+		return;
 	}
-	return t->seen == NULL || (arrivals && t->arrival == NULL) ? -1 : 0;
+	want = mosquitto_want_write(c->mosq);
+	if(want == c->want_out) {
+		return;
+	}
+	ev.events = EPOLLIN | (want ? EPOLLOUT : 0);
+	ev.data.ptr = c;
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+	c->want_out = want;
 }
 
 
-static void tally_clear(struct tally *t)
+static void dropped(struct bc *c)
 {
-	free(t->seen);
-	free(t->arrival);
-	memset(t, 0, sizeof(*t));
+	c->fd = -1; /* libmosquitto closed the socket, which leaves the epoll set by itself */
+	c->want_out = false;
+	c->connected = false;
 }
 
 
-/* Counts one message on chat/bench: a plain send (plain mosquitto) or a stored event (mqchat). */
-static void tally_add(struct tally *t, const char *payload, int len, double at)
+/* Waits up to timeout_ms for socket events and handles them. */
+static void pump(int timeout_ms)
 {
-	cJSON *obj = cJSON_ParseWithLength(payload, (size_t)len);
-	const cJSON *cmid = cJSON_GetObjectItemCaseSensitive(obj, "client_msg_id");
-	const cJSON *body = cJSON_GetObjectItemCaseSensitive(obj, "body");
-	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(obj, "seq");
-	size_t plen = strlen(t->prefix);
-	char *end = NULL;
-	long k = -1;
+	struct epoll_event evs[MAX_EVENTS];
+	int n = epoll_wait(ep, evs, MAX_EVENTS, timeout_ms);
 
-	t->received++;
-	t->last_arrival = at;
-	if(cJSON_IsString(cmid) && strncmp(cmid->valuestring, t->prefix, plen) == 0) {
-		errno = 0;
-		k = strtol(cmid->valuestring + plen, &end, 10);
-		if(errno != 0 || end == cmid->valuestring + plen || *end != '\0') {
-			k = -1;
+	for(int i = 0; i < n; i++) {
+		struct bc *c = evs[i].data.ptr;
+		int rc = MOSQ_ERR_SUCCESS;
+
+		if(c->fd < 0) {
+			continue;
 		}
-	}
-	if(k < 0 || k >= t->n || !cJSON_IsString(body) || strcmp(body->valuestring, body_text) != 0) {
-		t->strays++;
-	} else if(t->seen[k]) {
-		t->duplicates++;
-	} else {
-		t->seen[k] = 1;
-		t->distinct++;
-		if(t->arrival != NULL) {
-			t->arrival[k] = at;
+		if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+			rc = mosquitto_loop_read(c->mosq, 64);
 		}
-	}
-	if(t->check_seq) {
-		long long s = cJSON_IsNumber(seq) ? (long long)seq->valuedouble : -1;
-		if(t->received == 1) {
-			t->first_seq = s;
-		} else if(s != t->last_seq + 1) {
-			t->seq_breaks++;
+		if(rc == MOSQ_ERR_SUCCESS && c->fd >= 0 && (evs[i].events & EPOLLOUT || mosquitto_want_write(c->mosq))) {
+			rc = mosquitto_loop_write(c->mosq, 64);
 		}
-		t->last_seq = s;
+		if(rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0) {
+			dropped(c);
+			continue;
+		}
+		sync_out(c);
 	}
-	cJSON_Delete(obj);
 }
 
-
-/* True when the subscriber got each of the n sends exactly once (and, with mqchat, as n consecutive
- * seqs in order). */
-static bool tally_exact(const struct tally *t, const char *who)
-{
-	bool ok = t->received == t->n && t->distinct == t->n && t->duplicates == 0 && t->strays == 0;
-
-	if(t->check_seq && t->n > 0) {
-		ok = ok && t->seq_breaks == 0 && t->first_seq > 0 && t->last_seq - t->first_seq + 1 == t->n;
-	}
-	if(!ok) {
-		note("%s: expected %ld sends once each; got %ld, distinct %ld, duplicates %ld, strays %ld,"
-		     " seq breaks %ld (seqs %lld..%lld)",
-		     who, t->n, t->received, t->distinct, t->duplicates, t->strays, t->seq_breaks,
-		     t->first_seq, t->last_seq);
-	}
-	return ok;
-}
-
-
-/* ---- clients ------------------------------------------------------------------------------------- */
 
 static void on_connect(struct mosquitto *mosq, void *obj, int rc)
 {
-	struct client *c = obj;
+	struct bc *c = obj;
 
 	(void)mosq;
-	pthread_mutex_lock(&c->lock);
+	c->connack_rc = rc;
 	c->connected = rc == 0;
-	c->connack = rc;
-	c->connacks++;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	if(hook_connect && rc == 0) {
+		hook_connect(c, now());
+	}
 }
 
 
-static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int qos_count, const int *granted)
+static void on_subscribe(struct mosquitto *mosq, void *obj, int mid, int n, const int *granted)
 {
-	struct client *c = obj;
+	struct bc *c = obj;
 
 	(void)mosq;
 	(void)mid;
-	pthread_mutex_lock(&c->lock);
-	c->granted = qos_count > 0 ? granted[0] : 0x80;
-	c->subacks++;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	c->subscribed = n > 0 && granted[0] <= 2;
 }
 
 
-/* For QoS 1 this runs on PUBACK; for QoS 0 when the message has been written. */
 static void on_publish(struct mosquitto *mosq, void *obj, int mid)
 {
-	struct client *c = obj;
-	double at = now();
+	struct bc *c = obj;
 
 	(void)mosq;
-	(void)mid;
-	pthread_mutex_lock(&c->lock);
+	c->inflight--;
 	c->pubacks++;
-	c->last_puback = at;
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
+	if(hook_puback) {
+		hook_puback(c, mid, now());
+	}
 }
 
 
-/* Acks are counted. Anything else is queued for take_reply(); errors are also counted and the first
- * one is kept. Catch-up pages are queued unparsed, so the timed loop does not pay for parsing 300 kB
- * of JSON. */
-static void on_reply(struct client *c, const char *payload, int len, double at)
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m)
 {
-	cJSON *obj = NULL;
-	const cJSON *ok, *kind;
-	struct reply *r;
-
-	if(len < (int)strlen(SYNC_REPLY_HEAD)
-	   || strncmp(payload, SYNC_REPLY_HEAD, strlen(SYNC_REPLY_HEAD)) != 0) {
-		obj = cJSON_ParseWithLength(payload, (size_t)len);
-		ok = cJSON_GetObjectItemCaseSensitive(obj, "ok");
-		kind = cJSON_GetObjectItemCaseSensitive(obj, "kind");
-		if(!cJSON_IsTrue(ok)) {
-			if(c->first_error == NULL) {
-				c->first_error = strndup(payload, (size_t)len);
-			}
-			c->errors++;
-		} else if(cJSON_IsString(kind) && strcmp(kind->valuestring, "ack") == 0) {
-			c->acks++;
-			c->last_ack = at;
-			cJSON_Delete(obj);
-			return;
-		}
-		cJSON_Delete(obj);
-	}
-	r = malloc(sizeof(*r) + (size_t)len + 1);
-	if(r == NULL) {
-		c->errors++;
-		return;
-	}
-	r->next = NULL;
-	r->at = at;
-	r->len = (size_t)len;
-	memcpy(r->payload, payload, (size_t)len);
-	r->payload[len] = '\0';
-	if(c->reply_tail != NULL) {
-		c->reply_tail->next = r;
-	} else {
-		c->reply_head = r;
-	}
-	c->reply_tail = r;
-	c->replies++;
-}
-
-
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *msg)
-{
-	struct client *c = obj;
-	double at = now();
+	struct bc *c = obj;
 
 	(void)mosq;
-	pthread_mutex_lock(&c->lock);
-	if(strncmp(msg->topic, REPLY_PREFIX, strlen(REPLY_PREFIX)) == 0) {
-		on_reply(c, msg->payload, msg->payloadlen, at);
-	} else if(strcmp(msg->topic, BENCH_TOPIC) == 0 && c->tally.seen != NULL) {
-		tally_add(&c->tally, msg->payload, msg->payloadlen, at);
-	} else {
-		c->tally.strays++;
+	if(hook_msg) {
+		hook_msg(c, m->topic, m->payload, m->payloadlen, now());
 	}
-	pthread_cond_broadcast(&c->cond);
-	pthread_mutex_unlock(&c->lock);
 }
 
 
-static void client_free(struct client *c)
+/* mosquitto_new() opens a socket pair per client to wake its own network thread, which this loop
+ * never uses: 3 descriptors per client instead of 1, so 19,000 clients would need 57,000, and a
+ * write(2) on the pair for every packet queued in a callback. libmosquitto only warns when the pair
+ * cannot be made, so it is made to fail: with a soft descriptor limit of 0 for the duration of the
+ * call, which opens nothing else. */
+static struct mosquitto *new_without_socketpair(const char *id, void *obj)
 {
-	struct reply *r, *next;
+	struct rlimit rl, none;
+	struct mosquitto *mosq;
 
-	if(c == NULL) {
-		return;
+	if(getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+		return mosquitto_new(id, true, obj);
 	}
-	if(c->mosq != NULL) {
-		/* A clean DISCONNECT ends the network thread; force it only when there is nothing to end. */
-		bool clean = mosquitto_disconnect(c->mosq) == MOSQ_ERR_SUCCESS;
-		mosquitto_loop_stop(c->mosq, !clean);
-		mosquitto_destroy(c->mosq);
-	}
-	for(r = c->reply_head; r != NULL; r = next) {
-		next = r->next;
-		free(r);
-	}
-	tally_clear(&c->tally);
-	free(c->first_error);
-	pthread_cond_destroy(&c->cond);
-	pthread_mutex_destroy(&c->lock);
-	free(c);
+	none = rl;
+	none.rlim_cur = 0;
+	setrlimit(RLIMIT_NOFILE, &none);
+	mosq = mosquitto_new(id, true, obj);
+	setrlimit(RLIMIT_NOFILE, &rl);
+	return mosq;
 }
 
 
-/* Waits, with c->lock held, until *counter >= target or the deadline passes. */
-static bool wait_locked(struct client *c, const long *counter, long target, double deadline)
+static struct bc *bc_new(const char *id, int idx)
 {
-	struct timespec ts;
-
-	ts.tv_sec = (time_t)deadline;
-	ts.tv_nsec = (long)((deadline - (double)ts.tv_sec) * 1e9);
-	while(*counter < target) {
-		if(pthread_cond_timedwait(&c->cond, &c->lock, &ts) == ETIMEDOUT) {
-			return *counter >= target;
-		}
-	}
-	return true;
-}
-
-
-static bool wait_count(struct client *c, const long *counter, long target, double deadline, const char *what)
-{
-	bool ok;
-
-	pthread_mutex_lock(&c->lock);
-	ok = wait_locked(c, counter, target, deadline);
-	if(!ok) {
-		note("%s: timed out waiting for %s: %ld of %ld", c->id, what, *counter, target);
-	}
-	pthread_mutex_unlock(&c->lock);
-	return ok;
-}
-
-
-/* A connected client for user (password "<user>-pw") with its network thread running. */
-static struct client *client_connect(const struct options *opts, const char *id, const char *user,
-				     double deadline)
-{
-	struct client *c = calloc(1, sizeof(*c));
-	pthread_condattr_t attr;
-	char password[64];
+	struct bc *c = calloc(1, sizeof(*c));
 
 	if(c == NULL) {
 		return NULL;
 	}
 	snprintf(c->id, sizeof(c->id), "%s", id);
-	pthread_mutex_init(&c->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&c->cond, &attr);
-	pthread_condattr_destroy(&attr);
-	c->mosq = mosquitto_new(id, true, c);
+	c->fd = -1;
+	c->idx = idx;
+	c->mosq = new_without_socketpair(c->id, c);
 	if(c->mosq == NULL) {
 		free(c);
 		return NULL;
 	}
-	snprintf(password, sizeof(password), "%s-pw", user);
+	mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+	mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
+	mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, 65535);
+	mosquitto_username_pw_set(c->mosq, c->id, "x");
 	mosquitto_connect_callback_set(c->mosq, on_connect);
 	mosquitto_subscribe_callback_set(c->mosq, on_subscribe);
 	mosquitto_publish_callback_set(c->mosq, on_publish);
 	mosquitto_message_callback_set(c->mosq, on_message);
-	if(mosquitto_username_pw_set(c->mosq, user, password) != MOSQ_ERR_SUCCESS
-	   || mosquitto_int_option(c->mosq, MOSQ_OPT_SEND_MAXIMUM, opts->window) != MOSQ_ERR_SUCCESS
-	   || mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, opts->nodelay) != MOSQ_ERR_SUCCESS
-	   || mosquitto_connect(c->mosq, "127.0.0.1", opts->port, 60) != MOSQ_ERR_SUCCESS
-	   || mosquitto_loop_start(c->mosq) != MOSQ_ERR_SUCCESS) {
-		note("%s: cannot connect to 127.0.0.1:%d", id, opts->port);
-		mosquitto_destroy(c->mosq);
-		c->mosq = NULL;
-		client_free(c);
-		return NULL;
-	}
-	if(!wait_count(c, &c->connacks, 1, deadline, "CONNACK") || !c->connected) {
-		note("%s: no connection to 127.0.0.1:%d (CONNACK %d)", id, opts->port, c->connack);
-		client_free(c);
-		return NULL;
-	}
 	return c;
 }
 
 
-static bool client_subscribe(struct client *c, const char *topic, double deadline)
+static void bc_free(struct bc *c)
 {
-	long want = c->subacks + 1;
+	if(c == NULL) {
+		return;
+	}
+	if(c->fd >= 0) {
+		mosquitto_disconnect(c->mosq);
+	}
+	mosquitto_destroy(c->mosq);
+	free(c);
+}
 
-	if(mosquitto_subscribe(c->mosq, NULL, topic, 1) != MOSQ_ERR_SUCCESS
-	   || !wait_count(c, &c->subacks, want, deadline, "SUBACK")) {
+
+/* Opens the TCP connection and sends CONNECT; the CONNACK comes through pump(). */
+static bool bc_start(struct bc *c)
+{
+	struct epoll_event ev = {.events = EPOLLIN};
+	int rc = c->fd >= 0 || mosquitto_socket(c->mosq) >= 0 ? mosquitto_reconnect(c->mosq)
+							   : mosquitto_connect(c->mosq, "127.0.0.1", O.port, 3600);
+
+	if(rc != MOSQ_ERR_SUCCESS) {
+		fail("%s: connect: %s", c->id, mosquitto_strerror(rc));
 		return false;
 	}
-	if(c->granted != 1) {
-		note("%s: subscription to %s granted 0x%02x, not QoS 1", c->id, topic, (unsigned)c->granted);
+	c->connected = false;
+	c->connack_rc = -1;
+	c->fd = mosquitto_socket(c->mosq);
+	c->want_out = false;
+	ev.data.ptr = c;
+	if(epoll_ctl(ep, EPOLL_CTL_ADD, c->fd, &ev) != 0) {
+		fail("%s: epoll_ctl: %s", c->id, strerror(errno));
 		return false;
+	}
+	sync_out(c);
+	return true;
+}
+
+
+/* pump() until cond(arg) holds or the deadline passes. */
+static bool wait_for(bool (*cond)(void *), void *arg, double deadline, const char *what)
+{
+	while(!cond(arg)) {
+		if(now() > deadline) {
+			fail("timed out waiting for %s", what);
+			return false;
+		}
+		pump(5);
 	}
 	return true;
 }
 
 
-static bool publish(struct client *c, const char *topic, const char *payload, int qos)
+struct group {
+	struct bc **c;
+	int n;
+};
+
+
+/* Connects clients <prefix><first + i>, i in [0, n), at most CONNECT_WAVE awaiting a CONNACK at once. */
+static struct group group_connect_from(const char *prefix, int first, int n)
+{
+	struct group g = {calloc((size_t)n + 1, sizeof(struct bc *)), n};
+	double deadline = now() + STEP_S + n / 500.0;
+	int started = 0;
+
+	if(g.c == NULL) {
+		g.n = 0;
+		fail("out of memory");
+		return g;
+	}
+	for(int i = 0; i < n; i++) {
+		char id[24];
+		snprintf(id, sizeof(id), "%s%d", prefix, first + i);
+		if((g.c[i] = bc_new(id, i)) == NULL) {
+			fail("out of memory");
+			g.n = i;
+			return g;
+		}
+	}
+	while(!failed) {
+		int pending = 0, done = 0;
+		for(int i = 0; i < started; i++) {
+			if(g.c[i]->connected) {
+				done++;
+			} else if(g.c[i]->connack_rc > 0 || g.c[i]->fd < 0) {
+				fail("%s was refused (%d)", g.c[i]->id, g.c[i]->connack_rc);
+				return g;
+			} else {
+				pending++;
+			}
+		}
+		if(done == n) {
+			break;
+		}
+		while(started < n && pending < CONNECT_WAVE) {
+			if(!bc_start(g.c[started++])) {
+				return g;
+			}
+			pending++;
+		}
+		if(now() > deadline) {
+			fail("timed out connecting %s* (%d of %d)", prefix, done, n);
+			break;
+		}
+		pump(5);
+	}
+	return g;
+}
+
+
+static struct group group_connect(const char *prefix, int n)
+{
+	return group_connect_from(prefix, 0, n);
+}
+
+
+static void group_free(struct group *g)
+{
+	for(int i = 0; i < g->n; i++) {
+		bc_free(g->c[i]);
+	}
+	free(g->c);
+	g->c = NULL;
+	g->n = 0;
+}
+
+
+static bool all_subscribed(void *arg)
+{
+	struct group *g = arg;
+
+	for(int i = 0; i < g->n; i++) {
+		if(!g->c[i]->subscribed) {
+			return false;
+		}
+	}
+	return true;
+}
+
+
+/* Subscribes each client of g to its topics (topics_of fills up to 10) at QoS 1. */
+static bool group_subscribe(struct group *g, int (*topics_of)(int i, char topics[10][80]))
+{
+	for(int i = 0; i < g->n; i++) {
+		char topics[10][80];
+		char *t[10];
+		int k = topics_of(i, topics);
+		for(int j = 0; j < k; j++) {
+			t[j] = topics[j];
+		}
+		g->c[i]->subscribed = false;
+		if(mosquitto_subscribe_multiple(g->c[i]->mosq, NULL, k, t, 1, 0, NULL) != MOSQ_ERR_SUCCESS) {
+			fail("%s: subscribe", g->c[i]->id);
+			return false;
+		}
+		sync_out(g->c[i]);
+		if(i % 64 == 63) {
+			pump(0);
+		}
+	}
+	return wait_for(all_subscribed, g, now() + STEP_S + g->n / 500.0, "SUBACKs");
+}
+
+
+static bool publish(struct bc *c, const char *topic, const char *payload, int qos)
 {
 	int rc = mosquitto_publish(c->mosq, NULL, topic, (int)strlen(payload), payload, qos, false);
 
 	if(rc != MOSQ_ERR_SUCCESS) {
-		note("%s: publish to %s: %s", c->id, topic, mosquitto_strerror(rc));
+		fail("%s: publish: %s", c->id, mosquitto_strerror(rc));
 		return false;
 	}
+	if(qos > 0) {
+		c->inflight++;
+	}
+	sync_out(c);
 	return true;
 }
 
 
-static bool publish_send(struct client *c, const char *prefix, long k, int qos)
-{
-	char payload[BODY_MAX + 128];
+/* ---- payloads ------------------------------------------------------------------------------------- */
 
-	snprintf(payload, sizeof(payload), "{\"client_msg_id\":\"%s%ld\",\"body\":\"%s\"}", prefix, k,
-		 body_text);
-	return publish(c, BENCH_TOPIC, payload, qos);
+/* {"client_msg_id":"<tag>-<k>","body":"<tag>:<k>:xxx..."} (the id only when with_id), ~200 bytes. */
+static void make_send(char *out, size_t size, const char *tag, long k, bool with_id)
+{
+	char body[BODY_BYTES + 1];
+	int used = snprintf(body, sizeof(body), "%s:%ld:", tag, k);
+
+	memset(body + used, 'x', (size_t)(BODY_BYTES - used));
+	body[BODY_BYTES] = '\0';
+	if(with_id) {
+		snprintf(out, size, "{\"client_msg_id\":\"%s-%ld\",\"body\":\"%s\"}", tag, k, body);
+	} else {
+		snprintf(out, size, "{\"body\":\"%s\"}", body);
+	}
 }
 
 
-/* Takes the oldest queued reply, waiting for one until the deadline. The caller frees it. */
-static struct reply *take_reply(struct client *c, double deadline)
+/* k of a send with this tag found in payload (the body as sent, or inside the stored event). */
+static long parse_k(const char *payload, const char *tag)
 {
-	struct reply *r = NULL;
+	const char *b = strstr(payload, "\"body\":\"");
+	size_t tl = strlen(tag);
 
-	pthread_mutex_lock(&c->lock);
-	if(wait_locked(c, &c->replies, c->taken + 1, deadline)) {
-		r = c->reply_head;
-		c->reply_head = r->next;
-		if(c->reply_head == NULL) {
-			c->reply_tail = NULL;
+	if(b == NULL) {
+		return -1;
+	}
+	b += 8;
+	if(strncmp(b, tag, tl) != 0 || b[tl] != ':') {
+		return -1;
+	}
+	return strtol(b + tl + 1, NULL, 10);
+}
+
+
+static long long parse_num(const char *payload, const char *key)
+{
+	const char *p = strstr(payload, key);
+
+	return p ? strtoll(p + strlen(key), NULL, 10) : -1;
+}
+
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+
+static void report_latency(const char *key, double *v, long n)
+{
+	char k[128];
+
+	if(n == 0) {
+		return;
+	}
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	snprintf(k, sizeof(k), "%s.p50_us", key);
+	result(k, "%.0f", v[(long)(0.50 * (double)(n - 1))] * 1e6);
+	snprintf(k, sizeof(k), "%s.p99_us", key);
+	result(k, "%.0f", v[(long)(0.99 * (double)(n - 1))] * 1e6);
+	snprintf(k, sizeof(k), "%s.max_us", key);
+	result(k, "%.0f", v[n - 1] * 1e6);
+}
+
+
+/* ---- API calls (mqchat) --------------------------------------------------------------------------- */
+
+static struct bc *admin;
+static long api_replies, api_errors;
+
+static void api_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	(void)c;
+	(void)topic;
+	(void)len;
+	(void)t;
+	if(strncmp(payload, "{\"ok\":true", 10) == 0) {
+		api_replies++;
+	} else {
+		if(api_errors++ == 0) {
+			fail("API error: %.300s", payload);
 		}
-		c->taken++;
 	}
-	pthread_mutex_unlock(&c->lock);
-	if(r == NULL) {
-		note("%s: timed out waiting for a reply", c->id);
-	}
-	return r;
 }
 
 
-/* With mqchat, each send with a client_msg_id is acked on the sender's reply topic. */
-static bool sender_acked(struct client *c, const struct options *opts, long n, double deadline)
+static bool api_done(void *arg)
 {
-	bool ok = true;
+	return api_replies + api_errors >= *(long *)arg;
+}
 
-	if(opts->mqchat && !wait_count(c, &c->acks, n, deadline, "acks")) {
-		ok = false;
+
+/* Sends requests[0..n) on chat/_api with at most 100 outstanding; true when every reply was ok. */
+static bool api_batch(char **requests, long n)
+{
+	long sent = 0;
+	double deadline = now() + STEP_S + (double)n * 0.005;
+
+	hook_msg = api_msg;
+	api_replies = api_errors = 0;
+	while(sent < n && !failed) {
+		while(sent < n && sent - api_replies - api_errors < 100) {
+			if(!publish(admin, "chat/_api", requests[sent++], 1)) {
+				return false;
+			}
+		}
+		if(now() > deadline) {
+			fail("timed out on API requests");
+			return false;
+		}
+		pump(5);
 	}
-	pthread_mutex_lock(&c->lock);
-	if(c->errors > 0) {
-		note("%s: %ld error replies; the first: %s", c->id, c->errors, c->first_error);
-		ok = false;
+	return wait_for(api_done, &n, deadline, "API replies") && api_errors == 0;
+}
+
+
+/* Creates a private channel whose members are <prefix><i>, i in [0, n). */
+static bool create_channel(const char *name, const char *prefix, int n)
+{
+	long count = 1 + (n > 1000 ? n - 1000 : 0);
+	char **reqs = calloc((size_t)count, sizeof(char *));
+	size_t cap = 64 + (size_t)(n < 1000 ? n : 1000) * 40;
+	bool ok;
+	long r = 1;
+
+	if(reqs == NULL || (reqs[0] = malloc(cap)) == NULL) {
+		free(reqs);
+		return false;
 	}
-	if(opts->mqchat && c->acks != n) {
-		note("%s: %ld acks for %ld sends", c->id, c->acks, n);
-		ok = false;
+	size_t used = (size_t)snprintf(reqs[0], cap, "{\"op\":\"create\",\"channel\":\"%s\",\"visibility\":\"private\",\"members\":[", name);
+	for(int i = 0; i < n && i < 1000; i++) {
+		used += (size_t)snprintf(reqs[0] + used, cap - used, "%s\"%s%d\"", i ? "," : "", prefix, i);
 	}
-	pthread_mutex_unlock(&c->lock);
+	snprintf(reqs[0] + used, cap - used, "]}");
+	for(int i = 1000; i < n; i++) {
+		reqs[r] = malloc(128);
+		if(reqs[r] == NULL) {
+			break;
+		}
+		snprintf(reqs[r++], 128, "{\"op\":\"invite\",\"channel\":\"%s\",\"user\":\"%s%d\"}", name, prefix, i);
+	}
+	ok = r == count && api_batch(reqs, count);
+	for(long i = 0; i < r; i++) {
+		free(reqs[i]);
+	}
+	free(reqs);
+	if(!ok) {
+		fail("could not create #%s", name);
+	}
 	return ok;
 }
 
 
-/* ---- scenarios ----------------------------------------------------------------------------------- */
-
-/* mqchat: ada creates #bench with bo, cy and the fan-out users f01..fNN as members. */
-static int scenario_setup(const struct options *opts)
+static bool admin_connect(void)
 {
-	double deadline = now() + opts->cap;
-	char request[4096] = "{\"op\":\"create\",\"channel\":\"bench\",\"members\":[\"bo\",\"cy\"";
-	size_t used = strlen(request);
-	struct client *ada = NULL;
-	struct reply *r = NULL;
-	int rc = 1;
+	struct group g;
 
-	if(!opts->mqchat) {
-		return 0;
-	}
-	ada = client_connect(opts, "setup", "ada", now() + STEP_TIMEOUT_S);
-	for(int i = 1; i <= opts->fanout_subs && used < sizeof(request); i++) {
-		used += (size_t)snprintf(request + used, sizeof(request) - used, ",\"f%02d\"", i);
-	}
-	if(used + 3 < sizeof(request)) {
-		memcpy(request + used, "]}", 3);
-		if(ada != NULL && publish(ada, API_TOPIC, request, 1)) {
-			r = take_reply(ada, deadline);
-		}
-	}
-	if(r != NULL && strncmp(r->payload, "{\"ok\":true", 10) == 0) {
-		rc = 0;
-	} else if(r != NULL) {
-		note("setup: create refused: %s", r->payload);
-	}
-	free(r);
-	client_free(ada);
-	return rc;
-}
-
-
-/* One publisher, one subscriber, opts->n sends at the given QoS. */
-static int scenario_stream(const struct options *opts, int qos)
-{
-	const char *prefix = qos == 1 ? "t1-" : "q0-";
-	const char *key = qos == 1 ? "throughput" : "qos0";
-	double deadline = now() + opts->cap, t0, done_at;
-	struct client *pub = NULL, *sub = NULL;
-	int rc = 1;
-
-	pub = client_connect(opts, qos == 1 ? "pub-t1" : "pub-q0", "ada", now() + STEP_TIMEOUT_S);
-	sub = client_connect(opts, qos == 1 ? "sub-t1" : "sub-q0", "bo", now() + STEP_TIMEOUT_S);
-	if(pub == NULL || sub == NULL || tally_init(&sub->tally, prefix, opts->n, opts->mqchat, false) != 0
-	   || !client_subscribe(sub, BENCH_TOPIC, now() + STEP_TIMEOUT_S)) {
-		goto out;
-	}
-	t0 = now();
-	for(long k = 0; k < opts->n; k++) {
-		if(!publish_send(pub, prefix, k, qos)) {
-			goto out;
-		}
-	}
-	if((qos == 1 && !wait_count(pub, &pub->pubacks, opts->n, deadline, "PUBACKs"))
-	   || !wait_count(sub, &sub->tally.distinct, opts->n, deadline, "deliveries")
-	   || !sender_acked(pub, opts, opts->n, deadline)) {
-		goto out;
-	}
-	pthread_mutex_lock(&sub->lock);
-	rc = tally_exact(&sub->tally, sub->id) ? 0 : 1;
-	done_at = sub->tally.last_arrival;
-	pthread_mutex_unlock(&sub->lock);
-	if(rc == 0 && qos == 1) {
-		throughput_sends = opts->n;
-	}
-	if(rc == 0 && opts->n > 0) {
-		if(qos == 1) {
-			result("throughput.sends_per_s", "%.0f", (double)opts->n / (pub->last_puback - t0));
-		}
-		result(qos == 1 ? "throughput.delivered_per_s" : "qos0.delivered_per_s", "%.0f",
-		       (double)opts->n / (done_at - t0));
-		note("%s %s: %ld sends, %.3f s to the last delivery", opts->label, key, opts->n,
-		     done_at - t0);
-	}
-out:
-	client_free(pub);
-	client_free(sub);
-	return rc;
-}
-
-
-static int compare_doubles(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-
-/* The nearest-rank percentile of sorted values. */
-static double percentile(const double *sorted, long n, double p)
-{
-	long rank = (long)ceil(p / 100.0 * (double)n);
-
-	return sorted[rank < 1 ? 0 : rank - 1];
-}
-
-
-static void report_percentiles(const char *key, double *values, long n)
-{
-	char name[64];
-
-	qsort(values, (size_t)n, sizeof(*values), compare_doubles);
-	snprintf(name, sizeof(name), "%s.p50_us", key);
-	result(name, "%.0f", percentile(values, n, 50));
-	snprintf(name, sizeof(name), "%s.p99_us", key);
-	result(name, "%.0f", percentile(values, n, 99));
-	snprintf(name, sizeof(name), "%s.max_us", key);
-	result(name, "%.0f", values[n - 1]);
-}
-
-
-/* opts->latency_n sends at QoS 1, one at a time: each starts when the previous one has reached the
- * subscriber, its PUBACK has come back and (mqchat) its ack has reached the sender. Measures publish
- * call -> the subscriber's on_message, and with mqchat also publish call -> the ack's on_message. */
-static int scenario_latency(const struct options *opts)
-{
-	long n = opts->latency_n;
-	double deadline = now() + opts->cap;
-	double *sent = calloc((size_t)n + 1, sizeof(*sent));
-	double *lat = calloc((size_t)n + 1, sizeof(*lat));
-	double *ack_lat = calloc((size_t)n + 1, sizeof(*ack_lat));
-	struct client *pub = NULL, *sub = NULL;
-	int rc = 1;
-
-	pub = client_connect(opts, "pub-lat", "ada", now() + STEP_TIMEOUT_S);
-	sub = client_connect(opts, "sub-lat", "bo", now() + STEP_TIMEOUT_S);
-	if(sent == NULL || lat == NULL || ack_lat == NULL || pub == NULL || sub == NULL
-	   || tally_init(&sub->tally, "lat-", n, opts->mqchat, true) != 0
-	   || !client_subscribe(sub, BENCH_TOPIC, now() + STEP_TIMEOUT_S)) {
-		goto out;
-	}
-	for(long k = 0; k < n; k++) {
-		double step = now() + STEP_TIMEOUT_S;
-		step = step < deadline ? step : deadline;
-		sent[k] = now();
-		if(!publish_send(pub, "lat-", k, 1)
-		   || !wait_count(sub, &sub->tally.distinct, k + 1, step, "a delivery")
-		   || !wait_count(pub, &pub->pubacks, k + 1, step, "a PUBACK")
-		   || (opts->mqchat && !wait_count(pub, &pub->acks, k + 1, step, "an ack"))) {
-			goto out;
-		}
-		ack_lat[k] =
-			(pub->last_ack - sent[k]) * 1e6; /* pub->acks == k + 1: nothing writes last_ack */
-	}
-	if(!sender_acked(pub, opts, n, deadline)) {
-		goto out;
-	}
-	pthread_mutex_lock(&sub->lock);
-	rc = tally_exact(&sub->tally, sub->id) ? 0 : 1;
-	for(long k = 0; k < n; k++) {
-		lat[k] = (sub->tally.arrival[k] - sent[k]) * 1e6;
-	}
-	pthread_mutex_unlock(&sub->lock);
-	if(rc == 0 && n > 0) {
-		report_percentiles("latency", lat, n);
-		if(opts->mqchat) {
-			report_percentiles("latency.ack", ack_lat, n);
-		}
-		note("%s latency: %ld round trips, p50 %.0f us", opts->label, n, percentile(lat, n, 50));
-	}
-out:
-	free(sent);
-	free(lat);
-	free(ack_lat);
-	client_free(pub);
-	client_free(sub);
-	return rc;
-}
-
-
-/* One publisher, opts->fanout_subs subscribers (users f01..), opts->fanout_n sends at QoS 1. */
-static int scenario_fanout(const struct options *opts)
-{
-	long n = opts->fanout_n;
-	int nsubs = opts->fanout_subs;
-	double deadline = now() + opts->cap, t0, done_at = 0;
-	struct client *pub = NULL, *subs[MAX_SUBS] = {NULL};
-	char id[32], user[16];
-	int rc = 1;
-
-	pub = client_connect(opts, "pub-fan", "ada", now() + STEP_TIMEOUT_S);
-	if(pub == NULL) {
-		goto out;
-	}
-	for(int i = 0; i < nsubs; i++) {
-		snprintf(id, sizeof(id), "sub-fan-%02d", i + 1);
-		snprintf(user, sizeof(user), "f%02d", i + 1);
-		subs[i] = client_connect(opts, id, user, now() + STEP_TIMEOUT_S);
-		if(subs[i] == NULL || tally_init(&subs[i]->tally, "fan-", n, opts->mqchat, false) != 0
-		   || !client_subscribe(subs[i], BENCH_TOPIC, now() + STEP_TIMEOUT_S)) {
-			goto out;
-		}
-	}
-	t0 = now();
-	for(long k = 0; k < n; k++) {
-		if(!publish_send(pub, "fan-", k, 1)) {
-			goto out;
-		}
-	}
-	if(!wait_count(pub, &pub->pubacks, n, deadline, "PUBACKs")) {
-		goto out;
-	}
-	for(int i = 0; i < nsubs; i++) {
-		if(!wait_count(subs[i], &subs[i]->tally.distinct, n, deadline, "deliveries")) {
-			goto out;
-		}
-	}
-	if(!sender_acked(pub, opts, n, deadline)) {
-		goto out;
-	}
-	rc = 0;
-	for(int i = 0; i < nsubs; i++) {
-		pthread_mutex_lock(&subs[i]->lock);
-		if(!tally_exact(&subs[i]->tally, subs[i]->id)) {
-			rc = 1;
-		}
-		if(subs[i]->tally.last_arrival > done_at) {
-			done_at = subs[i]->tally.last_arrival;
-		}
-		pthread_mutex_unlock(&subs[i]->lock);
-	}
-	if(rc == 0 && n > 0) {
-		result("fanout.deliveries_per_s", "%.0f", (double)n * nsubs / (done_at - t0));
-		result("fanout.sends_per_s", "%.0f", (double)n / (pub->last_puback - t0));
-		note("%s fanout: %ld sends x %d subscribers, %.3f s to the last delivery", opts->label, n,
-		     nsubs, done_at - t0);
-	}
-out:
-	client_free(pub);
-	for(int i = 0; i < nsubs; i++) {
-		client_free(subs[i]);
-	}
-	return rc;
-}
-
-
-/* Reads "key":<integer> or "key":true/false from the head of a catch-up page, which build_reply()
- * writes before the events array. */
-static bool page_head(const char *page, const char *key, long long *value)
-{
-	char pattern[32];
-	const char *p, *events = strstr(page, "\"events\":");
-
-	snprintf(pattern, sizeof(pattern), "\"%s\":", key);
-	p = strstr(page, pattern);
-	if(p == NULL || events == NULL || p > events) {
-		return false;
-	}
-	p += strlen(pattern);
-	if(strncmp(p, "true", 4) == 0 || strncmp(p, "false", 5) == 0) {
-		*value = p[0] == 't';
+	if(admin != NULL) {
 		return true;
 	}
-	*value = strtoll(p, NULL, 10);
+	g = group_connect("admin", 1);
+	if(failed) {
+		group_free(&g);
+		return false;
+	}
+	admin = g.c[0];
+	free(g.c);
 	return true;
 }
 
 
-/* Checks that the pages hold seqs 1..head once each, in order; counts the throughput sends among
- * them. Returns the number of events, or -1. */
-static long verify_pages(struct reply **pages, long npages, long long head, long *sends)
+/* ---- fan-out -------------------------------------------------------------------------------------- */
+
+struct shape {
+	const char *key;
+	int pubs, subs; /* one channel; pubs == 0: RANDOM_CHANNELS x RANDOM_MEMBERS, random senders */
+};
+
+#define RANDOM_CHANNELS 1000
+#define RANDOM_MEMBERS  10
+
+static const struct shape shapes[] = {
+	{"1to1", 1, 1},
+	{"1to100", 1, 100},
+	{"10to10", 10, 10},
+	{"1000x10", 0, 0},
+};
+
+static struct {
+	const struct shape *s;
+	struct group pubs, subs;
+	char tag[16];
+	long n;                /* sends of this phase */
+	int *chan_of;          /* random shape: channel of send k */
+	double *sent_at;       /* per k */
+	uint64_t *seen;        /* per receiver, a bitmap of k */
+	long words;            /* bitmap words per receiver */
+	long long *last_seq;   /* mqchat: per receiver and channel slot */
+	long delivered, expected, dupes, strays, seq_breaks;
+	double first, last;
+	double *lat;
+	long nlat, cap_lat;
+} F;
+
+static int single_topics(int i, char t[10][80])
 {
-	long long expect = 1;
-
-	*sends = 0;
-	for(long i = 0; i < npages; i++) {
-		cJSON *obj = cJSON_ParseWithLength(pages[i]->payload, pages[i]->len);
-		const cJSON *events = cJSON_GetObjectItemCaseSensitive(obj, "events"), *ev;
-
-		if(!cJSON_IsArray(events)) {
-			note("catch-up: page %ld is not a sync reply", i + 1);
-			cJSON_Delete(obj);
-			return -1;
-		}
-		cJSON_ArrayForEach(ev, events) {
-			const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
-			const cJSON *cmid = cJSON_GetObjectItemCaseSensitive(ev, "client_msg_id");
-			if(!cJSON_IsNumber(seq) || (long long)seq->valuedouble != expect) {
-				note("catch-up: page %ld: expected seq %lld", i + 1, expect);
-				cJSON_Delete(obj);
-				return -1;
-			}
-			expect++;
-			if(cJSON_IsString(cmid) && strncmp(cmid->valuestring, "t1-", 3) == 0) {
-				(*sends)++;
-			}
-		}
-		cJSON_Delete(obj);
-	}
-	if(expect - 1 != head) {
-		note("catch-up: pages hold seqs 1..%lld, the head is %lld", expect - 1, head);
-		return -1;
-	}
-	return (long)head;
+	(void)i;
+	snprintf(t[0], 80, "chat/f%s", F.s->key);
+	return 1;
 }
 
 
-/* A member pages through #bench from seq 0, one request in flight at a time. */
-static int scenario_catchup(const struct options *opts)
+/* Random shape: client i is a member of channels i, i-1, ..., i-9 (mod 1000); slot j is channel i-j. */
+static int random_topics(int i, char t[10][80])
 {
-	double deadline = now() + opts->cap, first_request = 0, first_reply = 0, last_reply = 0;
-	struct reply **pages = calloc(MAX_PAGES, sizeof(*pages));
-	long long since = 0, more = 1, next = 0, head = 0;
-	long npages = 0, events = 0, sends = 0;
-	struct client *cy = NULL;
-	char request[128];
-	int rc = 1;
+	for(int j = 0; j < RANDOM_MEMBERS; j++) {
+		snprintf(t[j], 80, "chat/r%d", (i - j + RANDOM_CHANNELS) % RANDOM_CHANNELS);
+	}
+	return RANDOM_MEMBERS;
+}
 
-	if(!opts->mqchat) {
-		free(pages);
+
+static void fanout_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	long k = parse_k(payload, F.tag);
+	int slot = 0;
+
+	(void)len;
+	if(k < 0 || k >= F.n || strncmp(topic, "chat/", 5) != 0) {
+		F.strays++;
+		return;
+	}
+	if(F.s->pubs == 0) {
+		slot = (c->idx - F.chan_of[k] + RANDOM_CHANNELS) % RANDOM_CHANNELS;
+		if(slot >= RANDOM_MEMBERS) {
+			F.strays++;
+			return;
+		}
+	}
+	uint64_t *w = &F.seen[(long)c->idx * F.words + k / 64];
+	if(*w & (1ull << (k % 64))) {
+		F.dupes++;
+		return;
+	}
+	*w |= 1ull << (k % 64);
+	F.delivered++;
+	F.last = t;
+	if(O.mqchat) {
+		long long seq = parse_num(payload, "\"seq\":");
+		long long *last = &F.last_seq[(long)c->idx * RANDOM_MEMBERS + slot];
+		if(*last > 0 && seq != *last + 1) {
+			F.seq_breaks++;
+		}
+		*last = seq;
+	}
+	if(F.lat != NULL && F.nlat < F.cap_lat) {
+		F.lat[F.nlat++] = t - F.sent_at[k];
+	}
+}
+
+
+static bool fanout_complete(void *arg)
+{
+	(void)arg;
+	return F.delivered >= F.expected;
+}
+
+
+static struct bc *sender_of(long k, char *topic, size_t size)
+{
+	if(F.s->pubs == 0) {
+		int ch = rand() % RANDOM_CHANNELS;
+		int member = (ch + rand() % RANDOM_MEMBERS) % RANDOM_CHANNELS;
+		F.chan_of[k] = ch;
+		snprintf(topic, size, "chat/r%d", ch);
+		return F.subs.c[member];
+	}
+	snprintf(topic, size, "chat/f%s", F.s->key);
+	return F.pubs.c[k % F.s->pubs];
+}
+
+
+/* One phase: n sends, at full speed with a window (rate <= 0) or at a fixed rate. */
+static bool fanout_phase(const char *tag, long n, double rate)
+{
+	int receivers = F.s->pubs ? F.s->subs : RANDOM_CHANNELS;
+	int per = F.s->pubs ? F.s->subs : RANDOM_MEMBERS;
+	int pubs = F.s->pubs ? F.s->pubs : RANDOM_CHANNELS;
+	long window = (long)O.window * (F.s->pubs ? F.s->pubs : 10); /* in flight, all publishers */
+	double deadline = now() + O.cap;
+	long k = 0;
+	bool ok;
+
+	snprintf(F.tag, sizeof(F.tag), "%s", tag);
+	F.n = n;
+	F.words = (n + 63) / 64;
+	F.seen = calloc((size_t)receivers * (size_t)F.words, sizeof(uint64_t));
+	F.sent_at = calloc((size_t)n, sizeof(double));
+	F.chan_of = calloc((size_t)n, sizeof(int));
+	F.last_seq = calloc((size_t)receivers * RANDOM_MEMBERS, sizeof(long long));
+	F.delivered = F.dupes = F.strays = F.seq_breaks = 0;
+	F.expected = n * per;
+	F.cap_lat = rate > 0 ? F.expected : 0;
+	F.lat = rate > 0 ? malloc((size_t)F.cap_lat * sizeof(double)) : NULL;
+	F.nlat = 0;
+	if(!F.seen || !F.sent_at || !F.chan_of || !F.last_seq || (rate > 0 && !F.lat)) {
+		fail("out of memory");
+		return false;
+	}
+	hook_msg = fanout_msg;
+	F.first = now();
+	while(k < n && !failed) {
+		double t = now();
+		if(rate > 0) {
+			double due = F.first + (double)k / rate;
+			if(t < due) {
+				int ms = (int)((due - t) * 1000);
+				pump(ms > 0 ? ms : 0);
+				continue;
+			}
+		} else {
+			long inflight = 0;
+			struct group *g = F.s->pubs ? &F.pubs : &F.subs;
+			for(int i = 0; i < (F.s->pubs ? pubs : g->n); i++) {
+				inflight += g->c[i]->inflight;
+			}
+			if(inflight >= window) {
+				pump(1);
+				continue;
+			}
+		}
+		char topic[64], payload[512];
+		struct bc *c = sender_of(k, topic, sizeof(topic));
+		make_send(payload, sizeof(payload), tag, k, false);
+		F.sent_at[k] = now();
+		if(!publish(c, topic, payload, 1)) {
+			break;
+		}
+		k++;
+		if(t > deadline) {
+			fail("%s: past the deadline after %ld sends", tag, k);
+			break;
+		}
+		if(rate <= 0 && k % 16 == 0) {
+			pump(0);
+		}
+	}
+	ok = !failed && wait_for(fanout_complete, NULL, deadline + 5, "fan-out deliveries");
+	if(F.dupes || F.strays || F.seq_breaks || F.delivered != F.expected) {
+		fail("%s: %ld of %ld delivered, %ld duplicates, %ld strays, %ld seq breaks", tag, F.delivered,
+		     F.expected, F.dupes, F.strays, F.seq_breaks);
+		ok = false;
+	}
+	return ok;
+}
+
+
+static void fanout_free_phase(void)
+{
+	free(F.seen);
+	free(F.sent_at);
+	free(F.chan_of);
+	free(F.last_seq);
+	free(F.lat);
+	F.seen = NULL;
+	F.sent_at = NULL;
+	F.chan_of = NULL;
+	F.last_seq = NULL;
+	F.lat = NULL;
+}
+
+
+static int scenario_fanout(void)
+{
+	for(size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]) && !failed; i++) {
+		char prefix[32], key[64];
+		F.s = &shapes[i];
+		if(O.shapes != NULL && strstr(O.shapes, F.s->key) == NULL) {
+			continue;
+		}
+		if(F.s->pubs) {
+			snprintf(prefix, sizeof(prefix), "f%sp", F.s->key);
+			F.pubs = group_connect(prefix, F.s->pubs);
+			snprintf(prefix, sizeof(prefix), "f%ss", F.s->key);
+			F.subs = group_connect(prefix, F.s->subs);
+			if(!failed) {
+				group_subscribe(&F.subs, single_topics);
+			}
+		} else {
+			F.pubs = (struct group){0};
+			F.subs = group_connect("r", RANDOM_CHANNELS);
+			if(!failed) {
+				group_subscribe(&F.subs, random_topics);
+			}
+		}
+		if(!failed && fanout_phase("t", O.n, 0)) {
+			snprintf(key, sizeof(key), "fanout.%s.deliveries_per_s", F.s->key);
+			result(key, "%.0f", (double)F.delivered / (F.last - F.first));
+		}
+		fanout_free_phase();
+		if(!failed && fanout_phase("l", (long)(O.rate * O.rate_s), O.rate)) {
+			snprintf(key, sizeof(key), "fanout.%s.latency", F.s->key);
+			report_latency(key, F.lat, F.nlat);
+		}
+		fanout_free_phase();
+		group_free(&F.pubs);
+		group_free(&F.subs);
+	}
+	return failed;
+}
+
+
+static int scenario_setup(void)
+{
+	char name[32], prefix[32];
+
+	if(!O.mqchat) {
 		return 0;
 	}
-	cy = client_connect(opts, "sync-1", "cy", now() + STEP_TIMEOUT_S);
-	if(cy == NULL || pages == NULL) {
-		goto out;
+	if(!admin_connect()) {
+		return 1;
 	}
-	while(more && npages < MAX_PAGES && now() < deadline) {
-		double step = now() + STEP_TIMEOUT_S, t = now();
-		struct reply *r;
-
-		snprintf(request, sizeof(request), "{\"since\":%lld,\"limit\":%d}", since, opts->page_limit);
-		if(!publish(cy, SYNC_TOPIC, request, 1)) {
-			goto out;
+	for(size_t i = 0; i < 3; i++) {
+		char reqs_buf[8192];
+		char *req = reqs_buf;
+		const struct shape *s = &shapes[i];
+		size_t used = (size_t)snprintf(reqs_buf, sizeof(reqs_buf),
+					       "{\"op\":\"create\",\"channel\":\"f%s\",\"visibility\":\"private\",\"members\":[", s->key);
+		for(int p = 0; p < s->pubs; p++) {
+			used += (size_t)snprintf(reqs_buf + used, sizeof(reqs_buf) - used, "%s\"f%sp%d\"", p ? "," : "", s->key, p);
 		}
-		r = take_reply(cy, step < deadline ? step : deadline);
-		if(r == NULL) {
-			goto out;
+		for(int p = 0; p < s->subs; p++) {
+			used += (size_t)snprintf(reqs_buf + used, sizeof(reqs_buf) - used, ",\"f%ss%d\"", s->key, p);
 		}
-		pages[npages++] = r;
-		if(npages == 1) {
-			first_request = t;
-			first_reply = r->at;
+		snprintf(reqs_buf + used, sizeof(reqs_buf) - used, "]}");
+		if(!api_batch(&req, 1)) {
+			return 1;
 		}
-		last_reply = r->at;
-		if(!page_head(r->payload, "next", &next) || !page_head(r->payload, "more", &more)
-		   || !page_head(r->payload, "head", &head) || (more && next <= since)) {
-			note("catch-up: page %ld is not a sync reply that moves on: %.200s", npages,
-			     r->payload);
-			goto out;
+	}
+	char **reqs = calloc(RANDOM_CHANNELS + 2, sizeof(char *));
+	for(int c = 0; c < RANDOM_CHANNELS && reqs; c++) {
+		reqs[c] = malloc(512);
+		size_t used = (size_t)snprintf(reqs[c], 512, "{\"op\":\"create\",\"channel\":\"r%d\",\"visibility\":\"private\",\"members\":[", c);
+		for(int j = 0; j < RANDOM_MEMBERS; j++) {
+			used += (size_t)snprintf(reqs[c] + used, 512 - used, "%s\"r%d\"", j ? "," : "", (c + j) % RANDOM_CHANNELS);
 		}
-		since = next;
+		snprintf(reqs[c] + used, 512 - used, "]}");
 	}
-	if(more) {
-		note("catch-up: still more after %ld pages", npages);
-		goto out;
+	bool ok = reqs && api_batch(reqs, RANDOM_CHANNELS);
+	for(int c = 0; reqs && c < RANDOM_CHANNELS; c++) {
+		free(reqs[c]);
 	}
-	events = verify_pages(pages, npages, head, &sends);
-	if(events < 0 || !sender_acked(cy, opts, 0, deadline)) {
-		goto out;
-	}
-	if(throughput_sends >= 0 && sends != throughput_sends) {
-		note("catch-up: the log holds %ld of the %ld throughput sends", sends, throughput_sends);
-		goto out;
-	}
-	rc = 0;
-	result("catchup.events", "%ld", events);
-	result("catchup.pages", "%ld", npages);
-	result("catchup.events_per_s", "%.0f", (double)events / (last_reply - first_request));
-	result("catchup.pages_per_s", "%.1f", (double)npages / (last_reply - first_request));
-	result("catchup.first_page_ms", "%.2f", (first_reply - first_request) * 1e3);
-	note("%s catchup: %ld events in %ld pages, %.3f s", opts->label, events, npages,
-	     last_reply - first_request);
-out:
-	for(long i = 0; i < npages; i++) {
-		free(pages[i]);
-	}
-	free(pages);
-	client_free(cy);
-	return rc;
+	free(reqs);
+	snprintf(name, sizeof(name), "acks");
+	snprintf(prefix, sizeof(prefix), "ack");
+	return !ok || !create_channel(name, prefix, 2);
 }
 
 
-/* ---- main ---------------------------------------------------------------------------------------- */
+/* ---- acknowledged sends --------------------------------------------------------------------------- */
 
-/* Prints a loopback port that was free a moment ago (run.sh starts each broker on one). */
+static struct {
+	char tag[16];
+	long n, acked, errors;
+	unsigned char *seen;
+	double last;
+} A;
+
+static void ack_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	const char *id = strstr(payload, "\"client_msg_id\":\"");
+	long k;
+
+	(void)len;
+	(void)topic;
+	if(strncmp(payload, "{\"ok\":true,\"kind\":\"ack\"", 23) != 0 || id == NULL) {
+		if(A.errors++ == 0) {
+			fail("%s: not an ack: %.300s", c->id, payload);
+		}
+		return;
+	}
+	id += 17;
+	if(strncmp(id, A.tag, strlen(A.tag)) != 0 || id[strlen(A.tag)] != '-') {
+		A.errors++;
+		return;
+	}
+	k = strtol(id + strlen(A.tag) + 1, NULL, 10);
+	if(k < 0 || k >= A.n || A.seen[k]) {
+		A.errors++;
+		return;
+	}
+	A.seen[k] = 1;
+	A.acked++;
+	c->inflight--; /* the window counts JSON acks with mqchat */
+	A.last = t;
+}
+
+
+static void ack_puback(struct bc *c, int mid, double t)
+{
+	(void)mid;
+	if(!O.mqchat) {
+		A.acked++;
+		A.last = t;
+	} else {
+		c->inflight++; /* on_publish took it off; the JSON ack will */
+	}
+}
+
+
+static bool acks_complete(void *arg)
+{
+	(void)arg;
+	return A.acked >= A.n;
+}
+
+
+static int scenario_acks(void)
+{
+	static const int windows[] = {1, 100};
+	struct group g = group_connect("ack", 1);
+	static int round;
+
+	for(size_t w = 0; w < 2 && !failed; w++) {
+		struct bc *c = g.c[0];
+		double deadline = now() + O.cap, first;
+		long k = 0;
+		char key[64];
+
+		snprintf(A.tag, sizeof(A.tag), "a%d%zu", round++, w);
+		A.n = windows[w] == 1 ? O.ack_n / 10 : O.ack_n;
+		A.acked = A.errors = 0;
+		A.seen = calloc((size_t)A.n, 1);
+		hook_msg = ack_msg;
+		hook_puback = ack_puback;
+		first = now();
+		while(k < A.n && !failed) {
+			if(c->inflight >= windows[w]) {
+				pump(1);
+				if(now() > deadline) {
+					fail("acks: past the deadline");
+				}
+				continue;
+			}
+			char payload[512];
+			make_send(payload, sizeof(payload), A.tag, k++, true);
+			publish(c, "chat/acks", payload, 1);
+		}
+		if(!failed && wait_for(acks_complete, NULL, deadline + 5, "acks") && A.errors == 0) {
+			snprintf(key, sizeof(key), "acks.w%d.per_s", windows[w]);
+			result(key, "%.0f", (double)A.n / (A.last - first));
+		} else if(A.errors) {
+			fail("acks: %ld bad replies", A.errors);
+		}
+		free(A.seen);
+		hook_puback = NULL;
+	}
+	group_free(&g);
+	return failed;
+}
+
+
+/* ---- idle connections ----------------------------------------------------------------------------- */
+
+static long broker_rss_kib(void)
+{
+	char path[64], line[256];
+	long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", O.broker_pid);
+	f = fopen(path, "r");
+	while(f && fgets(line, sizeof(line), f)) {
+		if(strncmp(line, "VmRSS:", 6) == 0) {
+			kib = strtol(line + 6, NULL, 10);
+		}
+	}
+	if(f) {
+		fclose(f);
+	}
+	return kib;
+}
+
+
+static struct {
+	long received, target, k;
+	double last;
+} I;
+
+static void idle_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	(void)c;
+	(void)topic;
+	(void)len;
+	if(parse_k(payload, "i") == I.k) {
+		I.received++;
+		I.last = t;
+	}
+}
+
+
+static bool idle_complete(void *arg)
+{
+	(void)arg;
+	return I.received >= I.target;
+}
+
+
+static int big_topics(int i, char t[10][80])
+{
+	(void)i;
+	snprintf(t[0], 80, "chat/big");
+	return 1;
+}
+
+
+static int scenario_conns(void)
+{
+	struct group parts[2] = {{0}};
+	int sizes[2] = {O.conns_small, O.conns_big};
+	struct group pub;
+	long base;
+	int total = 0;
+
+	if(O.mqchat && (!admin_connect() || !create_channel("big", "i", O.conns_big + 1))) {
+		return 1;
+	}
+	pub = group_connect("i", 1); /* i0 publishes; members i1.. are idle */
+	pump(50);
+	base = broker_rss_kib();
+	for(int p = 0; p < 2 && !failed; p++) {
+		char key[64];
+		int add = sizes[p] - total;
+		double times[3];
+		parts[p] = group_connect_from("i", 1 + total, add);
+		if(failed) {
+			break;
+		}
+		group_subscribe(&parts[p], big_topics);
+		total += add;
+		pump(200);
+		long rss = broker_rss_kib();
+		snprintf(key, sizeof(key), "conns.%d.rss_per_conn_b", sizes[p]);
+		if(base > 0 && rss > 0) {
+			result(key, "%.0f", (double)(rss - base) * 1024.0 / total);
+		}
+		hook_msg = idle_msg;
+		for(int m = 0; m < 3 && !failed; m++) {
+			char payload[512];
+			I.k = p * 3 + m;
+			I.received = 0;
+			I.target = total;
+			make_send(payload, sizeof(payload), "i", I.k, false);
+			double t0 = now();
+			publish(pub.c[0], "chat/big", payload, 1);
+			if(!wait_for(idle_complete, NULL, t0 + O.cap, "the message to every idle member")) {
+				break;
+			}
+			times[m] = I.last - t0;
+			pump(100);
+		}
+		if(!failed) {
+			qsort(times, 3, sizeof(double), cmp_double);
+			snprintf(key, sizeof(key), "conns.%d.last_member_ms", sizes[p]);
+			result(key, "%.1f", times[1] * 1e3);
+		}
+	}
+	group_free(&parts[1]);
+	group_free(&parts[0]);
+	group_free(&pub);
+	return failed;
+}
+
+
+/* ---- catch-up ------------------------------------------------------------------------------------- */
+
+static struct {
+	long since, limit;
+	bool answered, bad;
+	double at;
+} P;
+
+static void page_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	long long next = parse_num(payload, "\"next\":");
+	long count = 0;
+	long long expect = P.since + 1;
+	const char *p = strstr(payload, "\"events\":[");
+
+	(void)c;
+	(void)topic;
+	(void)len;
+	if(strncmp(payload, "{\"ok\":true,\"kind\":\"sync\"", 24) != 0 || p == NULL) {
+		fail("bad page: %.300s", payload);
+		P.bad = true;
+	}
+	while(p && (p = strstr(p, "\"seq\":")) != NULL) {
+		p += 6;
+		if(strtoll(p, NULL, 10) != expect++) {
+			P.bad = true;
+		}
+		count++;
+	}
+	if(count != P.limit || next != P.since + P.limit) {
+		P.bad = true;
+	}
+	if(P.bad && !failed) {
+		fail("page since %ld: %ld events, next %lld", P.since, count, next);
+	}
+	P.answered = true;
+	P.at = t;
+}
+
+
+static bool page_answered(void *arg)
+{
+	(void)arg;
+	return P.answered;
+}
+
+
+static int scenario_seed(void)
+{
+	if(!O.mqchat) {
+		return 0;
+	}
+	return !admin_connect() || !create_channel("cu", "cu", 1);
+}
+
+
+static int scenario_catchup(void)
+{
+	struct group g = group_connect("cu", 1);
+	long *cursors = calloc((size_t)O.cu_pages, sizeof(long));
+	double *lat = calloc((size_t)O.cu_pages, sizeof(double));
+	double total = 0;
+	long head = O.cu_events + 1; /* the join event, then the seeded ones */
+
+	srand(7);
+	for(long i = 0; cursors && i < O.cu_pages; i++) {
+		cursors[i] = 1 + (long)((double)rand() / RAND_MAX * (double)(head - 1000 - 1));
+	}
+	hook_msg = page_msg;
+	for(int pass = 0; pass < 2 && !failed && cursors && lat; pass++) {
+		for(long i = 0; i < O.cu_pages && !failed; i++) {
+			char req[96];
+			P.since = cursors[i];
+			P.limit = 1000;
+			P.answered = P.bad = false;
+			snprintf(req, sizeof(req), "{\"since\":%ld,\"limit\":1000}", P.since);
+			double t0 = now();
+			publish(g.c[0], "chat/cu/sync", req, 1);
+			if(!wait_for(page_answered, NULL, t0 + STEP_S, "a catch-up page")) {
+				break;
+			}
+			lat[i] = P.at - t0;
+			if(pass == 1) {
+				total += lat[i];
+			}
+		}
+	}
+	if(!failed) {
+		result("catchup.events_per_s", "%.0f", (double)O.cu_pages * 1000 / total);
+		report_latency("catchup.page", lat, O.cu_pages);
+	}
+	free(cursors);
+	free(lat);
+	group_free(&g);
+	return failed;
+}
+
+
+/* Fills channel cu of the (stopped broker's) database to --cu-events events, like real sends. */
+static int seed_db(void)
+{
+	sqlite3 *db = NULL;
+	char *msg = NULL;
+	char sql[2048];
+	char body[BODY_BYTES + 1];
+
+	memset(body, 'x', BODY_BYTES);
+	body[BODY_BYTES] = '\0';
+	snprintf(sql, sizeof(sql),
+		 "BEGIN; WITH RECURSIVE c(id, h) AS (SELECT id, (SELECT max(seq) FROM events WHERE channel_id = "
+		 "channels.id) FROM channels WHERE name = 'cu'), n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+		 "WHERE i < %ld) INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, "
+		 "json, msg_no, author_msg_no) SELECT c.id, c.h + i, printf('%%08x-0000-4000-8000-%%012x', i, i), "
+		 "'message', 'seeder', 1763900000000 + i, NULL, NULL, printf('{\"id\":\"%%08x-0000-4000-8000-"
+		 "%%012x\",\"channel\":\"cu\",\"seq\":%%d,\"type\":\"message\",\"from\":\"seeder\",\"device\":"
+		 "\"seeder\",\"ts\":%%d,\"body\":\"%s\"}', i, i, c.h + i, 1763900000000 + i), i, i FROM c, n; "
+		 "COMMIT;",
+		 O.cu_events, body);
+	if(sqlite3_open(O.seed_db, &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		fail("seeding %s: %s", O.seed_db, msg ? msg : sqlite3_errmsg(db));
+		sqlite3_free(msg);
+		sqlite3_close(db);
+		return 1;
+	}
+	sqlite3_close(db);
+	return 0;
+}
+
+
+/* ---- reconnect storm ------------------------------------------------------------------------------ */
+
+static struct {
+	long h0;
+	int done, bad;
+	double last;
+} S;
+
+static void storm_request(struct bc *c)
+{
+	char req[96];
+
+	snprintf(req, sizeof(req), "{\"since\":%ld,\"limit\":%d}", c->next_since, O.storm_page);
+	publish(c, "chat/storm/sync", req, 1);
+}
+
+
+static void storm_connect(struct bc *c, double t)
+{
+	(void)t;
+	if(c->idx >= 0) {
+		storm_request(c); /* queued: written after the callback returns */
+	}
+}
+
+
+static void storm_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	const char *p = strstr(payload, "\"events\":[");
+	long long next = parse_num(payload, "\"next\":");
+	bool more = strstr(payload, "\"more\":true") != NULL;
+
+	(void)topic;
+	(void)len;
+	if(strncmp(payload, "{\"ok\":true,\"kind\":\"sync\"", 24) != 0 || p == NULL || c->done) {
+		if(S.bad++ == 0) {
+			fail("%s: unexpected reply %.300s", c->id, payload);
+		}
+		return;
+	}
+	while((p = strstr(p, "\"seq\":")) != NULL) {
+		p += 6;
+		long long seq = strtoll(p, NULL, 10);
+		if(seq != c->next_since + 1) {
+			if(S.bad++ == 0) {
+				fail("%s: gap or duplicate: seq %lld after %ld", c->id, seq, c->next_since);
+			}
+			return;
+		}
+		c->next_since = seq;
+		c->got++;
+	}
+	if(next != c->next_since) {
+		S.bad++;
+	}
+	if(more) {
+		storm_request(c);
+		sync_out(c);
+		return;
+	}
+	c->done = true;
+	if(c->got != O.storm_behind && S.bad++ == 0) {
+		fail("%s: caught up %ld events, expected %d", c->id, c->got, O.storm_behind);
+	}
+	S.done++;
+	S.last = t;
+}
+
+
+static bool storm_complete(void *arg)
+{
+	(void)arg;
+	return S.done + S.bad >= O.storm_clients;
+}
+
+
+static void head_msg(struct bc *c, const char *topic, const char *payload, int len, double t)
+{
+	(void)c;
+	(void)topic;
+	(void)len;
+	(void)t;
+	S.h0 = parse_num(payload, "\"head\":");
+}
+
+
+static bool head_known(void *arg)
+{
+	(void)arg;
+	return S.h0 >= 0;
+}
+
+
+static int scenario_storm(void)
+{
+	struct group g = {0};
+	double t0;
+
+	if(!admin_connect() || !create_channel("storm", "st", O.storm_clients)) {
+		return 1;
+	}
+	/* The head before the sends every member will be behind by. */
+	S.h0 = -1;
+	hook_msg = head_msg;
+	publish(admin, "chat/storm/sync", "{\"since\":0,\"limit\":1}", 1);
+	if(!wait_for(head_known, NULL, now() + STEP_S, "the head of #storm")) {
+		return 1;
+	}
+	snprintf(A.tag, sizeof(A.tag), "storm");
+	A.n = O.storm_behind;
+	A.acked = A.errors = 0;
+	A.seen = calloc((size_t)A.n, 1);
+	hook_msg = ack_msg;
+	hook_puback = ack_puback;
+	for(long k = 0; k < A.n && !failed; k++) {
+		char payload[512];
+		while(admin->inflight >= 100) {
+			pump(1);
+		}
+		make_send(payload, sizeof(payload), "storm", k, true);
+		publish(admin, "chat/storm", payload, 1);
+	}
+	wait_for(acks_complete, NULL, now() + O.cap, "acks of the storm's sends");
+	free(A.seen);
+	hook_puback = NULL;
+	if(failed) {
+		return 1;
+	}
+	/* Now every member reconnects at once and pages from h0 to the head. */
+	S.done = S.bad = 0;
+	hook_msg = storm_msg;
+	hook_connect = storm_connect;
+	g.c = calloc((size_t)O.storm_clients, sizeof(struct bc *));
+	for(int i = 0; g.c && i < O.storm_clients; i++) {
+		char id[24];
+		snprintf(id, sizeof(id), "st%d", i);
+		g.c[i] = bc_new(id, i);
+		g.c[i]->next_since = S.h0;
+		g.n++;
+	}
+	t0 = now();
+	/* As fast as the broker accepts: at most CONNECT_WAVE awaiting their CONNACK, since a full listen
+	 * backlog would only measure the kernel's SYN retry (1 s). */
+	for(int started = 0; started < g.n && !failed;) {
+		int pending = 0;
+		for(int i = 0; i < started; i++) {
+			pending += !g.c[i]->connected && g.c[i]->fd >= 0;
+		}
+		while(started < g.n && pending++ < CONNECT_WAVE) {
+			bc_start(g.c[started++]);
+		}
+		pump(1);
+	}
+	if(wait_for(storm_complete, NULL, t0 + O.cap, "every member to catch up") && S.bad == 0) {
+		result("storm.all_caught_up_ms", "%.0f", (S.last - t0) * 1e3);
+		result("storm.clients", "%d", S.done);
+	} else if(S.bad) {
+		fail("storm: %d clients saw a gap, a duplicate or a bad reply", S.bad);
+	}
+	hook_connect = NULL;
+	group_free(&g);
+	return failed;
+}
+
+
+/* ---- main ----------------------------------------------------------------------------------------- */
+
 static int print_free_port(void)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = {.sin_family = AF_INET};
+	socklen_t len = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM, 0);
 
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if(fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0
-	   || getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if(s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(s, (struct sockaddr *)&a, &len) != 0) {
 		perror("free port");
 		return 1;
 	}
-	printf("%d\n", ntohs(sa.sin_port));
-	close(fd);
+	printf("%d\n", ntohs(a.sin_port));
+	close(s);
 	return 0;
 }
 
@@ -945,24 +1478,21 @@ static int usage(void)
 {
 	fprintf(stderr,
 		"usage: mqchat_bench --free-port\n"
-		"       mqchat_bench --port P --mode plain|mqchat [--scenarios setup,throughput,catchup,qos0,"
-		"latency,fanout]\n"
-		"                    [--n 20000] [--window 20] [--latency-n 2000] [--fanout-n 2000]\n"
-		"                    [--fanout-subs 20] [--page-limit 1000] [--body-bytes 100] [--cap 60]\n"
-		"                    [--nodelay 1]\n"
-		"                    [--label NAME]\n");
+		"       mqchat_bench --seed-db PATH --cu-events N\n"
+		"       mqchat_bench --port P --mode plain|mqchat --scenarios setup,fanout,acks,conns,seed,catchup,storm\n"
+		"         [--broker-pid PID] [--label L] [--cap S] [--n N] [--window W] [--rate R] [--rate-s S]\n"
+		"         [--ack-n N] [--conns-small N] [--conns-big N] [--cu-events N] [--cu-pages N]\n"
+		"         [--storm-clients N] [--storm-behind N] [--storm-page N] [--shapes 1to1,1to100,...]\n");
 	return 2;
 }
 
 
-static bool parse_long(const char *s, long min, long max, long *out)
+static bool num(const char *s, double min, double max, double *out)
 {
-	char *end = NULL;
-	long v;
+	char *end;
+	double v = strtod(s, &end);
 
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if(errno != 0 || end == s || *end != '\0' || v < min || v > max) {
+	if(*s == '\0' || *end != '\0' || v < min || v > max) {
 		return false;
 	}
 	*out = v;
@@ -970,129 +1500,85 @@ static bool parse_long(const char *s, long min, long max, long *out)
 }
 
 
-static int parse_options(int argc, char **argv, struct options *opts)
-{
-	for(int i = 1; i < argc; i += 2) {
-		const char *key = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		long v = 0;
-		if(val == NULL) {
-			return -1;
-		}
-		if(strcmp(key, "--mode") == 0) {
-			if(strcmp(val, "plain") != 0 && strcmp(val, "mqchat") != 0) {
-				return -1;
-			}
-			opts->mqchat = strcmp(val, "mqchat") == 0;
-		} else if(strcmp(key, "--scenarios") == 0) {
-			opts->scenarios = val;
-		} else if(strcmp(key, "--label") == 0) {
-			opts->label = val;
-		} else if(strcmp(key, "--nodelay") == 0 && parse_long(val, 0, 1, &v)) {
-			opts->nodelay = v == 1;
-		} else if(strcmp(key, "--cap") == 0 && parse_long(val, 1, 3600, &v)) {
-			opts->cap = (double)v;
-		} else if(strcmp(key, "--port") == 0 && parse_long(val, 1, 65535, &v)) {
-			opts->port = (int)v;
-		} else if(strcmp(key, "--n") == 0 && parse_long(val, 0, 10000000, &v)) {
-			opts->n = v;
-		} else if(strcmp(key, "--window") == 0 && parse_long(val, 1, 65535, &v)) {
-			opts->window = (int)v;
-		} else if(strcmp(key, "--latency-n") == 0 && parse_long(val, 0, 10000000, &v)) {
-			opts->latency_n = v;
-		} else if(strcmp(key, "--fanout-n") == 0 && parse_long(val, 0, 10000000, &v)) {
-			opts->fanout_n = v;
-		} else if(strcmp(key, "--fanout-subs") == 0 && parse_long(val, 1, MAX_SUBS, &v)) {
-			opts->fanout_subs = (int)v;
-		} else if(strcmp(key, "--page-limit") == 0 && parse_long(val, 1, 100000, &v)) {
-			opts->page_limit = (int)v;
-		} else if(strcmp(key, "--body-bytes") == 0 && parse_long(val, 1, BODY_MAX - 1, &v)) {
-			opts->body_bytes = (int)v;
-		} else {
-			return -1;
-		}
-	}
-	return opts->port > 0 ? 0 : -1;
-}
-
-
-/* The body of every send: readable text, no characters that need escaping. */
-static char *make_body(int len)
-{
-	static const char text[] = "The quick brown fox jumps over the lazy dog. ";
-	char *body = malloc((size_t)len + 1);
-
-	for(int i = 0; body != NULL && i < len; i++) {
-		body[i] = text[i % (int)(sizeof(text) - 1)];
-	}
-	if(body != NULL) {
-		body[len] = '\0';
-	}
-	return body;
-}
-
-
-static int run_scenario(const struct options *opts, const char *name)
-{
-	double t = now();
-	int rc;
-
-	if(strcmp(name, "setup") == 0) {
-		rc = scenario_setup(opts);
-	} else if(strcmp(name, "throughput") == 0) {
-		rc = scenario_stream(opts, 1);
-	} else if(strcmp(name, "qos0") == 0) {
-		rc = scenario_stream(opts, 0);
-	} else if(strcmp(name, "latency") == 0) {
-		rc = scenario_latency(opts);
-	} else if(strcmp(name, "fanout") == 0) {
-		rc = scenario_fanout(opts);
-	} else if(strcmp(name, "catchup") == 0) {
-		rc = scenario_catchup(opts);
-	} else {
-		note("no scenario %s", name);
-		return 1;
-	}
-	note("%s %s: %s in %.2f s", opts->label, name, rc == 0 ? "ok" : "FAILED", now() - t);
-	return rc;
-}
-
-
 int main(int argc, char **argv)
 {
-	struct options opts = {
-		.scenarios = "setup,throughput,catchup,qos0,latency,fanout",
-		.n = 20000,
-		.window = 20,
-		.latency_n = 2000,
-		.fanout_n = 2000,
-		.fanout_subs = 20,
-		.page_limit = 1000,
-		.body_bytes = 100,
-		.cap = 60,
-		.nodelay = true,
-		.label = "bench",
-	};
+	struct rlimit rl;
 	char *list, *save = NULL;
 	int rc = 0;
 
-	if(argc == 2 && strcmp(argv[1], "--free-port") == 0) {
-		return print_free_port();
+	O = (struct opts){.scenarios = "", .n = 20000, .window = 100, .rate = 100, .rate_s = 3, .ack_n = 20000,
+			  .conns_small = 10000, .conns_big = 19000, .cu_events = 1000000, .cu_pages = 200,
+			  .storm_clients = 2000, .storm_behind = 100, .storm_page = 30, .cap = 120, .label = "-"};
+	for(int i = 1; i < argc; i++) {
+		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		double d;
+		if(strcmp(k, "--free-port") == 0) {
+			return print_free_port();
+		}
+		if(v == NULL) {
+			return usage();
+		}
+		i++;
+		if(strcmp(k, "--port") == 0 && num(v, 1, 65535, &d)) O.port = (int)d;
+		else if(strcmp(k, "--mode") == 0) O.mqchat = strcmp(v, "mqchat") == 0;
+		else if(strcmp(k, "--scenarios") == 0) O.scenarios = v;
+		else if(strcmp(k, "--label") == 0) O.label = v;
+		else if(strcmp(k, "--seed-db") == 0) O.seed_db = v;
+		else if(strcmp(k, "--shapes") == 0) O.shapes = v;
+		else if(strcmp(k, "--broker-pid") == 0 && num(v, 1, 1e9, &d)) O.broker_pid = (int)d;
+		else if(strcmp(k, "--cap") == 0 && num(v, 1, 3600, &d)) O.cap = d;
+		else if(strcmp(k, "--n") == 0 && num(v, 1, 1e8, &d)) O.n = (long)d;
+		else if(strcmp(k, "--window") == 0 && num(v, 1, 10000, &d)) O.window = (int)d;
+		else if(strcmp(k, "--rate") == 0 && num(v, 1, 1e6, &d)) O.rate = d;
+		else if(strcmp(k, "--rate-s") == 0 && num(v, 0.1, 600, &d)) O.rate_s = d;
+		else if(strcmp(k, "--ack-n") == 0 && num(v, 10, 1e8, &d)) O.ack_n = (long)d;
+		else if(strcmp(k, "--conns-small") == 0 && num(v, 1, 19500, &d)) O.conns_small = (int)d;
+		else if(strcmp(k, "--conns-big") == 0 && num(v, 1, 19500, &d)) O.conns_big = (int)d;
+		else if(strcmp(k, "--cu-events") == 0 && num(v, 2000, 1e8, &d)) O.cu_events = (long)d;
+		else if(strcmp(k, "--cu-pages") == 0 && num(v, 1, 1e6, &d)) O.cu_pages = (long)d;
+		else if(strcmp(k, "--storm-clients") == 0 && num(v, 1, 19000, &d)) O.storm_clients = (int)d;
+		else if(strcmp(k, "--storm-behind") == 0 && num(v, 1, 1e6, &d)) O.storm_behind = (int)d;
+		else if(strcmp(k, "--storm-page") == 0 && num(v, 1, 1000, &d)) O.storm_page = (int)d;
+		else return usage();
 	}
-	if(parse_options(argc, argv, &opts) != 0) {
+	if(O.seed_db) {
+		return seed_db();
+	}
+	if(O.port == 0) {
 		return usage();
 	}
-	body_text = make_body(opts.body_bytes);
-	list = strdup(opts.scenarios);
-	if(body_text == NULL || list == NULL) {
-		return 1;
+	if(O.conns_big < O.conns_small) {
+		O.conns_big = O.conns_small;
+	}
+	/* Up to the hard limit: 19,000 clients need 19,000 sockets. */
+	if(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	mosquitto_lib_init();
-	for(char *name = strtok_r(list, ",", &save); name != NULL && rc == 0;
-	    name = strtok_r(NULL, ",", &save)) {
-		rc = run_scenario(&opts, name);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	srand(1);
+	list = strdup(O.scenarios);
+	for(char *s = strtok_r(list, ",", &save); s && rc == 0; s = strtok_r(NULL, ",", &save)) {
+		double t0 = now();
+		note("%s", s);
+		if(strcmp(s, "setup") == 0) rc = scenario_setup();
+		else if(strcmp(s, "setup-acks") == 0) rc = O.mqchat && (!admin_connect() || !create_channel("acks", "ack", 2));
+		else if(strcmp(s, "fanout") == 0) rc = scenario_fanout();
+		else if(strcmp(s, "acks") == 0) rc = scenario_acks();
+		else if(strcmp(s, "conns") == 0) rc = scenario_conns();
+		else if(strcmp(s, "seed") == 0) rc = scenario_seed();
+		else if(strcmp(s, "catchup") == 0) rc = O.mqchat ? scenario_catchup() : 0;
+		else if(strcmp(s, "storm") == 0) rc = O.mqchat ? scenario_storm() : 0;
+		else {
+			fail("no scenario %s", s);
+			rc = 1;
+		}
+		rc = rc || failed;
+		note("%s: %s in %.1f s", s, rc ? "FAILED" : "ok", now() - t0);
 	}
-	mosquitto_lib_cleanup();
 	free(list);
-	free((char *)body_text);
-	return rc;
+	bc_free(admin);
+	mosquitto_lib_cleanup();
+	return rc || failed ? 1 : 0;
 }

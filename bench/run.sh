@@ -1,62 +1,64 @@
 #!/usr/bin/env bash
-# bench/run.sh - mqchat's benchmark: the same scenarios against plain mosquitto and against mosquitto
-# with mqchat (synchronous=full and synchronous=normal), one broker at a time, printed as a Markdown
-# table and written to bench/results.md.
+# bench/run.sh - plain Mosquitto and Mosquitto with mqchat (synchronous normal and full), side by side.
 #
-# Each broker runs in a temporary directory of its own, on a loopback port that was free a moment
-# ago, and is stopped by its pid; the directories are removed at exit, whatever happens. The bench
-# client (mqchat_bench) gives every scenario a deadline and checks what it counted; a failed check
-# stops the run with exit status 1. Speed never fails the run.
+# One command: it builds what is missing, then for each repetition runs every variant in turn (the
+# order rotates between repetitions, so slow phases of a shared machine fall on all variants alike),
+# each on a broker of its own: a free loopback port, a temporary directory and database, stopped by
+# its pid. The broker is pinned to CPU 0 and the load generator (mqchat_bench, one epoll thread) to
+# CPU 1 when there are two. It prints a Markdown table: the median of the repetitions with their
+# spread (min-max), mqchat/plain as a ratio, and the target. Speed never fails the run; a failed
+# correctness check of mqchat_bench (a lost, duplicated or out-of-order message, a gap in catch-up, a
+# missing ack, a deadline) stops it with exit status 1.
 #
-# Usage, from anywhere (it finds the repo from its own path):
-#   bench/run.sh
+# Usage, from anywhere:  bench/run.sh
 # Environment (all optional):
-#   MQCHAT_BUILD_DIR         build directory holding mqchat.so and bench/mqchat_bench (default: build)
-#   MQCHAT_BENCH_RESULTS     where to write the table (default: bench/results.md)
-#   MQCHAT_BENCH_N           throughput sends (20000)
-#   MQCHAT_BENCH_LATENCY_N   latency round trips (2000)
-#   MQCHAT_BENCH_FANOUT_N    fan-out sends (2000)
-#   MQCHAT_BENCH_FANOUT_SUBS fan-out subscribers (20)
-#   MQCHAT_BENCH_CALLGRIND   1 to count instructions per send under callgrind, 0 to skip
-#                            (default: 1 when valgrind and callgrind_control are installed)
+#   MQCHAT_BUILD_DIR       build directory holding mqchat.so and bench/mqchat_bench (default: build)
+#   MQCHAT_BENCH_SMOKE     1: tiny sizes, one repetition, a few seconds (the test suite runs this)
+#   MQCHAT_BENCH_REPS      repetitions (3)
+#   MQCHAT_BENCH_N         fan-out sends per shape at full speed (10000)
+#   MQCHAT_BENCH_RATE_S    seconds of the fixed-rate (100 sends/s) latency phase per shape (2)
+#   MQCHAT_BENCH_ACK_N     acknowledged sends with 100 in flight; a tenth with 1 in flight (10000)
+#   MQCHAT_BENCH_CONNS     "small big" idle connections (10000 19000)
+#   MQCHAT_BENCH_CU_EVENTS events in the catch-up channel (1000000); MQCHAT_BENCH_CU_PAGES pages (200)
+#   MQCHAT_BENCH_STORM     clients of the reconnect storm (2000), each 100 events behind
+#   MQCHAT_BENCH_OUT       also write the table (and the machine) to this file
+#   MQCHAT_BENCH_NO_BUILD  1: use the build directory as it is (the test suite sets it)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${MQCHAT_BUILD_DIR:-$ROOT/build}
-RESULTS=${MQCHAT_BENCH_RESULTS:-$ROOT/bench/results.md}
-N=${MQCHAT_BENCH_N:-20000}
-LATENCY_N=${MQCHAT_BENCH_LATENCY_N:-2000}
-FANOUT_N=${MQCHAT_BENCH_FANOUT_N:-2000}
-FANOUT_SUBS=${MQCHAT_BENCH_FANOUT_SUBS:-20}
-WINDOW=20
-NAGLE_N=50      # round trips of the latency pass with Nagle's algorithm left on
-CALLGRIND_N=2000 # sends counted under callgrind
-CAP=60          # seconds any one scenario may take (mqchat_bench enforces it)
-if command -v valgrind >/dev/null && command -v callgrind_control >/dev/null; then
-	CALLGRIND=${MQCHAT_BENCH_CALLGRIND:-1}
+SMOKE=${MQCHAT_BENCH_SMOKE:-0}
+if [[ $SMOKE == 1 ]]; then
+	REPS=1 N=300 RATE_S=0.3 ACK_N=200 CONNS="20 40" CU_EVENTS=3000 CU_PAGES=5 STORM=20 CAP=60
 else
-	CALLGRIND=0
+	REPS=${MQCHAT_BENCH_REPS:-3}
+	N=${MQCHAT_BENCH_N:-10000}
+	RATE_S=${MQCHAT_BENCH_RATE_S:-2}
+	ACK_N=${MQCHAT_BENCH_ACK_N:-10000}
+	CONNS=${MQCHAT_BENCH_CONNS:-10000 19000}
+	CU_EVENTS=${MQCHAT_BENCH_CU_EVENTS:-1000000}
+	CU_PAGES=${MQCHAT_BENCH_CU_PAGES:-200}
+	STORM=${MQCHAT_BENCH_STORM:-2000}
+	CAP=120
 fi
-COMMAND="bench/run.sh"
-for v in MQCHAT_BUILD_DIR MQCHAT_BENCH_N MQCHAT_BENCH_LATENCY_N MQCHAT_BENCH_FANOUT_N \
-	MQCHAT_BENCH_FANOUT_SUBS MQCHAT_BENCH_CALLGRIND; do
-	if [[ -n ${!v:-} ]]; then
-		COMMAND="$v=${!v} $COMMAND"
-	fi
-done
-
-STARTED=$(date +%s)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mqchat-bench.XXXXXX")
+read -r CONNS_SMALL CONNS_BIG <<<"$CONNS"
+VARIANTS=(plain normal full)
 BENCH=$BUILD/bench/mqchat_bench
 PLUGIN=$BUILD/mqchat.so
-BROKER_PIDS=()
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mqchat-bench.XXXXXX")
+RESULTS=$WORK/results.txt
+STARTED=$(date +%s)
+BROKER_PID=
 BENCH_PID=
+: >"$RESULTS"
 
-log() {
-	printf '[run.sh] %s\n' "$*" >&2
-}
+PIN_BROKER=() PIN_BENCH=()
+if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+	PIN_BROKER=(taskset -c 0) PIN_BENCH=(taskset -c 1)
+fi
 
-# Stops one broker this script started: SIGTERM, up to 10 s to exit, then SIGKILL.
+log() { printf '[run.sh] %s\n' "$*" >&2; }
+
 stop_pid() {
 	local pid=$1
 	kill -TERM "$pid" 2>/dev/null || return 0
@@ -69,264 +71,200 @@ stop_pid() {
 }
 
 cleanup() {
-	local pid
-	if [[ -n $BENCH_PID ]]; then
-		stop_pid "$BENCH_PID"
-	fi
-	for pid in "${BROKER_PIDS[@]}"; do
-		stop_pid "$pid"
-	done
+	[[ -n $BENCH_PID ]] && stop_pid "$BENCH_PID"
+	[[ -n $BROKER_PID ]] && stop_pid "$BROKER_PID"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# ---- build ----------------------------------------------------------------------------------------
-if [[ ! -f $BUILD/CMakeCache.txt ]]; then
-	cmake -S "$ROOT" -B "$BUILD" >&2
-fi
-cmake --build "$BUILD" -j"$(nproc)" --target mqchat mqchat_bench >&2
-
-# ---- users ----------------------------------------------------------------------------------------
-# ada sends, bo subscribes, cy catches up, f01.. are the fan-out subscribers; each password is
-# "<user>-pw". Plain mosquitto gets the same file.
-PASSWD=$WORK/passwd
-mosquitto_passwd -c -b "$PASSWD" ada ada-pw
-for u in bo cy $(seq -f 'f%02g' 1 "$FANOUT_SUBS"); do
-	mosquitto_passwd -b "$PASSWD" "$u" "$u-pw"
-done
-
-# ---- brokers --------------------------------------------------------------------------------------
-# start_broker <name> <plain|full|normal> <nodelay true|false> [wrapper...]
-# Sets BROKER_PID, BROKER_PORT and BROKER_DIR. A start that loses its port to another process is
-# retried on a new one.
-start_broker() {
-	local name=$1 kind=$2 nodelay=$3
-	shift 3
-	local attempt up_timeout=100
-	if [[ $# -gt 0 ]]; then
-		up_timeout=600 # valgrind takes a while
+if [[ ${MQCHAT_BENCH_NO_BUILD:-0} != 1 ]]; then
+	if [[ ! -f $BUILD/CMakeCache.txt ]]; then
+		cmake -S "$ROOT" -B "$BUILD" >&2
 	fi
-	BROKER_DIR=$WORK/$name
-	mkdir -p "$BROKER_DIR"
+	cmake --build "$BUILD" -j"$(nproc)" --target mqchat mqchat_bench >&2
+fi
+
+# start_broker <dir> <plain|normal|full>: a broker on a free port with its database in <dir>. Sets
+# BROKER_PID and BROKER_PORT. Both variants get the same broker settings; mqchat's are the shipped
+# mosquitto.conf's except for the rate limits (off) and the page size (room for 1000 events).
+start_broker() {
+	local dir=$1 kind=$2
+	mkdir -p "$dir"
 	for attempt in 1 2 3; do
 		BROKER_PORT=$("$BENCH" --free-port)
-		rm -f "$BROKER_DIR"/broker.log "$BROKER_DIR"/chat.db*
 		{
 			echo "listener $BROKER_PORT 127.0.0.1"
 			echo "allow_anonymous true"
-			echo "password_file $PASSWD"
 			echo "persistence false"
-			echo "log_dest file $BROKER_DIR/broker.log"
+			echo "log_dest file $dir/broker.log"
 			echo "user $(id -un)"
-			echo "set_tcp_nodelay $nodelay"
-			# No broker-side drops: the bench checks every subscriber got every message. Not 0
-			# ("no limit"): mosquitto 2.0.x then disconnects any client whose publish is refused.
+			echo "set_tcp_nodelay true"
+			echo "allow_duplicate_messages true"
 			echo "max_queued_messages 1000000"
 			if [[ $kind != plain ]]; then
 				echo "plugin $PLUGIN"
-				echo "plugin_opt_database $BROKER_DIR/chat.db"
+				echo "plugin_opt_database $dir/chat.db"
 				echo "plugin_opt_synchronous $kind"
+				echo "plugin_opt_auth_fallback allow"
 				echo "plugin_opt_send_rate 0"
 				echo "plugin_opt_request_rate 0"
-				# Room for 1000 events of this size in one catch-up page (the default is 256 KiB).
 				echo "plugin_opt_catchup_page_bytes 1048576"
 			fi
-		} >"$BROKER_DIR/mosquitto.conf"
-		"$@" mosquitto -c "$BROKER_DIR/mosquitto.conf" >"$BROKER_DIR/stderr.log" 2>&1 &
+		} >"$dir/mosquitto.conf"
+		rm -f "$dir/broker.log"
+		"${PIN_BROKER[@]}" mosquitto -c "$dir/mosquitto.conf" >"$dir/stderr.log" 2>&1 &
 		BROKER_PID=$!
-		BROKER_PIDS+=("$BROKER_PID")
-		for _ in $(seq "$up_timeout"); do
-			if grep -q "mosquitto version .* running" "$BROKER_DIR/broker.log" 2>/dev/null; then
+		for _ in $(seq 100); do
+			if grep -q "mosquitto version .* running" "$dir/broker.log" 2>/dev/null; then
 				return 0
 			fi
 			kill -0 "$BROKER_PID" 2>/dev/null || break
 			sleep 0.1
 		done
 		stop_pid "$BROKER_PID"
-		if ! grep -q "Address already in use" "$BROKER_DIR/broker.log" "$BROKER_DIR/stderr.log" 2>/dev/null; then
-			break
-		fi
-		log "port $BROKER_PORT was taken; attempt $attempt"
+		BROKER_PID=
+		grep -q "Address already in use" "$dir/broker.log" "$dir/stderr.log" 2>/dev/null || break
 	done
-	log "broker $name did not start:"
-	tail -n 20 "$BROKER_DIR/broker.log" "$BROKER_DIR/stderr.log" >&2 || true
+	log "broker in $dir did not start:"
+	tail -n 20 "$dir/broker.log" "$dir/stderr.log" >&2 || true
 	exit 1
 }
 
 stop_broker() {
 	stop_pid "$BROKER_PID"
+	BROKER_PID=
 }
 
-# R[<variant>:<key>] = value, from mqchat_bench's "RESULT <key> <value>" lines.
-declare -A R=()
-
-# run_bench <variant> <args...>: runs mqchat_bench against the current broker and records its results.
-run_bench() {
-	local variant=$1 out key value
-	shift
-	out=$WORK/$variant.out
-	# In the background and waited for, so that a signal to this script acts at once.
-	timeout $((CAP * 8)) "$BENCH" --port "$BROKER_PORT" --label "$variant" --cap "$CAP" "$@" >"$out" &
+# bench <variant> <dir> <args...>: runs mqchat_bench against the running broker, records its RESULTs.
+bench() {
+	local variant=$1 dir=$2 mode=mqchat out
+	shift 2
+	[[ $variant == plain ]] && mode=plain
+	out=$dir/bench.out
+	"${PIN_BENCH[@]}" "$BENCH" --port "$BROKER_PORT" --broker-pid "$BROKER_PID" --mode "$mode" \
+		--label "$variant" --cap "$CAP" "$@" >"$out" &
 	BENCH_PID=$!
 	if ! wait "$BENCH_PID"; then
+		BENCH_PID=
 		log "mqchat_bench failed against $variant; the broker's log ends:"
-		tail -n 20 "$BROKER_DIR/broker.log" >&2 || true
+		tail -n 20 "$dir/broker.log" >&2 || true
 		exit 1
 	fi
-	while read -r _ key value; do
-		R[$variant:$key]=$value
-	done < <(grep '^RESULT ' "$out")
+	BENCH_PID=
+	awk -v v="$variant" '$1 == "RESULT" {print v, $2, $3}' "$out" >>"$RESULTS"
 }
 
-# ---- the machine ----------------------------------------------------------------------------------
-CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
-FS=$(df -T "$WORK" | awk 'NR == 2 {print $2}')
-MOSQ_VERSION=$(mosquitto -h 2>&1 | head -n1 || true)
-SQLITE_VERSION=$(pkg-config --modversion sqlite3 2>/dev/null || echo unknown)
-GIT_REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-GIT_DIRTY=$(git -C "$ROOT" status --porcelain -- plugin schema cmake CMakeLists.txt 2>/dev/null | wc -l)
-# What one synchronous 4 KiB write costs on the temp dir's disk, for comparison with the
-# full - normal difference below.
-DSYNC_US=$(LC_ALL=C timeout 30 dd if=/dev/zero of="$WORK/dsync.probe" bs=4k count=1000 oflag=dsync 2>&1 \
-	| awk '/copied/ {for(i = 1; i <= NF; i++) if($i ~ /^s,?$/) {print int($(i-1) / 1000 * 1e6); exit}}' || true)
-rm -f "$WORK/dsync.probe"
+SIZES=(--n "$N" --rate 100 --rate-s "$RATE_S" --ack-n "$ACK_N" --conns-small "$CONNS_SMALL"
+	--conns-big "$CONNS_BIG" --cu-events "$CU_EVENTS" --cu-pages "$CU_PAGES" --storm-clients "$STORM")
 
-# ---- the runs -------------------------------------------------------------------------------------
-ARGS=(--n "$N" --window "$WINDOW" --latency-n "$LATENCY_N" --fanout-n "$FANOUT_N" --fanout-subs "$FANOUT_SUBS")
-VARIANTS=(plain full normal)
-declare -A TITLE=([plain]="plain mosquitto" [full]="mqchat, synchronous full" [normal]="mqchat, synchronous normal")
+# The catch-up channel is filled once, directly in SQLite while its broker is stopped, and copied
+# for each run.
+log "seeding a channel with $CU_EVENTS events"
+start_broker "$WORK/seed" normal
+bench seed "$WORK/seed" "${SIZES[@]}" --scenarios seed
+stop_broker
+"$BENCH" --seed-db "$WORK/seed/chat.db" --cu-events "$CU_EVENTS" --label seed
 
-for v in "${VARIANTS[@]}"; do
-	mode=mqchat
-	[[ $v == plain ]] && mode=plain
-	log "== $v: all scenarios"
-	start_broker "$v" "$v" true
-	run_bench "$v" --mode "$mode" "${ARGS[@]}" --scenarios setup,throughput,catchup,qos0,latency,fanout
-	stop_broker
-
-	# Mosquitto's and libmosquitto's default: Nagle's algorithm on (set_tcp_nodelay false).
-	log "== $v: latency with Nagle's algorithm on"
-	start_broker "$v-nagle" "$v" false
-	run_bench "$v-nagle" --mode "$mode" --nodelay 0 --latency-n "$NAGLE_N" --scenarios setup,latency
-	stop_broker
+for ((rep = 0; rep < REPS; rep++)); do
+	order=("${VARIANTS[@]:rep % 3}" "${VARIANTS[@]:0:rep % 3}")
+	for v in "${order[@]}"; do
+		d=$WORK/$rep-$v
+		log "rep $((rep + 1))/$REPS $v: fan-out and acknowledged sends"
+		start_broker "$d-a" "$v"
+		bench "$v" "$d-a" "${SIZES[@]}" --scenarios setup,fanout,acks
+		stop_broker
+		log "rep $((rep + 1))/$REPS $v: idle connections"
+		start_broker "$d-c" "$v"
+		bench "$v" "$d-c" "${SIZES[@]}" --scenarios conns
+		stop_broker
+		if [[ $v != plain ]]; then
+			log "rep $((rep + 1))/$REPS $v: catch-up and reconnect storm"
+			mkdir -p "$d-u"
+			cp "$WORK/seed/chat.db" "$d-u/chat.db"
+			start_broker "$d-u" "$v"
+			bench "$v" "$d-u" "${SIZES[@]}" --scenarios catchup,storm
+			stop_broker
+		fi
+	done
 done
 
-# Instructions the broker executes per send: (count over N sends - count over none) / N, so
-# connecting, subscribing and disconnecting drop out. User space only: the fsync itself is the
-# kernel's and is not counted.
-callgrind_total() {
-	awk '/^summary:/ {print $2; exit}' "$1"
-}
-if [[ $CALLGRIND == 1 ]]; then
-	for v in "${VARIANTS[@]}"; do
-		mode=mqchat
-		[[ $v == plain ]] && mode=plain
-		log "== $v: instructions per send under callgrind"
-		start_broker "$v-callgrind" "$v" true \
-			valgrind --tool=callgrind --callgrind-out-file="$WORK/$v-callgrind/callgrind.out"
-		run_bench "$v-cg-setup" --mode "$mode" --scenarios setup
-		callgrind_control -z "$BROKER_PID" >/dev/null
-		run_bench "$v-cg-0" --mode "$mode" --n 0 --scenarios throughput
-		callgrind_control -d "$BROKER_PID" >/dev/null
-		callgrind_control -z "$BROKER_PID" >/dev/null
-		run_bench "$v-cg-n" --mode "$mode" --n "$CALLGRIND_N" --scenarios throughput
-		callgrind_control -d "$BROKER_PID" >/dev/null
-		stop_broker
-		base=$(callgrind_total "$WORK/$v-callgrind/callgrind.out.1")
-		total=$(callgrind_total "$WORK/$v-callgrind/callgrind.out.2")
-		if [[ -z $base || -z $total ]]; then
-			log "no callgrind totals for $v"
-			exit 1
-		fi
-		R[$v:callgrind.per_send]=$(((total - base) / CALLGRIND_N))
-	done
-fi
-
 # ---- the table ------------------------------------------------------------------------------------
-get() {
-	echo "${R[$1:$2]:-n/a}"
+# stats: "<variant> <key> <median> <min> <max>" for each variant and key.
+STATS=$WORK/stats.txt
+sort -k1,1 -k2,2 -k3,3g "$RESULTS" | awk '
+	function flush() { if(n) { m = n % 2 ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2; print pk, m, v[1], v[n] } n = 0 }
+	{ k = $1 " " $2; if(k != pk) { flush(); pk = k } v[++n] = $3 }
+	END { flush() }' >"$STATS"
+
+stat() { # stat <variant> <key> <field 3|4|5>
+	awk -v v="$1" -v k="$2" -v f="$3" '$1 == v && $2 == k {print $f; exit}' "$STATS"
 }
-three() { # three <key> <variant>: p50 / p99 / max
-	local k=$1 v=$2
-	if [[ -z ${R[$v:$k.p50_us]:-} ]]; then
-		echo "n/a"
+cell() { # median (min-max)
+	local m lo hi
+	m=$(stat "$1" "$2" 3)
+	[[ -z $m ]] && { echo "n/a"; return; }
+	lo=$(stat "$1" "$2" 4) hi=$(stat "$1" "$2" 5)
+	if [[ $REPS -gt 1 ]]; then
+		awk -v m="$m" -v lo="$lo" -v hi="$hi" 'BEGIN {printf "%.6g (%.6g–%.6g)", m, lo, hi}'
 	else
-		echo "${R[$v:$k.p50_us]} / ${R[$v:$k.p99_us]} / ${R[$v:$k.max_us]}"
+		awk -v m="$m" 'BEGIN {printf "%.6g", m}'
 	fi
 }
-row() { # row <label> <cell command...>: one table row, the cell command run for each variant
-	local label=$1 v line
-	shift
-	line="| $label |"
-	for v in "${VARIANTS[@]}"; do
-		line+=" $("$@" "$v") |"
+ratio() { # ratio <variant> <key>: mqchat median / plain median
+	local a b
+	a=$(stat "$1" "$2" 3) b=$(stat plain "$2" 3)
+	[[ -z $a || -z $b ]] && { echo "–"; return; }
+	awk -v a="$a" -v b="$b" 'BEGIN {if(b == 0) print "–"; else printf "%.2fx", a / b}'
+}
+extra() { # extra <variant> <key>: mqchat median - plain median
+	local a b
+	a=$(stat "$1" "$2" 3) b=$(stat plain "$2" 3)
+	[[ -z $a || -z $b ]] && { echo "–"; return; }
+	awk -v a="$a" -v b="$b" 'BEGIN {printf "%+.0f B", a - b}'
+}
+row() { # row <label> <key> <ratio|extra|none> <target>
+	local how=$3 rn rf
+	case $how in
+	ratio) rn=$(ratio normal "$2") rf=$(ratio full "$2") ;;
+	extra) rn=$(extra normal "$2") rf=$(extra full "$2") ;;
+	*) rn="–" rf="–" ;;
+	esac
+	echo "| $1 | $(cell plain "$2") | $(cell normal "$2") | $(cell full "$2") | $rn | $rf | $4 |"
+}
+
+TABLE=$WORK/table.md
+{
+	echo "| scenario | plain mosquitto | mqchat normal | mqchat full | normal/plain | full/plain | target |"
+	echo "|---|---|---|---|---|---|---|"
+	row "1. fan-out 1→1, deliveries/s" fanout.1to1.deliveries_per_s ratio ""
+	row "1. fan-out 1→100, deliveries/s" fanout.1to100.deliveries_per_s ratio "≥ 0.9x"
+	row "1. fan-out 10→10, deliveries/s" fanout.10to10.deliveries_per_s ratio "≥ 0.8x"
+	row "1. fan-out 1000 ch × 10, random senders, deliveries/s" fanout.1000x10.deliveries_per_s ratio ""
+	for s in 1to1 1to100 10to10 1000x10; do
+		row "1. latency $s at 100 sends/s, p50 µs" fanout.$s.latency.p50_us ratio ""
+		row "1. latency $s at 100 sends/s, p99 µs" fanout.$s.latency.p99_us ratio "≤ 1.5x"
+		row "1. latency $s at 100 sends/s, max µs" fanout.$s.latency.max_us ratio ""
 	done
-	echo "$line"
-}
-cell() { get "$2" "$1"; } # cell <key> <variant>
-per_send_us() { # 1e6 / sends per second
-	local s=${R[$1:throughput.sends_per_s]:-}
-	[[ -n $s ]] && awk -v s="$s" 'BEGIN {printf "%.0f", 1e6 / s}' || echo "n/a"
-}
-catchup_cell() {
-	if [[ -z ${R[$1:catchup.events]:-} ]]; then
-		echo "n/a"
-	else
-		echo "${R[$1:catchup.events_per_s]} events/s, ${R[$1:catchup.pages_per_s]} pages/s, first page ${R[$1:catchup.first_page_ms]} ms (${R[$1:catchup.events]} events in ${R[$1:catchup.pages]} pages)"
-	fi
-}
-nagle_cell() {
-	local d a
-	d=$(three latency "$1-nagle")
-	a=$(three latency.ack "$1-nagle")
-	if [[ $a == n/a ]]; then
-		echo "$d"
-	else
-		echo "$d; ack $a"
-	fi
-}
-callgrind_cell() { get "$1" callgrind.per_send; }
+	row "2. acknowledged sends, 1 in flight, acks/s" acks.w1.per_s ratio ""
+	row "2. acknowledged sends, 100 in flight, acks/s" acks.w100.per_s ratio "≥ 0.5x (default level), full ≥ 0.3x"
+	row "3. $CONNS_SMALL idle members: broker RSS per connection, bytes" conns.$CONNS_SMALL.rss_per_conn_b extra "plugin ≤ 1024 B"
+	row "3. $CONNS_BIG idle members: broker RSS per connection, bytes" conns.$CONNS_BIG.rss_per_conn_b extra "plugin ≤ 1024 B"
+	row "3. $CONNS_SMALL idle members: one message to the last member, ms" conns.$CONNS_SMALL.last_member_ms ratio ""
+	row "3. $CONNS_BIG idle members: one message to the last member, ms" conns.$CONNS_BIG.last_member_ms ratio "≤ 300 ms"
+	row "4. catch-up, $CU_EVENTS events, pages of 1000 from random cursors (warm), events/s" catchup.events_per_s none "≥ 500k"
+	row "4. catch-up reply latency p50 µs" catchup.page.p50_us none ""
+	row "4. catch-up reply latency p99 µs" catchup.page.p99_us none ""
+	row "5. reconnect storm, $STORM clients 100 events behind, all caught up, ms" storm.all_caught_up_ms none ""
+} >"$TABLE"
 
 ELAPSED=$(($(date +%s) - STARTED))
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || echo unknown)
 {
-	echo "# mqchat benchmark results"
+	echo "- Command: \`$(for v in MQCHAT_BUILD_DIR MQCHAT_BENCH_SMOKE MQCHAT_BENCH_REPS MQCHAT_BENCH_N MQCHAT_BENCH_RATE_S MQCHAT_BENCH_ACK_N MQCHAT_BENCH_CONNS MQCHAT_BENCH_CU_EVENTS MQCHAT_BENCH_CU_PAGES MQCHAT_BENCH_STORM; do [[ -n ${!v:-} ]] && printf '%s="%s" ' "$v" "${!v}"; done)bench/run.sh\`, $ELAPSED s"
+	echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$([[ -n $(git -C "$ROOT" status --porcelain -- plugin 2>/dev/null) ]] && echo ' (plugin/ modified)')"
+	echo "- $(nproc) CPUs ($CPU), $(free -g | awk '/Mem:/ {print $2}') GiB, Linux $(uname -r), $(mosquitto -h 2>&1 | head -n1), SQLite $(pkg-config --modversion sqlite3 2>/dev/null || echo '?'); temp dir on $(df -T "$WORK" | awk 'NR == 2 {print $2}')"
+	echo "- $REPS repetitions, variants interleaved; cells are median (min–max); broker on CPU 0, load generator on CPU 1"
 	echo
-	echo "- Command: \`$COMMAND\` (from the repo root; took ${ELAPSED} s including the build check)"
-	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC'); mqchat at commit $GIT_REV$([[ $GIT_DIRTY -gt 0 ]] && echo " with uncommitted changes under plugin/, schema/ or the build files")"
-	echo "- Machine: $(nproc) CPUs ($CPU), Linux $(uname -r); $MOSQ_VERSION; SQLite $SQLITE_VERSION"
-	echo "- Temp dir: $FS; one synchronous 4 KiB write (dd oflag=dsync) took ${DSYNC_US:-n/a} µs"
-	echo "- Broker config, all three: listener on 127.0.0.1, password file, persistence false," \
-		"max_queued_messages 1000000, set_tcp_nodelay true (except the Nagle row);" \
-		"mqchat adds send_rate 0, request_rate 0, catchup_page_bytes 1048576"
-	echo
-	echo "| Scenario | ${TITLE[plain]} | ${TITLE[full]} | ${TITLE[normal]} |"
-	echo "|---|---|---|---|"
-	row "1. Throughput, QoS 1, $N sends, window $WINDOW: sends/s (first publish → last PUBACK)" cell throughput.sends_per_s
-	row "1. … delivered/s (first publish → last message at the subscriber)" cell throughput.delivered_per_s
-	row "1. … µs per send (1 / sends/s)" per_send_us
-	row "1. Throughput, QoS 0, $N sends: delivered/s" cell qos0.delivered_per_s
-	row "2. Latency, $LATENCY_N sends one at a time, µs p50 / p99 / max: publish → subscriber" three latency
-	row "2. … publish → the sender's ack (mqchat)" three latency.ack
-	row "3. Fan-out, $FANOUT_SUBS subscribers × $FANOUT_N sends, QoS 1: deliveries/s" cell fanout.deliveries_per_s
-	row "4. Catch-up of the whole channel after scenario 1, limit 1000 per page" catchup_cell
-	row "Latency with Nagle's algorithm on (broker and client defaults), $NAGLE_N sends, µs p50 / p99 / max" nagle_cell
-	if [[ $CALLGRIND == 1 ]]; then
-		row "Broker instructions per QoS 1 send with one subscriber (callgrind, user space)" callgrind_cell
-	fi
-	echo
-	full_us=$(per_send_us full)
-	normal_us=$(per_send_us normal)
-	if [[ $full_us != n/a && $normal_us != n/a && -n ${R[full:latency.p50_us]:-} && -n ${R[normal:latency.p50_us]:-} ]]; then
-		echo "synchronous full − normal, which is what the fsync per commit costs: $((full_us - normal_us)) µs per send" \
-			"in scenario 1, $((${R[full:latency.p50_us]} - ${R[normal:latency.p50_us]})) µs at p50 in scenario 2" \
-			"(one synchronous 4 KiB write with dd: ${DSYNC_US:-n/a} µs)."
-		echo
-	fi
-	echo "Every scenario checked that each subscriber received every send exactly once" \
-		"(with mqchat: consecutive seqs, in order, and an ack per send) and that catch-up returned" \
-		"seqs 1..head once each. See bench/README.md for the method and caveats."
-} >"$RESULTS"
-
-cat "$RESULTS"
-log "wrote $RESULTS in ${ELAPSED} s"
+	cat "$TABLE"
+} | tee "${MQCHAT_BENCH_OUT:-/dev/null}"

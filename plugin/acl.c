@@ -87,3 +87,32 @@ enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *
 	}
 	return CHAT_ACL_GRANT;
 }
+
+
+enum chat_acl_verdict chat_acl__check_read(const struct chat_index *idx, struct chat_acl_cache *cache,
+					   const char *user, const char *client_id, const char *topic)
+{
+	unsigned channels = HASH_COUNT(idx->channels);
+	struct chat_topic t;
+	size_t len;
+
+	if(cache->topic[0] == '\0' || cache->channels != channels || strcmp(cache->topic, topic) != 0) {
+		len = strlen(topic);
+		chat_topic__parse(topic, &t);
+		if(t.kind == CHAT_TOPIC_REPLY || len > CHAT_ACL_CACHE_TOPIC_MAX) {
+			cache->topic[0] = '\0'; /* its verdict depends on more than the topic: not cached */
+			return chat_acl__check(idx, user, client_id, topic, CHAT_ACCESS_READ);
+		}
+		memcpy(cache->topic, topic, len + 1);
+		cache->kind = t.kind;
+		cache->ch = is_channel_topic(t.kind) ? chat_index__find(idx, t.channel, t.channel_len) : NULL;
+		cache->channels = channels;
+	}
+	if(cache->kind == CHAT_TOPIC_OTHER) {
+		return CHAT_ACL_NOT_MINE;
+	}
+	if(user == NULL || !is_channel_topic(cache->kind) || cache->ch == NULL) {
+		return CHAT_ACL_DENY;
+	}
+	return chat_index__member(cache->ch, user) != NULL ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
+}

@@ -9,6 +9,7 @@
 #define CHAT_ACL_H
 
 #include "index.h"
+#include "topic.h"
 
 enum chat_access {
 	CHAT_ACCESS_READ,        /* a message is about to be delivered to a subscriber */
@@ -28,5 +29,22 @@ enum chat_acl_verdict {
  * message callback validates them and answers with a precise error. */
 enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *user, const char *client_id,
 				      const char *topic, enum chat_access access);
+
+/* The last topic a read check parsed, and its channel. Mosquitto asks for every subscriber of a
+ * message in turn, with the same topic, so the parse and the channel lookup are done once per message
+ * instead of once per delivery. Channels are never removed from the index while the plugin runs, so a
+ * cached channel stays valid; a new channel (the index's channel count changes) empties the cache. */
+#define CHAT_ACL_CACHE_TOPIC_MAX 127
+
+struct chat_acl_cache {
+	char topic[CHAT_ACL_CACHE_TOPIC_MAX + 1]; /* "" when empty */
+	enum chat_topic_kind kind;
+	const struct chat_channel *ch; /* per-channel kinds: the channel, NULL if there is none */
+	unsigned channels;             /* the index's channel count when cached */
+};
+
+/* chat_acl__check(idx, user, client_id, topic, CHAT_ACCESS_READ), the same verdict, through cache. */
+enum chat_acl_verdict chat_acl__check_read(const struct chat_index *idx, struct chat_acl_cache *cache,
+					   const char *user, const char *client_id, const char *topic);
 
 #endif

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "acl.h"
+#include "batch.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "cursors.h"
@@ -26,12 +28,14 @@ struct chat_plugin {
 	struct chat_store *store;
 	struct chat_checkpointer *checkpointer; /* NULL when checkpoint_interval_ms is 0 */
 	struct chat_index index;
+	struct chat_acl_cache acl_cache; /* the last read check's topic (acl.c) */
 	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
 	struct chat_ratelimit *request_limits; /* catch-up, chat/_api and cursor requests, per user */
 	struct chat_ratelimit *typing_limits;  /* typing:true, per user and channel */
 	struct chat_presence presence;
 	struct chat_typing typing;
 	struct chat_cursors cursors;
+	struct chat_batch batch; /* sends awaiting their group commit (batch.c) */
 	int64_t next_prune_ms; /* tick.c: when each periodic job is due next (monotonic ms) */
 	int64_t next_typing_check_ms;
 	int64_t next_cursor_flush_ms;

@@ -8,6 +8,7 @@
 
 #include <uthash.h>
 
+#include "batch.h"
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
@@ -189,6 +190,7 @@ void chat_cursors__flush(struct chat_plugin *plugin)
 	if(cursors->pending == NULL) {
 		return;
 	}
+	chat_batch__flush(plugin); /* its own transaction, after the sends' */
 	rc = chat_store__begin(plugin->store, &err);
 	HASH_ITER(hh, cursors->pending, w, tmp) {
 		if(rc != CHAT_ERR_OK) {

@@ -1,6 +1,7 @@
 /*
- * event_json.c - builds event, ack and error JSON with cJSON.
+ * event_json.c - builds event and ack JSON directly, and error JSON with cJSON.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,72 +67,203 @@ static char *print_and_delete(cJSON *obj, int failures, size_t *len)
 }
 
 
-char *chat_event_json__build(const struct chat_event *ev, size_t *len)
-{
-	cJSON *obj = cJSON_CreateObject();
-	int failures = 0;
+/*
+ * The two builders on the send path (an event and its ack, for every send) write their JSON directly
+ * instead of building a cJSON tree and printing it: callgrind showed the tree and its printing at
+ * about a quarter of the plugin's instructions per send. The output is byte for byte cJSON's:
+ * the same key order, the same string escapes, integers in decimal (cJSON prints those below 1e15,
+ * which every seq and ts is, the same way).
+ */
+struct jbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
 
-	if(obj == NULL) {
+
+static void jb_grow(struct jbuf *b, size_t more)
+{
+	size_t cap;
+	char *p;
+
+	if(b->oom || b->len + more + 1 <= b->cap) {
+		return;
+	}
+	cap = b->cap ? b->cap : 256;
+	while(cap < b->len + more + 1) {
+		cap *= 2;
+	}
+	p = realloc(b->p, cap);
+	if(p == NULL) {
+		b->oom = true;
+		return;
+	}
+	b->p = p;
+	b->cap = cap;
+}
+
+
+static void jb_raw(struct jbuf *b, const char *s, size_t n)
+{
+	jb_grow(b, n);
+	if(!b->oom) {
+		memcpy(b->p + b->len, s, n);
+		b->len += n;
+		b->p[b->len] = '\0';
+	}
+}
+
+
+/* ,"key": (no comma before the first key) */
+static void jb_key(struct jbuf *b, const char *key)
+{
+	jb_raw(b, b->len > 1 ? ",\"" : "\"", b->len > 1 ? 2 : 1);
+	jb_raw(b, key, strlen(key));
+	jb_raw(b, "\":", 2);
+}
+
+
+/* A JSON string, escaped as cJSON escapes it. */
+static void jb_string(struct jbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *u = (const unsigned char *)s;
+	size_t run = 0;
+
+	jb_raw(b, "\"", 1);
+	for(size_t i = 0;; i++) {
+		unsigned char c = u[i];
+		char esc[6] = {'\\', 0, '0', '0', 0, 0};
+		size_t esc_len = 2;
+
+		if(c != '\0' && c != '"' && c != '\\' && c >= 32) {
+			run++;
+			continue;
+		}
+		jb_raw(b, s + i - run, run);
+		run = 0;
+		if(c == '\0') {
+			break;
+		}
+		switch(c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[1] = 'u';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			esc_len = 6;
+			break;
+		}
+		jb_raw(b, esc, esc_len);
+	}
+	jb_raw(b, "\"", 1);
+}
+
+
+static void jb_add_string(struct jbuf *b, const char *key, const char *value)
+{
+	jb_key(b, key);
+	jb_string(b, value != NULL ? value : "");
+}
+
+
+static void jb_add_int(struct jbuf *b, const char *key, int64_t value)
+{
+	char num[24];
+	int n = snprintf(num, sizeof(num), "%lld", (long long)value);
+
+	jb_key(b, key);
+	jb_raw(b, num, (size_t)n);
+}
+
+
+static void jb_add_bool(struct jbuf *b, const char *key, bool value)
+{
+	jb_key(b, key);
+	jb_raw(b, value ? "true" : "false", value ? 4 : 5);
+}
+
+
+static char *jb_finish(struct jbuf *b, size_t *len)
+{
+	jb_raw(b, "}", 1);
+	if(b->oom) {
+		free(b->p);
 		return NULL;
 	}
-	failures += add_string(obj, "id", ev->id);
-	failures += add_string(obj, "channel", ev->channel);
-	failures += add_int(obj, "seq", ev->seq);
-	failures += add_string(obj, "type", chat_event_type__name(ev->type));
-	failures += add_string(obj, "from", ev->from);
-	failures += add_string(obj, "device", ev->device);
-	failures += add_int(obj, "ts", ev->ts);
+	if(len != NULL) {
+		*len = b->len;
+	}
+	return b->p;
+}
+
+
+char *chat_event_json__build(const struct chat_event *ev, size_t *len)
+{
+	struct jbuf b = {0};
+
+	jb_raw(&b, "{", 1);
+	jb_add_string(&b, "id", ev->id);
+	jb_add_string(&b, "channel", ev->channel);
+	jb_add_int(&b, "seq", ev->seq);
+	jb_add_string(&b, "type", chat_event_type__name(ev->type));
+	jb_add_string(&b, "from", ev->from);
+	jb_add_string(&b, "device", ev->device);
+	jb_add_int(&b, "ts", ev->ts);
 	if(ev->client_msg_id) {
-		failures += add_string(obj, "client_msg_id", ev->client_msg_id);
+		jb_add_string(&b, "client_msg_id", ev->client_msg_id);
 	}
 	switch(ev->type) {
 	case CHAT_EVENT_MESSAGE:
-		failures += add_string(obj, "body", ev->body);
+		jb_add_string(&b, "body", ev->body);
 		if(ev->thread > 0) {
-			failures += add_int(obj, "thread", ev->thread);
+			jb_add_int(&b, "thread", ev->thread);
 		}
 		break;
 	case CHAT_EVENT_EDIT:
-		failures += add_int(obj, "target", ev->target);
-		failures += add_string(obj, "body", ev->body);
+		jb_add_int(&b, "target", ev->target);
+		jb_add_string(&b, "body", ev->body);
 		break;
 	case CHAT_EVENT_DELETE:
-		failures += add_int(obj, "target", ev->target);
+		jb_add_int(&b, "target", ev->target);
 		break;
 	case CHAT_EVENT_REACTION:
-		failures += add_int(obj, "target", ev->target);
-		failures += add_string(obj, "emoji", ev->emoji);
-		failures += add_bool(obj, "on", ev->on);
+		jb_add_int(&b, "target", ev->target);
+		jb_add_string(&b, "emoji", ev->emoji);
+		jb_add_bool(&b, "on", ev->on);
 		break;
 	case CHAT_EVENT_JOIN:
 	case CHAT_EVENT_LEAVE:
-		failures += add_string(obj, "user", ev->user);
+		jb_add_string(&b, "user", ev->user);
 		break;
 	}
-	return print_and_delete(obj, failures, len);
+	return jb_finish(&b, len);
 }
 
 
 char *chat_ack_json__build(const char *channel, const char *client_msg_id, const char *id, int64_t seq,
 			   int64_t ts, bool duplicate, size_t *len)
 {
-	cJSON *obj = cJSON_CreateObject();
-	int failures = 0;
+	struct jbuf b = {0};
 
-	if(obj == NULL) {
-		return NULL;
-	}
-	failures += add_bool(obj, "ok", true);
-	failures += add_string(obj, "kind", "ack");
-	failures += add_string(obj, "channel", channel);
+	jb_raw(&b, "{", 1);
+	jb_add_bool(&b, "ok", true);
+	jb_add_string(&b, "kind", "ack");
+	jb_add_string(&b, "channel", channel);
 	if(client_msg_id) {
-		failures += add_string(obj, "client_msg_id", client_msg_id);
+		jb_add_string(&b, "client_msg_id", client_msg_id);
 	}
-	failures += add_string(obj, "id", id);
-	failures += add_int(obj, "seq", seq);
-	failures += add_int(obj, "ts", ts);
-	failures += add_bool(obj, "duplicate", duplicate);
-	return print_and_delete(obj, failures, len);
+	jb_add_string(&b, "id", id);
+	jb_add_int(&b, "seq", seq);
+	jb_add_int(&b, "ts", ts);
+	jb_add_bool(&b, "duplicate", duplicate);
+	return jb_finish(&b, len);
 }
 
 

@@ -9,15 +9,19 @@
  * What happens to the original publish afterwards:
  * - accepted: its topic is rewritten in place to the sink (chat/_), which no one may read, so the
  *   broker acknowledges it (v5: 0x10 "no matching subscribers") and delivers it to nobody. The stored
- *   event was queued in its place (txn.c). Rewriting in place keeps the broker's own buffer, which
- *   every 2.0.x release handles the same way;
+ *   event goes out in its place once committed: a send's at the group commit of the tick (batch.c),
+ *   an API event's at once (txn.c). Rewriting in place keeps the broker's own buffer, which every
+ *   2.0.x release handles the same way;
  * - refused: MOSQ_ERR_ACL_DENIED, which the broker turns into PUBACK/PUBREC 0x87 for an MQTT v5
  *   sender at QoS 1/2 and drops silently otherwise. The JSON error already went to the reply topic.
  * The callback never returns another error: anything else would make the broker close the connection.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -26,6 +30,8 @@
 
 #include "acl.h"
 #include "api.h"
+#include "batch.h"
+#include "broker.h"
 #include "catchup.h"
 #include "chat.h"
 #include "cursors.h"
@@ -102,7 +108,13 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		 * writes: Mosquitto checks a will's write access after the connection has ended. */
 		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
 	}
-	verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic, access);
+	if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */
+		verdict = chat_acl__check_read(&plugin->index, &plugin->acl_cache, user,
+					       mosquitto_client_id(ed->client), ed->topic);
+	} else {
+		verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic,
+					  access);
+	}
 	if(verdict == CHAT_ACL_DENY) {
 		return MOSQ_ERR_ACL_DENIED;
 	}
@@ -128,12 +140,58 @@ static void reply_to_from_message(struct chat_reply_to *rt, const char *client_i
 }
 
 
+/*
+ * The client's socket, so that the group commit (batch.c) can see whether its next packet has already
+ * arrived. Mosquitto 2.0 gives plugins no accessor for it, but struct mosquitto starts with it (lib/
+ * mosquitto_internal.h, 2.0.0 to 2.0.22): `int ident` (2, id_client) then `mosq_sock_t sock` in a
+ * broker built with epoll, as Debian's is, and `sock` alone otherwise. The value is only trusted if it
+ * is a socket whose peer is the client's address; otherwise, and for any error, -1, which only means
+ * the batch commits at this iteration's tick, as it would without the check.
+ */
+#define EPOLL_ID_CLIENT 2
+
+static int client_socket(const struct mosquitto *client)
+{
+	const char *address = mosquitto_client_address(client);
+	struct sockaddr_storage peer;
+	socklen_t peer_len = sizeof(peer);
+	char text[INET6_ADDRSTRLEN];
+	const void *ip;
+	int head[2], fd;
+
+	if(address == NULL) {
+		return -1;
+	}
+	memcpy(head, (const void *)client, sizeof(head));
+	fd = head[0] == EPOLL_ID_CLIENT ? head[1] : head[0];
+	if(fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) {
+		return -1;
+	}
+	if(peer.ss_family == AF_INET) {
+		ip = &((const struct sockaddr_in *)&peer)->sin_addr;
+	} else if(peer.ss_family == AF_INET6) {
+		ip = &((const struct sockaddr_in6 *)&peer)->sin6_addr;
+	} else {
+		return -1;
+	}
+	if(inet_ntop(peer.ss_family, ip, text, sizeof(text)) == NULL || strcmp(text, address) != 0) {
+		return -1;
+	}
+	return fd;
+}
+
+
 static enum chat_err dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
 			      const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
 			      size_t len)
 {
 	struct chat_error err = {0};
 
+	/* Sends join the open batch; everything else that may read or write the store sees only
+	 * committed events, so the batch is committed first. Typing never touches the store. */
+	if(t->kind != CHAT_TOPIC_MESSAGES && t->kind != CHAT_TOPIC_TYPING) {
+		chat_batch__flush(plugin);
+	}
 	switch(t->kind) {
 	case CHAT_TOPIC_MESSAGES:
 		return chat_send__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
@@ -187,6 +245,10 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	reply_to_from_message(&rt, who.device, ed->properties);
 	rc = dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
 	chat_reply_to__clear(&rt);
+	if(t.kind == CHAT_TOPIC_MESSAGES && plugin->batch.open) {
+		chat_batch__note_sender(plugin, client_socket(ed->client));
+		chat_batch__after_send(plugin);
+	}
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;
 	}

@@ -53,7 +53,8 @@ struct chat_channel {
 	char *title;
 	enum chat_visibility visibility;
 	char epoch[CHAT_UUID_LEN + 1];
-	int64_t head;             /* seq of the last committed event, 0 when empty */
+	int64_t head;             /* seq of the last event appended, 0 when empty; it may still be in the
+				     open batch (batch.c), which every reader of the store flushes first */
 	int64_t head_ts;          /* ts of that event: the channel's latest activity */
 	int64_t last_message_seq; /* seq of the last event of type message, 0 if none */
 	int64_t message_count;    /* number of message events: the msg_no of the last one */

@@ -16,6 +16,7 @@
 #pragma GCC visibility pop
 #include <mosquitto.h>
 
+#include "batch.h"
 #include "broker.h"
 #include "chat.h"
 #include "events.h"
@@ -57,8 +58,12 @@ static void plugin_free(struct chat_plugin *plugin)
 		return;
 	}
 	if(plugin->store != NULL) {
+		chat_batch__flush(plugin);   /* sends of the last loop iteration */
 		chat_cursors__flush(plugin); /* the moves of the last interval */
+		chat_broker__log(CHAT_LOG_INFO, "group commit: %lu sends in %lu transactions",
+				 plugin->batch.committed, plugin->batch.commits);
 	}
+	chat_batch__clear(&plugin->batch);
 	chat_cursors__clear(&plugin->cursors);
 	chat_typing__clear(&plugin->typing);
 	chat_presence__clear(&plugin->presence);

@@ -2,12 +2,13 @@
  * send.c - the send path.
  *
  *   rate limit -> parse and validate (send_request.c) -> channel exists -> sender is a member
- *   -> retry? answer with the original ack -> referenced message is valid -> commit with seq head+1
- *   -> queue the stored event for subscribers (txn.c) -> ack
+ *   -> retry? answer with the original ack -> referenced message is valid -> append with seq head+1
+ *   to the open batch -> (batch.c, at the tick) commit, then the stored event for subscribers, then
+ *   the ack
  *
- * Invariant: an event is committed before any subscriber can see it and before its ack is queued;
+ * Invariant: an event is committed before any subscriber can see it and before its ack is sent;
  * a refused or failed send stores nothing and publishes nothing, so a retry with the same
- * client_msg_id yields exactly one event.
+ * client_msg_id yields exactly one event. Retries are looked up inside the open batch too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,20 +17,23 @@
 #include "clock.h"
 #include "send.h"
 #include "send_request.h"
-#include "txn.h"
+#include "batch.h"
+#include "reply.h"
 
 
-static void send_ack(const struct chat_reply_to *rt, const char *channel, const char *client_msg_id,
-		     const char *id, int64_t seq, int64_t ts, bool duplicate)
+/* Answers the sender: its ack (for every send with a client_msg_id, or a Response Topic), sent once the
+ * batch holding the event has committed; or, if that commit fails, an `unavailable` error. */
+static void send_ack(struct chat_plugin *plugin, const struct chat_reply_to *rt, const char *channel,
+		     const char *client_msg_id, const char *id, int64_t seq, int64_t ts, bool duplicate)
 {
+	struct chat_error_context ctx = {.channel = channel, .client_msg_id = client_msg_id};
 	size_t len = 0;
-	char *json;
+	char *json = NULL;
 
-	if(client_msg_id == NULL && !rt->requested) {
-		return;
+	if(client_msg_id != NULL || rt->requested) {
+		json = chat_ack_json__build(channel, client_msg_id, id, seq, ts, duplicate, &len);
 	}
-	json = chat_ack_json__build(channel, client_msg_id, id, seq, ts, duplicate, &len);
-	chat_reply__send(rt, json, len);
+	chat_batch__answer(plugin, rt, json, len, &ctx);
 	free(json);
 }
 
@@ -60,7 +64,7 @@ static enum chat_err check_retry(struct chat_plugin *plugin, const struct chat_r
 				       client_msg_id);
 	}
 	*retry = true;
-	send_ack(rt, ch->name, client_msg_id, original.id, original.seq, original.ts, true);
+	send_ack(plugin, rt, ch->name, client_msg_id, original.id, original.seq, original.ts, true);
 	return CHAT_ERR_OK;
 }
 
@@ -129,13 +133,12 @@ static enum chat_err check_references(struct chat_plugin *plugin, const struct c
 }
 
 
-/* Commits the event and moves the channel's head. */
+/* Appends the event to the open batch (batch.c), which moves the channel's head; it is committed and
+ * fanned out by the tick at the end of this loop iteration, or a little later. */
 static enum chat_err append(struct chat_plugin *plugin, const struct chat_requester *who,
 			    struct chat_channel *ch, const struct chat_send_request *req,
 			    struct chat_event *ev, struct chat_error *err)
 {
-	struct chat_txn txn;
-
 	*ev = (struct chat_event){
 		.channel = ch->name,
 		.seq = ch->head + 1,
@@ -150,18 +153,7 @@ static enum chat_err append(struct chat_plugin *plugin, const struct chat_reques
 		.on = req->on,
 		.msg_no = req->type == CHAT_EVENT_MESSAGE ? ch->message_count + 1 : 0,
 	};
-	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
-		return err->code;
-	}
-	if(chat_txn__append(&txn, ch->rowid, ev, err) != CHAT_ERR_OK) {
-		chat_txn__abort(&txn);
-		return err->code;
-	}
-	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
-		return err->code;
-	}
-	chat_txn__advance_head(ch, ev);
-	return CHAT_ERR_OK;
+	return chat_batch__append(plugin, ch, ev, err);
 }
 
 
@@ -182,7 +174,7 @@ static enum chat_err serve(struct chat_plugin *plugin, const struct chat_request
 	   || append(plugin, who, ch, req, &ev, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	send_ack(rt, ch->name, req->client_msg_id, ev.id, ev.seq, ev.ts, false);
+	send_ack(plugin, rt, ch->name, req->client_msg_id, ev.id, ev.seq, ev.ts, false);
 	return CHAT_ERR_OK;
 }
 

@@ -3,11 +3,13 @@
  *
  * Called at the end of every broker loop iteration: ten times a second when idle, far more under
  * load, so each job checks its own time. Jobs:
+ *   group commit      every tick: commit the sends of this iteration and fan them out (batch.c)
  *   presence confirm  every tick: the connections that survived their CONNECT are accepted
  *   typing expiry     every 100 ms: typing:false for devices that stopped refreshing
  *   cursor flush      every plugin_opt_cursor_flush_ms: write the cursor moves in one transaction
  *   rate-limit prune  every 60 s: forget the buckets of users idle long enough to refill
  */
+#include "batch.h"
 #include "chat.h"
 #include "clock.h"
 #include "cursors.h"
@@ -34,6 +36,7 @@ void chat_tick__run(struct chat_plugin *plugin)
 {
 	int64_t now = chat_clock__mono_ms();
 
+	chat_batch__tick(plugin);
 	chat_presence__confirm_pending(plugin);
 	if(due(now, &plugin->next_typing_check_ms, TYPING_CHECK_MS)) {
 		chat_typing__expire(plugin, now);

@@ -1,10 +1,14 @@
 /*
  * txn.c - transactions over the store that publish their events only after committing.
+ *
+ * Used by the membership operations (chat/_api). Sends use the group commit of batch.c instead; a
+ * transaction here first commits that batch, so the two never interleave and seqs stay in order.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "batch.h"
 #include "broker.h"
 #include "clock.h"
 #include "ids.h"
@@ -34,6 +38,9 @@ enum chat_err chat_txn__begin(struct chat_txn *txn, struct chat_plugin *plugin, 
 {
 	memset(txn, 0, sizeof(*txn));
 	txn->plugin = plugin;
+	if(chat_batch__flush(plugin) != CHAT_ERR_OK) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "storage failed; nothing was stored");
+	}
 	return chat_store__begin(plugin->store, err);
 }
 

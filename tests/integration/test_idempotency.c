@@ -1,6 +1,7 @@
 /*
  * test_idempotency.c - a retried client_msg_id returns the original ack and is never delivered twice.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -158,6 +159,48 @@ static void test_ack_waits_for_a_persistent_session(void)
 }
 
 
+/* Group commit: sends pipelined by one client share a batch, and a retry of a send that is still in the
+ * open batch is found there: answered with the original ack (only after the commit), stored once and
+ * delivered once. Each pair below is a send and its immediate retry. */
+static void test_retry_within_one_batch(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo;
+	cJSON *reply;
+	char payload[96];
+	int mid;
+
+	setup(&b, &ada, &bo);
+	for(int i = 0; i < 40; i++) {
+		snprintf(payload, sizeof(payload), "{\"client_msg_id\":\"p%d\",\"body\":\"b%d\"}", i / 2, i / 2);
+		TH_EQ_INT(th_publish_async(ada, "chat/general", payload, -1, 1, &mid), 0);
+	}
+	for(int i = 0; i < 40; i++) {
+		reply = th_expect_json(ada, tc_reply_topic(ada));
+		snprintf(payload, sizeof(payload), "p%d", i / 2);
+		TH_EQ_STR(th_json_str(reply, "kind"), "ack");
+		TH_EQ_STR(th_json_str(reply, "client_msg_id"), payload);
+		TH_EQ_INT(th_json_int(reply, "seq"), 3 + i / 2);
+		TH_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(reply, "duplicate")) == (i % 2 == 1));
+		cJSON_Delete(reply);
+	}
+	for(int i = 0; i < 20; i++) {
+		reply = th_expect_json(bo, "chat/general");
+		snprintf(payload, sizeof(payload), "b%d", i);
+		TH_EQ_INT(th_json_int(reply, "seq"), 3 + i);
+		TH_EQ_STR(th_json_str(reply, "body"), payload);
+		cJSON_Delete(reply);
+	}
+	reply = tc_sync(bo, "general", 0, 0);
+	TH_EQ_INT(th_json_int(reply, "head"), 22);
+	cJSON_Delete(reply);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+}
+
+
 TH_TEST_LIST(TH_TEST(test_retry_returns_original_ack), TH_TEST(test_ids_are_per_user),
 	     TH_TEST(test_ack_waits_for_a_persistent_session),
-	     TH_TEST(test_reuse_in_another_channel_conflicts), TH_TEST(test_retry_after_restart))
+	     TH_TEST(test_reuse_in_another_channel_conflicts), TH_TEST(test_retry_after_restart),
+	     TH_TEST(test_retry_within_one_batch))

@@ -108,6 +108,39 @@ static void test_owner_succession(void)
 }
 
 
+/* The cached read check gives chat_acl__check's verdict for every user on every topic, in any order,
+ * including a channel created after its topic was cached and members added or removed meanwhile. */
+static void test_cached_read_agrees(void)
+{
+	static const char *const topics[] = {"chat/general", "chat/general/typing", "chat/ops", "chat/nope",
+					     "chat/_", "chat/_api", "chat/general/sync", "chat/_reply/ada-1",
+					     "sensors/1", "chat/general"};
+	static const char *const users[][2] = {{"ada", "ada-1"}, {"bo", "bo-1"}, {NULL, "anon"}, {"cy", "cy-1"}};
+	struct chat_acl_cache cache = {0};
+	struct chat_channel *nope;
+
+	setup();
+	for(int round = 0; round < 3; round++) {
+		for(size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++) {
+			for(size_t u = 0; u < sizeof(users) / sizeof(users[0]); u++) {
+				TH_EQ_INT(chat_acl__check_read(&idx, &cache, users[u][0], users[u][1], topics[t]),
+					  VERDICT(users[u][0], users[u][1], topics[t], READ));
+			}
+		}
+		if(round == 0) { /* chat/nope is cached as "no such channel": now it exists */
+			nope = chat_index__add_channel(&idx, 4, "nope", "", CHAT_VISIBILITY_PUBLIC, "e4");
+			TH_EQ_INT(chat_index__add_member(&idx, nope, "cy", CHAT_ROLE_OWNER, 1), 0);
+			TH_EQ_INT(chat_acl__check_read(&idx, &cache, "cy", "cy-1", "chat/nope"), CHAT_ACL_GRANT);
+		} else if(round == 1) {
+			TH_EQ_INT(chat_index__add_member(&idx, chat_index__find(&idx, "ops", 3), "bo",
+							 CHAT_ROLE_MEMBER, 2),
+				  0);
+		}
+	}
+	chat_index__clear(&idx);
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
@@ -116,6 +149,7 @@ int main(int argc, char **argv)
 		{"write", test_write},
 		{"removal_takes_effect_at_once", test_removal_takes_effect_at_once},
 		{"owner_succession", test_owner_succession},
+		{"cached_read_agrees", test_cached_read_agrees},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));

@@ -144,12 +144,50 @@ static void test_error_table(void)
 }
 
 
+/* The event and ack builders write JSON directly; it must be byte for byte what cJSON prints for the
+ * same object, escapes included: quotes, backslashes, every control character, UTF-8 kept as is. */
+static void test_same_bytes_as_cjson(void)
+{
+	struct chat_event ev = base_event(CHAT_EVENT_MESSAGE);
+	char body[64 + 32];
+	cJSON *obj;
+	char *ours, *theirs;
+	size_t len = 0;
+
+	for(int c = 1; c < 32; c++) {
+		body[c - 1] = (char)c;
+	}
+	memcpy(body + 31, "\"\\/ é ✓ end", sizeof("\"\\/ é ✓ end"));
+	ev.body = body;
+	ev.client_msg_id = "q\"\\";
+	ev.thread = 7;
+	obj = cJSON_CreateObject();
+	cJSON_AddStringToObject(obj, "id", ev.id);
+	cJSON_AddStringToObject(obj, "channel", ev.channel);
+	cJSON_AddNumberToObject(obj, "seq", (double)ev.seq);
+	cJSON_AddStringToObject(obj, "type", "message");
+	cJSON_AddStringToObject(obj, "from", ev.from);
+	cJSON_AddStringToObject(obj, "device", ev.device);
+	cJSON_AddNumberToObject(obj, "ts", (double)ev.ts);
+	cJSON_AddStringToObject(obj, "client_msg_id", ev.client_msg_id);
+	cJSON_AddStringToObject(obj, "body", ev.body);
+	cJSON_AddNumberToObject(obj, "thread", (double)ev.thread);
+	theirs = cJSON_PrintUnformatted(obj);
+	ours = chat_event_json__build(&ev, &len);
+	TH_EQ_STR(ours, theirs);
+	TH_EQ_INT((long long)len, (long long)strlen(theirs));
+	free(ours);
+	free(theirs);
+	cJSON_Delete(obj);
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
 		{"message", test_message},         {"other_types", test_other_types},
 		{"signals", test_signals},         {"ack_and_error", test_ack_and_error},
-		{"error_table", test_error_table},
+		{"error_table", test_error_table}, {"same_bytes_as_cjson", test_same_bytes_as_cjson},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));

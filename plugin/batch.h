@@ -1,0 +1,78 @@
+/*
+ * batch.h - group commit of sends: many events per transaction (and per fsync), acks after the commit.
+ *
+ * See the design note at the top of batch.c. In short: the first send of a broker loop iteration opens a
+ * transaction; every send appends its event to it and queues its event and its ack; the tick at the end
+ * of the iteration commits (one fsync for all of them) and only then hands the events and acks to the
+ * broker. A failed commit rolls everything back, puts the channels' heads back and answers each sender
+ * `unavailable`. Anything else that reads or writes the store flushes the batch first.
+ */
+#ifndef CHAT_BATCH_H
+#define CHAT_BATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "errors.h"
+#include "event_json.h"
+#include "index.h"
+
+struct chat_plugin;
+struct chat_reply_to;
+struct chat_batch_item;
+struct chat_batch_saved;
+
+/* A batch stays open across loop iterations while one of its senders has more bytes waiting on its
+ * socket (so the broker's next iteration is sure to come at once), up to these bounds. */
+#define CHAT_BATCH_MAX_EVENTS  256
+#define CHAT_BATCH_MAX_AGE_MS  5
+#define CHAT_BATCH_MAX_SENDERS 16 /* sockets watched; more senders fill a batch without waiting */
+/* Ticks come at least ten times a second. If none came for this long (per_listener_settings true
+ * stops them in 2.0.11), each send commits at once, as if there were no batching. */
+#define CHAT_BATCH_TICK_SILENCE_MS 1000
+
+struct chat_batch {
+	bool open;            /* a transaction holding uncommitted sends is open */
+	size_t events;        /* events appended since it opened */
+	int64_t opened_ms;    /* monotonic */
+	int senders[CHAT_BATCH_MAX_SENDERS]; /* sockets of the batch's senders (distinct) */
+	int nsenders;
+	int64_t last_tick_ms; /* monotonic; 0 before the first tick */
+	struct chat_batch_item *first, *last; /* events and answers, in the order they were queued */
+	struct chat_batch_saved *saved;       /* each touched channel's head before the batch */
+	unsigned long commits, committed;     /* counters: transactions, events */
+};
+
+/* Appends ev to channel ch inside the open batch, opening it (BEGIN) if needed: fills in ev->id,
+ * ev->ts, builds and stores its JSON, queues it for the subscribers and moves ch's head in memory.
+ * ev->seq must be ch->head + 1. On failure the whole batch is rolled back and answered (see
+ * chat_batch__flush), and err says why for the caller's own sender. */
+enum chat_err chat_batch__append(struct chat_plugin *plugin, struct chat_channel *ch, struct chat_event *ev,
+				 struct chat_error *err);
+
+/* Sends json (an ack) to rt once the open batch has committed, or at once when no batch is open. If the
+ * commit fails the client gets an `unavailable` error with ctx (channel, client_msg_id) instead. With
+ * json NULL nothing is sent on success. Everything is copied. */
+void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *rt, const char *json,
+			size_t len, const struct chat_error_context *ctx);
+
+/* Notes the socket of the sender just served (-1 when unknown). */
+void chat_batch__note_sender(struct chat_plugin *plugin, int fd);
+
+/* After a send was appended: commits at once if the broker has stopped delivering ticks. */
+void chat_batch__after_send(struct chat_plugin *plugin);
+
+/* The tick at the end of a loop iteration: commits the batch unless one of its senders has bytes
+ * waiting on its socket and the batch is still within its bounds. */
+void chat_batch__tick(struct chat_plugin *plugin);
+
+/* Commits the open batch now, then publishes its events and answers in order; on failure rolls back,
+ * restores the heads and answers every sender of the batch `unavailable`. Returns CHAT_ERR_OK when no
+ * batch was open or the commit succeeded. Called before any other transaction or read of the store. */
+enum chat_err chat_batch__flush(struct chat_plugin *plugin);
+
+/* Drops everything queued without publishing (the store rolls back when closed). */
+void chat_batch__clear(struct chat_batch *batch);
+
+#endif
