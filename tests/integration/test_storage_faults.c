@@ -72,11 +72,14 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 	before = tc_history(bo, "general");
 
 	set_fault(&b, fault, true);
-	/* sends: refused with unavailable, MQTT 5 PUBACK 0x87, nothing fanned out */
+	/* sends: refused with unavailable, nothing fanned out. The MQTT 5 PUBACK says 0x87 when the
+	 * fault shows at the insert; when it shows only at the group commit (plugin/batch.c), the broker
+	 * has acknowledged the publish already (0x10, no matching subscribers), and the JSON error,
+	 * which is the durability promise, is the only answer. Either way never a plain success. */
 	for(int i = 0; i < 5; i++) {
-		TH_EQ_INT(th_publish(ada, "chat/general",
-				     "{\"client_msg_id\":\"f1\",\"body\":\"during the fault\"}", -1, 1, NULL),
-			  0x87);
+		int puback = th_publish(ada, "chat/general",
+					"{\"client_msg_id\":\"f1\",\"body\":\"during the fault\"}", -1, 1, NULL);
+		TH_CHECKF(puback == 0x87 || puback == 0x10, "PUBACK 0x%02x", puback);
 		ev = th_expect_json(ada, tc_reply_topic(ada));
 		TH_JSON(ev, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\","
 			    "\"channel\":\"general\",\"client_msg_id\":\"f1\"}");
