@@ -29,6 +29,8 @@
 #include "catchup.h"
 #include "chat.h"
 #include "cursors.h"
+#include "edge_link.h"
+#include "envelope.h"
 #include "events.h"
 #include "presence.h"
 #include "send.h"
@@ -47,7 +49,12 @@ int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER; /* anonymous: allow_anonymous decides, and chat/ is closed to it
 					       */
 	}
-	chat_presence__connecting(plugin, ed->client, ed->username, mosquitto_client_id(ed->client));
+	if(chat_edge_link__trusted(plugin, ed->username)) {
+		/* an edge's bridge: not a member's device; its edge re-snapshots after this CONNACK */
+		chat_edge_link__bridge_connecting(plugin, ed->username, mosquitto_client_id(ed->client));
+	} else {
+		chat_presence__connecting(plugin, ed->client, ed->username, mosquitto_client_id(ed->client));
+	}
 	/* Mosquitto 2.0 refuses a username that every hook deferred on, so with no other authentication
 	 * source mqchat must accept it itself, or registering this hook would lock everyone out. */
 	return plugin->config.auth_fallback == CHAT_AUTH_FALLBACK_ALLOW ? MOSQ_ERR_SUCCESS
@@ -62,6 +69,7 @@ int chat_events__disconnect_cb(int event, void *event_data, void *userdata)
 	char *device;
 
 	(void)event;
+	chat_edge_link__client_gone(plugin, ed->client);
 	device = chat_presence__gone(plugin, ed->client);
 	if(device != NULL) {
 		chat_typing__device_gone(plugin, device);
@@ -97,12 +105,18 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	user = mosquitto_client_username(ed->client);
-	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE) {
+	if(chat_edge_link__trusted(plugin, user)) {
+		verdict = chat_edge_link__acl(ed->topic, ed->access);
+	} else {
+		verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic,
+					  access);
+	}
+	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE && plugin->edge == NULL
+	   && !chat_edge_link__trusted(plugin, user)) {
 		/* A client whose authentication another plugin answered before mqchat saw it. Not on
 		 * writes: Mosquitto checks a will's write access after the connection has ended. */
 		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
 	}
-	verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic, access);
 	if(verdict == CHAT_ACL_DENY) {
 		return MOSQ_ERR_ACL_DENIED;
 	}
@@ -128,9 +142,9 @@ static void reply_to_from_message(struct chat_reply_to *rt, const char *client_i
 }
 
 
-static enum chat_err dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
-			      const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
-			      size_t len)
+enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
+				    const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
+				    size_t len)
 {
 	struct chat_error err = {0};
 
@@ -183,9 +197,13 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	if(who.user == NULL || who.device == NULL) {
 		return MOSQ_ERR_ACL_DENIED; /* the write ACL refuses these already */
 	}
+	if(chat_edge_link__trusted(plugin, who.user)
+	   || strncmp(ed->topic, CHAT_EDGE_PREFIX, sizeof(CHAT_EDGE_PREFIX) - 1) == 0) {
+		return chat_edge_link__message(plugin, ed, &who); /* an edge's envelope */
+	}
 	chat_presence__seen(plugin, ed->client, who.user, who.device); /* a live client publishing */
 	reply_to_from_message(&rt, who.device, ed->properties);
-	rc = dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
+	rc = chat_events__dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
 	chat_reply_to__clear(&rt);
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;
