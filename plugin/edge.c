@@ -31,7 +31,11 @@
 #include "topic.h"
 
 #define HELLO_RETRY_MS 2000
-#define FORWARD_QOS    1
+/* Envelopes go up at QoS 0: while the bridge is down they are dropped, not queued for a core that may
+ * have restarted (the client got no ack and retries; client_msg_id makes that safe), and a 2.0.x bridge
+ * that reconnects with more than max_inflight_messages queued can stall (mosquitto issue #3002).
+ * On a connected bridge TCP delivers them in order. */
+#define FORWARD_QOS 0
 
 enum link_state {
 	LINK_DOWN,
@@ -221,8 +225,13 @@ static void apply_snapshot(struct chat_plugin *plugin, const struct chat_envelop
 
 
 /* An event of chat/<ch> on its way to this edge's subscribers: joins and leaves change the view
- * first, so the fan-out that follows already uses it (the core changes its index at commit). */
-static void apply_event(struct chat_plugin *plugin, const struct chat_topic *t, const void *payload, size_t len)
+ * first, so the fan-out that follows already uses it (the core changes its index at commit).
+ * The edge receives every event of every channel in seq order, so a seq beyond head + 1 means one was
+ * lost on the way (the bridge's queue overflowed, say), and it may have been a join or a leave: the
+ * view cannot be trusted. Then this event is not fanned out (subscribers will see a gap and catch up
+ * from the core, which checks membership itself) and the edge asks for a new snapshot.
+ * Returns whether the broker may fan the event out. */
+static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, const void *payload, size_t len)
 {
 	cJSON *ev = cJSON_ParseWithLength(payload, len);
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
@@ -231,9 +240,11 @@ static void apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 	struct chat_channel *ch = chat_index__find(&plugin->index, t->channel, t->channel_len);
 	char name[CHAT_CHANNEL_ID_MAX + 1];
 
+	bool fan_out = true;
+
 	if(!cJSON_IsNumber(seq) || type == NULL || t->channel_len > CHAT_CHANNEL_ID_MAX) {
 		cJSON_Delete(ev);
-		return;
+		return false;
 	}
 	if(ch == NULL && strcmp(type, "join") == 0) {
 		memcpy(name, t->channel, t->channel_len);
@@ -241,7 +252,16 @@ static void apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 		/* a new channel: its visibility does not matter to the read ACL */
 		ch = chat_index__add_channel(&plugin->index, 0, name, NULL, CHAT_VISIBILITY_PUBLIC, "");
 	}
-	if(ch != NULL && (int64_t)seq->valuedouble > ch->head) {
+	if(ch == NULL || (int64_t)seq->valuedouble > ch->head + 1) {
+		chat_broker__log(CHAT_LOG_WARNING, "edge %s: event %lld of #%.*s arrived after head %lld: "
+				 "asking the core for a new snapshot", plugin->config.edge_id,
+				 (long long)seq->valuedouble, (int)t->channel_len, t->channel,
+				 (long long)(ch ? ch->head : 0));
+		fan_out = false;
+		if(plugin->edge->state == LINK_READY) {
+			send_hello(plugin, chat_clock__mono_ms());
+		}
+	} else if((int64_t)seq->valuedouble > ch->head) {
 		ch->head = (int64_t)seq->valuedouble;
 		if(user != NULL && strcmp(type, "join") == 0) {
 			chat_index__add_member(&plugin->index, ch, user, CHAT_ROLE_MEMBER, ch->head);
@@ -250,6 +270,7 @@ static void apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 		}
 	}
 	cJSON_Delete(ev);
+	return fan_out;
 }
 
 
@@ -282,7 +303,9 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 	case CHAT_TOPIC_OTHER:
 		return MOSQ_ERR_SUCCESS;
 	case CHAT_TOPIC_MESSAGES:
-		apply_event(plugin, &t, ed->payload, ed->payloadlen);
+		if(!apply_event(plugin, &t, ed->payload, ed->payloadlen)) {
+			memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+		}
 		return MOSQ_ERR_SUCCESS; /* the broker fans it out; the read ACL filters */
 	case CHAT_TOPIC_TYPING:
 	case CHAT_TOPIC_PRESENCE:

@@ -54,7 +54,7 @@ void th_edge_start_at(const char *file, int line, struct th_broker *edge, const 
 			   "notifications false\n"
 			   "restart_timeout 1\n"
 			   "keepalive_interval 10\n"
-			   "topic chat/_edge/up/edge-%d out 1\n"
+			   "topic chat/_edge/up/edge-%d out 0\n"
 			   "topic chat/# in 1\n",
 			   n, n, core->port, n, n, n, n, n);
 	deadline = th_now_ms() + EDGE_UP_TIMEOUT_MS;
