@@ -24,6 +24,23 @@ int th_edge_ready_count(const struct th_broker *edge);
 #define th_edge_wait_ready(edge, after, timeout_ms)                                                          \
 	th_wait_until(th_edge_ready_count(edge) > (after), (timeout_ms))
 
+/* A TCP load balancer (HAProxy, from bridge/haproxy.cfg.in) in front of the given brokers, on a free
+ * loopback port; it dies with the test. */
+struct th_lb {
+	pid_t pid;
+	int port;
+	char cfg_path[320];
+	char log_path[320];
+};
+
+/* Starts the balancer in front of count brokers; waits until it accepts connections. */
+#define th_lb_start(lb, brokers, count) th_lb_start_at(__FILE__, __LINE__, TH_SOURCE_DIR, (lb), (brokers), (count))
+
+/* Stops it (SIGTERM, then SIGKILL). */
+void th_lb_stop(struct th_lb *lb);
+
+void th_lb_start_at(const char *file, int line, const char *source_dir, struct th_lb *lb,
+		    struct th_broker *const *brokers, int count);
 void th_core_start_at(const char *file, int line, struct th_broker *core, const char *extra);
 void th_edge_start_at(const char *file, int line, struct th_broker *edge, const struct th_broker *core, int n);
 

@@ -574,8 +574,90 @@ static void test_response_topic_through_edge(void)
 }
 
 
+/* Connects through the balancer, retrying while it still routes to an edge that just died. */
+static struct th_client *connect_via(struct th_broker *via, const char *user, const char *id)
+{
+	char password[64];
+	struct th_client *c = NULL;
+	long long deadline = th_now_ms() + 10000;
+
+	snprintf(password, sizeof(password), "%s-pw", user);
+	while(th_connect_rc(via, user, password, id, 4, &c) != 0) {
+		TH_CHECKF(th_now_ms() < deadline, "%s cannot connect through the balancer", id);
+		th_sleep_ms(100);
+	}
+	return c;
+}
+
+
+/* Clients behind a TCP load balancer (HAProxy) chat across the edges it spreads them over; when the
+ * edge holding Bo dies, Bo reconnects through the balancer, lands on the other edge and catches up
+ * with no gap. */
+static void test_load_balancer_moves_clients_to_a_live_edge(void)
+{
+	struct th_broker core, e1, e2, via, *victim, *survivor;
+	struct th_broker *const edges[] = {&e1, &e2};
+	struct th_lb lb;
+	struct th_client *ada, *bo;
+	bool seen[MAX_SEQ] = {false};
+	long long last, head;
+	char cmid[32];
+	cJSON *ev;
+
+	th_core_start(&core, NULL);
+	th_edge_start(&e1, &core, 1);
+	th_edge_start(&e2, &core, 2);
+	th_lb_start(&lb, edges, 2);
+	via = e1; /* a client only needs the port */
+	via.port = lb.port;
+	ada = connect_via(&via, "ada", "ada-laptop");
+	bo = connect_via(&via, "bo", "bo-phone");
+	/* leastconn: one client on each edge */
+	TH_CHECK(th_broker_log_contains(&e1, "as ada-laptop") != th_broker_log_contains(&e2, "as ada-laptop"));
+	TH_CHECK(th_broker_log_contains(&e1, "as bo-phone") != th_broker_log_contains(&e2, "as bo-phone"));
+	TH_CHECK(th_broker_log_contains(&e1, "as ada-laptop") != th_broker_log_contains(&e1, "as bo-phone"));
+	victim = th_broker_log_contains(&e1, "as bo-phone") ? &e1 : &e2;
+	survivor = victim == &e1 ? &e2 : &e1;
+
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
+	subscribe_member(bo, "chat/general");
+	subscribe_member(ada, "chat/general");
+	cJSON_Delete(tc_send(bo, "general", "b-1", "hi from bo"));
+	ev = expect_event(ada, "general");
+	TH_EQ_STR(th_json_str(ev, "body"), "hi from bo");
+	cJSON_Delete(ev);
+	cJSON_Delete(tc_send(ada, "general", "a-1", "hi from ada"));
+	last = drain_live(bo, "general", seen, 500);
+	TH_EQ_INT(last, 4);
+
+	th_broker_kill9(victim);
+	TH_CHECK(th_wait_disconnect(bo, 5000) >= 0);
+	th_disconnect(bo);
+	for(int i = 0; i < 3; i++) {
+		snprintf(cmid, sizeof(cmid), "a-gap-%d", i);
+		cJSON_Delete(tc_send(ada, "general", cmid, "while bo moves"));
+	}
+	bo = connect_via(&via, "bo", "bo-phone");
+	th_wait_until(th_broker_log_contains(survivor, "as bo-phone"), 5000);
+	subscribe_member(bo, "chat/general");
+	head = catch_up(bo, "general", last, seen);
+	TH_EQ_INT(head, 7);
+	for(long long seq = 3; seq <= head; seq++) {
+		TH_CHECKF(seen[seq], "seq %lld never reached bo", seq);
+	}
+	cJSON_Delete(tc_send(ada, "general", "a-live", "and live again"));
+	ev = th_expect_json(bo, "chat/general");
+	TH_EQ_INT(th_json_int(ev, "seq"), 8);
+	cJSON_Delete(ev);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_lb_stop(&lb);
+}
+
+
 TH_TEST_LIST(TH_TEST(test_members_on_two_edges_chat_both_ways), TH_TEST(test_worked_example_on_three_edges),
 	     TH_TEST(test_core_kill9_keeps_edge_clients_and_loses_no_acked_event),
 	     TH_TEST(test_edge_kill_moves_clients_without_gap), TH_TEST(test_removed_member_stops_on_every_edge),
 	     TH_TEST(test_non_member_on_any_edge_gets_nothing),
-	     TH_TEST(test_presence_aggregates_devices_across_edges), TH_TEST(test_response_topic_through_edge))
+	     TH_TEST(test_presence_aggregates_devices_across_edges), TH_TEST(test_response_topic_through_edge),
+	     TH_TEST(test_load_balancer_moves_clients_to_a_live_edge))
