@@ -2,11 +2,17 @@
  * edge.c - the edge role (see edge.h).
  *
  * States of the link to the core:
- *   DOWN   no heartbeat for plugin_opt_edge_timeout_ms (or none yet): requests answered unavailable
+ *   DOWN   nothing from the core for plugin_opt_edge_timeout_ms (or nothing yet): requests answered
+ *          unavailable
  *   HELLO  heartbeat seen, hello sent, snapshot awaited: still unavailable; hello repeated each 2 s
  *   READY  snapshot applied: requests forwarded
- * A heartbeat from a core with another boot id, or a beat on the down topic (the core saw this
- * edge's bridge connect), sends a new hello from any state.
+ * Anything from the core proves it alive, not only its heartbeat: under load the heartbeat waits in
+ * the same queue as the events, and a core that is busy sending events is not down.
+ * A new snapshot is needed when the view may be stale: a heartbeat from a core with another boot id
+ * (it restarted), a beat on the down topic (the core saw this edge's bridge connect again, so events
+ * may have been lost in between), or a gap in a channel's seqs. A core that was merely slow (DOWN,
+ * then a heartbeat with the same boot id, the bridge never dropped) finds the view intact: READY
+ * again at once, without a snapshot.
  *
  * Presence: a connection is recorded as pending at BASIC_AUTH and confirmed at the end of the loop
  * iteration (a refused login is gone by then), as presence.c does. Connects and disconnects are sent
@@ -61,6 +67,7 @@ struct edge_gone {
 
 struct chat_edge {
 	enum link_state state;
+	bool view_valid; /* the view is the snapshot of core_boot plus every event since */
 	char core_boot[64];
 	int64_t last_beat_ms;
 	int64_t hello_ms;
@@ -176,13 +183,21 @@ static void on_beat(struct chat_plugin *plugin, const char *boot, bool resync)
 	int64_t now = chat_clock__mono_ms();
 
 	edge->last_beat_ms = now;
-	if(resync || edge->state == LINK_DOWN || strcmp(edge->core_boot, boot) != 0) {
+	if(strcmp(edge->core_boot, boot) != 0) {
+		edge->view_valid = false;
+	}
+	if(resync || !edge->view_valid) {
 		if(edge->state == LINK_DOWN || strcmp(edge->core_boot, boot) != 0) {
 			chat_broker__log(CHAT_LOG_NOTICE, "edge %s: core %s is up; saying hello",
 					 plugin->config.edge_id, boot);
 		}
+		edge->view_valid = false;
 		snprintf(edge->core_boot, sizeof(edge->core_boot), "%s", boot);
 		send_hello(plugin, now);
+	} else if(edge->state == LINK_DOWN) {
+		edge->state = LINK_READY;
+		chat_broker__log(CHAT_LOG_NOTICE, "edge %s: core %s answers again; its view is intact",
+				 plugin->config.edge_id, boot);
 	}
 }
 
@@ -219,6 +234,7 @@ static void apply_snapshot(struct chat_plugin *plugin, const struct chat_envelop
 		count++;
 	}
 	plugin->edge->state = LINK_READY;
+	plugin->edge->view_valid = true;
 	chat_broker__log(CHAT_LOG_NOTICE, "edge %s ready: snapshot of %u channels from core %s",
 			 plugin->config.edge_id, count, env->boot);
 }
@@ -258,6 +274,7 @@ static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 				 (long long)seq->valuedouble, (int)t->channel_len, t->channel,
 				 (long long)(ch ? ch->head : 0));
 		fan_out = false;
+		plugin->edge->view_valid = false;
 		if(plugin->edge->state == LINK_READY) {
 			send_hello(plugin, chat_clock__mono_ms());
 		}
@@ -282,6 +299,7 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 	bool down = strcmp(ed->topic, plugin->edge->down_topic) == 0;
 
 	ed->retain = false;
+	plugin->edge->last_beat_ms = chat_clock__mono_ms(); /* the core is alive */
 	if(down || strcmp(ed->topic, CHAT_EDGE_BEAT_TOPIC) == 0) {
 		if(chat_envelope__parse(ed->payload, ed->payloadlen, &env) != 0) {
 			chat_broker__log(CHAT_LOG_WARNING, "edge %s: the core sent a bad envelope on %s",
