@@ -71,6 +71,7 @@ struct chat_edge {
 	char core_boot[64];
 	int64_t last_beat_ms;
 	int64_t hello_ms;
+	bool silent; /* the previous tick already found the core silent for too long */
 	struct edge_conn *conns;
 	struct edge_gone *gone, **gone_tail;
 	unsigned pending;
@@ -553,7 +554,14 @@ int chat_edge__tick_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	(void)event_data;
 	forward_presence(plugin);
-	if(edge->state != LINK_DOWN && now - edge->last_beat_ms > plugin->config.edge_timeout_ms) {
+	/* Silent at two ticks in a row: when this edge itself was too busy to read for a while, the first
+	 * tick after the stall sees old news, and the next loop iteration reads what the core sent
+	 * meanwhile (anything from it proves it alive). */
+	bool silent = now - edge->last_beat_ms > plugin->config.edge_timeout_ms;
+	bool was_silent = edge->silent;
+
+	edge->silent = silent;
+	if(edge->state != LINK_DOWN && silent && was_silent) {
 		edge->state = LINK_DOWN;
 		chat_broker__log(CHAT_LOG_WARNING, "edge %s: no heartbeat from core %s for %lld ms; answering "
 				 "unavailable until it is back", plugin->config.edge_id, edge->core_boot,
