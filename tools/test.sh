@@ -5,7 +5,8 @@
 #   1. the regular build: unit and integration tests (ctest);
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
 #   3. valgrind (memcheck) around the broker for a subset: the worked example, the API, retries, the
-#      README tour and the real-time layer (tests/valgrind.supp lists leaks of Mosquitto itself).
+#      README tour, the real-time layer and the gateway tier (core and edges all under valgrind;
+#      tests/valgrind.supp lists what Mosquitto itself leaks or trips).
 # Any failure fails the script. MQCHAT_QUICK=1 runs only pass 1.
 set -euo pipefail
 
@@ -30,4 +31,4 @@ ctest --test-dir build-asan -j"$jobs" --output-on-failure
 
 echo "== pass 3: valgrind around the broker"
 MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
-TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime)$'
+TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway)$'
