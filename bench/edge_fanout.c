@@ -317,7 +317,9 @@ static void run_until(bool (*done)(void), const char *phase)
 	while(!done()) {
 		/* connect in waves, so the edge's listen backlog is never flooded */
 		while(opened < count
-		      && opened - (counts[C_JOINED] + counts[C_SUBSCRIBING] + counts[C_READY] + counts[C_DONE])
+		      && opened
+					 - (counts[C_JOINED] + counts[C_SUBSCRIBING] + counts[C_READY]
+					    + counts[C_DONE])
 				 < 500) {
 			open_conn(&conns[opened]);
 			opened++;
@@ -327,18 +329,28 @@ static void run_until(bool (*done)(void), const char *phase)
 			on_event(events[i].data.ptr, events[i].events);
 		}
 		if(now_ns() > deadline) {
-			die("%s: not done after %.0f s (connecting %d, joining %d, joined %d, subscribing %d, "
-			    "ready %d, done %d)", phase, cap_s, counts[C_CONNECTING] + counts[C_CONNACK],
-			    counts[C_JOINING], counts[C_JOINED], counts[C_SUBSCRIBING], counts[C_READY],
-			    counts[C_DONE]);
+			die("%s: not done after %.0f s (connecting %d, joining %d, joined %d, subscribing "
+			    "%d, "
+			    "ready %d, done %d)",
+			    phase, cap_s, counts[C_CONNECTING] + counts[C_CONNACK], counts[C_JOINING],
+			    counts[C_JOINED], counts[C_SUBSCRIBING], counts[C_READY], counts[C_DONE]);
 		}
 	}
 }
 
 
-static bool all_joined(void) { return counts[C_JOINED] == count; }
-static bool all_ready(void) { return counts[C_READY] == count; }
-static bool all_done(void) { return counts[C_DONE] == count; }
+static bool all_joined(void)
+{
+	return counts[C_JOINED] == count;
+}
+static bool all_ready(void)
+{
+	return counts[C_READY] == count;
+}
+static bool all_done(void)
+{
+	return counts[C_DONE] == count;
+}
 
 
 static bool file_exists(const char *name)
@@ -380,14 +392,22 @@ int main(int argc, char **argv)
 			die("%s needs a value", a);
 		}
 		i++;
-		if(!strcmp(a, "--port")) port = atoi(v);
-		else if(!strcmp(a, "--count")) count = atoi(v);
-		else if(!strcmp(a, "--first")) first = atoi(v);
-		else if(!strcmp(a, "--prefix")) prefix = v;
-		else if(!strcmp(a, "--channel")) channel = v;
-		else if(!strcmp(a, "--dir")) dir = v;
-		else if(!strcmp(a, "--cap")) cap_s = atof(v);
-		else die("unknown option %s", a);
+		if(!strcmp(a, "--port"))
+			port = atoi(v);
+		else if(!strcmp(a, "--count"))
+			count = atoi(v);
+		else if(!strcmp(a, "--first"))
+			first = atoi(v);
+		else if(!strcmp(a, "--prefix"))
+			prefix = v;
+		else if(!strcmp(a, "--channel"))
+			channel = v;
+		else if(!strcmp(a, "--dir"))
+			dir = v;
+		else if(!strcmp(a, "--cap"))
+			cap_s = atof(v);
+		else
+			die("unknown option %s", a);
 	}
 	if(port <= 0 || count <= 0) {
 		die("usage: mqchat_edge_fanout --port P --count N [--first K] [--prefix m] [--channel big] "

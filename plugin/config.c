@@ -178,12 +178,14 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 	}
 	if(cfg->role == CHAT_ROLE_EDGE) {
 		if(cfg->edge_id == NULL || cfg->core_clientid == NULL) {
-			return fail(err, err_len,
-				    "plugin_opt_role edge needs plugin_opt_edge_id (its bridge user) and "
-				    "plugin_opt_core_clientid (the local_clientid of its bridge to the core)");
+			return fail(
+				err, err_len,
+				"plugin_opt_role edge needs plugin_opt_edge_id (its bridge user) and "
+				"plugin_opt_core_clientid (the local_clientid of its bridge to the core)");
 		}
 		if(strlen(cfg->edge_id) > 64 || strpbrk(cfg->edge_id, "/+#") != NULL) {
-			return fail(err, err_len, "plugin_opt_edge_id: '%s' is not 1-64 characters without / + #",
+			return fail(err, err_len,
+				    "plugin_opt_edge_id: '%s' is not 1-64 characters without / + #",
 				    cfg->edge_id);
 		}
 	} else if(cfg->database == NULL) {

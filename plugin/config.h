@@ -34,9 +34,9 @@ enum chat_role_option {
 struct chat_config {
 	char *database; /* SQLite path, required by the core; an edge has no database */
 	int64_t role;
-	char *edge_id;       /* edge: its name, the bridge user it connects to the core as */
-	char *core_clientid; /* edge: local_clientid of its bridge to the core */
-	char *bridge_users;  /* core: comma-separated bridge users (edge ids) it trusts */
+	char *edge_id;           /* edge: its name, the bridge user it connects to the core as */
+	char *core_clientid;     /* edge: local_clientid of its bridge to the core */
+	char *bridge_users;      /* core: comma-separated bridge users (edge ids) it trusts */
 	int64_t edge_beat_ms;    /* core: heartbeat period to the edges */
 	int64_t edge_timeout_ms; /* edge: no heartbeat for this long means the core is down */
 	int64_t synchronous;

@@ -229,7 +229,8 @@ static void apply_snapshot(struct chat_plugin *plugin, const struct chat_envelop
 		ch->head = cJSON_IsNumber(head) ? (int64_t)head->valuedouble : 0;
 		cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(c, "members")) {
 			if(cJSON_IsString(m)) {
-				chat_index__add_member(&plugin->index, ch, m->valuestring, CHAT_ROLE_MEMBER, 0);
+				chat_index__add_member(&plugin->index, ch, m->valuestring, CHAT_ROLE_MEMBER,
+						       0);
 			}
 		}
 		count++;
@@ -248,7 +249,8 @@ static void apply_snapshot(struct chat_plugin *plugin, const struct chat_envelop
  * view cannot be trusted. Then this event is not fanned out (subscribers will see a gap and catch up
  * from the core, which checks membership itself) and the edge asks for a new snapshot.
  * Returns whether the broker may fan the event out. */
-static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, const void *payload, size_t len)
+static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, const void *payload,
+			size_t len)
 {
 	cJSON *ev = cJSON_ParseWithLength(payload, len);
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
@@ -270,10 +272,11 @@ static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 		ch = chat_index__add_channel(&plugin->index, 0, name, NULL, CHAT_VISIBILITY_PUBLIC, "");
 	}
 	if(ch == NULL || (int64_t)seq->valuedouble > ch->head + 1) {
-		chat_broker__log(CHAT_LOG_WARNING, "edge %s: event %lld of #%.*s arrived after head %lld: "
-				 "asking the core for a new snapshot", plugin->config.edge_id,
-				 (long long)seq->valuedouble, (int)t->channel_len, t->channel,
-				 (long long)(ch ? ch->head : 0));
+		chat_broker__log(CHAT_LOG_WARNING,
+				 "edge %s: event %lld of #%.*s arrived after head %lld: "
+				 "asking the core for a new snapshot",
+				 plugin->config.edge_id, (long long)seq->valuedouble, (int)t->channel_len,
+				 t->channel, (long long)(ch ? ch->head : 0));
 		fan_out = false;
 		plugin->edge->view_valid = false;
 		if(plugin->edge->state == LINK_READY) {
@@ -308,8 +311,8 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 		} else if(env.kind == CHAT_ENV_BEAT) {
 			on_beat(plugin, env.boot, down);
 		} else if(down && env.kind == CHAT_ENV_REPLY) {
-			chat_broker__send_to(env.client, env.topic, env.payload, env.payload_len, env.correlation,
-					     (uint16_t)env.correlation_len);
+			chat_broker__send_to(env.client, env.topic, env.payload, env.payload_len,
+					     env.correlation, (uint16_t)env.correlation_len);
 		} else if(down && env.kind == CHAT_ENV_SNAPSHOT) {
 			apply_snapshot(plugin, &env);
 		}
@@ -356,7 +359,8 @@ static void refuse(const char *client_id, const mosquitto_property *props, const
 	cJSON *req = NULL;
 
 	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
-	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len, false);
+	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len,
+				       false);
 	if(t->channel != NULL && t->channel_len <= CHAT_CHANNEL_ID_MAX) {
 		memcpy(channel, t->channel, t->channel_len);
 		channel[t->channel_len] = '\0';
@@ -364,7 +368,8 @@ static void refuse(const char *client_id, const mosquitto_property *props, const
 	}
 	if(t->kind == CHAT_TOPIC_MESSAGES || t->kind == CHAT_TOPIC_API) {
 		req = cJSON_ParseWithLength(payload, len);
-		ctx.client_msg_id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "client_msg_id"));
+		ctx.client_msg_id =
+			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "client_msg_id"));
 		ctx.op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "op"));
 		ctx.ref = cJSON_GetObjectItemCaseSensitive(req, "ref");
 	}
@@ -408,8 +413,8 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	mosquitto_property_read_string(ed->properties, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
-	mosquitto_property_read_binary(ed->properties, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len,
-				       false);
+	mosquitto_property_read_binary(ed->properties, MQTT_PROP_CORRELATION_DATA, &correlation,
+				       &correlation_len, false);
 	json = chat_envelope__publish(user, device, ed->topic, ed->payload, ed->payloadlen, ed->qos,
 				      response_topic, correlation, correlation_len, &len);
 	free(response_topic);
@@ -522,7 +527,9 @@ static void forward_presence(struct chat_plugin *plugin)
 				continue;
 			}
 			c->confirmed = true;
-			if(up && (json = chat_envelope__device(CHAT_ENV_CONNECT, c->user, c->device, &len)) != NULL) {
+			if(up
+			   && (json = chat_envelope__device(CHAT_ENV_CONNECT, c->user, c->device, &len))
+				      != NULL) {
 				forward(plugin, json, len);
 				c->announced = true;
 				free(json);
@@ -533,7 +540,8 @@ static void forward_presence(struct chat_plugin *plugin)
 	while(edge->gone != NULL) {
 		struct edge_gone *g = edge->gone;
 		edge->gone = g->next;
-		if(up && (json = chat_envelope__device(CHAT_ENV_DISCONNECT, g->user, g->device, &len)) != NULL) {
+		if(up
+		   && (json = chat_envelope__device(CHAT_ENV_DISCONNECT, g->user, g->device, &len)) != NULL) {
 			forward(plugin, json, len);
 			free(json);
 		}
@@ -563,8 +571,10 @@ int chat_edge__tick_cb(int event, void *event_data, void *userdata)
 	edge->silent = silent;
 	if(edge->state != LINK_DOWN && silent && was_silent) {
 		edge->state = LINK_DOWN;
-		chat_broker__log(CHAT_LOG_WARNING, "edge %s: no heartbeat from core %s for %lld ms; answering "
-				 "unavailable until it is back", plugin->config.edge_id, edge->core_boot,
+		chat_broker__log(CHAT_LOG_WARNING,
+				 "edge %s: no heartbeat from core %s for %lld ms; answering "
+				 "unavailable until it is back",
+				 plugin->config.edge_id, edge->core_boot,
 				 (long long)(now - edge->last_beat_ms));
 	} else if(edge->state == LINK_HELLO && now - edge->hello_ms > HELLO_RETRY_MS) {
 		send_hello(plugin, now);

@@ -39,7 +39,7 @@ struct remote_device {
 };
 
 struct chat_edge_peer {
-	UT_hash_handle hh; /* chat_edge_link.peers, keyed by id */
+	UT_hash_handle hh;  /* chat_edge_link.peers, keyed by id */
 	const void *client; /* its bridge connection, NULL while it has none */
 	char *client_id;
 	struct remote_device *devices;
@@ -160,7 +160,7 @@ enum chat_acl_verdict chat_edge_link__acl(const char *topic, int access)
 
 	if(access != MOSQ_ACL_READ) {
 		return strncmp(topic, CHAT_TOPIC_PREFIX, CHAT_TOPIC_PREFIX_LEN) == 0 ? CHAT_ACL_GRANT
-										       : CHAT_ACL_NOT_MINE;
+										     : CHAT_ACL_NOT_MINE;
 	}
 	if(strcmp(topic, CHAT_EDGE_BEAT_TOPIC) == 0) {
 		return CHAT_ACL_GRANT;
@@ -246,8 +246,8 @@ void chat_edge_link__reply(const struct chat_edge_route *route, const char *clie
 	char *env = chat_envelope__reply(client_id, topic, json, len, correlation, correlation_len, &env_len);
 
 	if(env == NULL) {
-		chat_broker__log(CHAT_LOG_WARNING, "could not reply to %s on edge %s: out of memory", client_id,
-				 route->edge_id);
+		chat_broker__log(CHAT_LOG_WARNING, "could not reply to %s on edge %s: out of memory",
+				 client_id, route->edge_id);
 		return;
 	}
 	snprintf(down, sizeof(down), CHAT_EDGE_DOWN_PREFIX "%s", route->edge_id);
@@ -271,12 +271,14 @@ static void serve_publish(struct chat_plugin *plugin, const struct chat_edge_pee
 			       (uint16_t)(env->correlation_len > UINT16_MAX ? 0 : env->correlation_len))
 	   != 0) {
 		chat_reply_to__clear(&rt);
-		chat_broker__log(CHAT_LOG_WARNING, "out of memory serving %s on edge %s", env->device, peer->id);
+		chat_broker__log(CHAT_LOG_WARNING, "out of memory serving %s on edge %s", env->device,
+				 peer->id);
 		return;
 	}
 	rt.via = &route;
 	chat_topic__parse(env->topic, &t);
-	if(t.kind == CHAT_TOPIC_OTHER || strncmp(env->topic, CHAT_EDGE_PREFIX, strlen(CHAT_EDGE_PREFIX)) == 0) {
+	if(t.kind == CHAT_TOPIC_OTHER
+	   || strncmp(env->topic, CHAT_EDGE_PREFIX, strlen(CHAT_EDGE_PREFIX)) == 0) {
 		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "no such topic");
 		chat_reply__error(&rt, &err, NULL);
 	} else {
@@ -371,7 +373,8 @@ static void send_heads(struct chat_plugin *plugin, const struct chat_edge_peer *
 }
 
 
-static void serve_hello(struct chat_plugin *plugin, struct chat_edge_peer *peer, const struct chat_envelope *env)
+static void serve_hello(struct chat_plugin *plugin, struct chat_edge_peer *peer,
+			const struct chat_envelope *env)
 {
 	const cJSON *devices = cJSON_GetObjectItemCaseSensitive(env->root, "devices"), *item;
 	struct remote_device *d, *tmp;
@@ -423,7 +426,8 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 		struct chat_error err = {0};
 		struct chat_reply_to rt;
 		if(chat_reply_to__init(&rt, who->device, NULL, NULL, 0) == 0) {
-			chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "chat/_edge/ is for the edges' bridges only");
+			chat_error__set(&err, CHAT_ERR_BAD_TOPIC,
+					"chat/_edge/ is for the edges' bridges only");
 			chat_reply__error(&rt, &err, NULL);
 		}
 		chat_reply_to__clear(&rt);
@@ -431,8 +435,8 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 	}
 	snprintf(expected, sizeof(expected), CHAT_EDGE_UP_PREFIX "%s", who->user);
 	if(strcmp(ed->topic, expected) != 0) {
-		chat_broker__log(CHAT_LOG_WARNING, "bridge user %s published on %s, not %s: dropped", who->user,
-				 ed->topic, expected);
+		chat_broker__log(CHAT_LOG_WARNING, "bridge user %s published on %s, not %s: dropped",
+				 who->user, ed->topic, expected);
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	peer = peer_get(plugin->edge_link, who->user);
@@ -441,7 +445,8 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	if(chat_envelope__parse(ed->payload, ed->payloadlen, &env) != 0) {
-		chat_broker__log(CHAT_LOG_WARNING, "edge %s sent something that is not an envelope", peer->id);
+		chat_broker__log(CHAT_LOG_WARNING, "edge %s sent something that is not an envelope",
+				 peer->id);
 	} else if(env.kind == CHAT_ENV_PUBLISH) {
 		serve_publish(plugin, peer, &env);
 	} else if(env.kind == CHAT_ENV_HELLO) {
@@ -471,8 +476,8 @@ void chat_edge_link__client_gone(struct chat_plugin *plugin, const void *client)
 			continue;
 		}
 		peer->client = NULL;
-		chat_broker__log(CHAT_LOG_NOTICE, "edge %s disconnected: its %u devices are offline", peer->id,
-				 HASH_COUNT(peer->devices));
+		chat_broker__log(CHAT_LOG_NOTICE, "edge %s disconnected: its %u devices are offline",
+				 peer->id, HASH_COUNT(peer->devices));
 		HASH_ITER(hh, peer->devices, d, dtmp) {
 			device_gone(plugin, peer, d);
 		}

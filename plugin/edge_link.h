@@ -52,7 +52,8 @@ enum chat_acl_verdict chat_edge_link__acl(const char *topic, int access);
 
 /* A trusted bridge user connects (MOSQ_EVT_BASIC_AUTH): tells its edge to say hello again, right
  * after the CONNACK, so a bridge that reconnected re-snapshots. */
-void chat_edge_link__bridge_connecting(struct chat_plugin *plugin, const char *edge_id, const char *client_id);
+void chat_edge_link__bridge_connecting(struct chat_plugin *plugin, const char *edge_id,
+				       const char *client_id);
 
 /* The message callback for a publish by a trusted bridge user or on chat/_edge/. Returns the
  * MOSQ_ERR_* for the broker (the envelope is diverted to the sink). */

@@ -13,9 +13,14 @@
 static const char b64_alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static const char *const kind_names[] = {
-	[CHAT_ENV_INVALID] = "",           [CHAT_ENV_PUBLISH] = "publish", [CHAT_ENV_HELLO] = "hello",
-	[CHAT_ENV_CONNECT] = "connect",    [CHAT_ENV_DISCONNECT] = "disconnect",
-	[CHAT_ENV_REPLY] = "reply",        [CHAT_ENV_SNAPSHOT] = "snapshot", [CHAT_ENV_BEAT] = "beat",
+	[CHAT_ENV_INVALID] = "",
+	[CHAT_ENV_PUBLISH] = "publish",
+	[CHAT_ENV_HELLO] = "hello",
+	[CHAT_ENV_CONNECT] = "connect",
+	[CHAT_ENV_DISCONNECT] = "disconnect",
+	[CHAT_ENV_REPLY] = "reply",
+	[CHAT_ENV_SNAPSHOT] = "snapshot",
+	[CHAT_ENV_BEAT] = "beat",
 };
 
 #define KIND_COUNT (sizeof(kind_names) / sizeof(kind_names[0]))
@@ -254,7 +259,8 @@ char *chat_envelope__publish(const char *user, const char *device, const char *t
 {
 	cJSON *obj = chat_envelope__object(CHAT_ENV_PUBLISH);
 	bool ok = obj != NULL && add_str(obj, "user", user) && add_str(obj, "device", device)
-		  && add_str(obj, "topic", topic) && add_b64(obj, "payload", payload ? payload : "", payload_len)
+		  && add_str(obj, "topic", topic)
+		  && add_b64(obj, "payload", payload ? payload : "", payload_len)
 		  && cJSON_AddNumberToObject(obj, "qos", qos) != NULL
 		  && add_str(obj, "response_topic", response_topic)
 		  && add_b64(obj, "correlation", correlation, correlation_len);

@@ -143,8 +143,8 @@ static void reply_to_from_message(struct chat_reply_to *rt, const char *client_i
 
 
 enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
-				    const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
-				    size_t len)
+				    const struct chat_reply_to *rt, const struct chat_topic *t,
+				    const void *payload, size_t len)
 {
 	struct chat_error err = {0};
 

@@ -29,8 +29,8 @@ struct chat_topic;
 /* Runs the service that serves topic t for who, answering to rt: what a publish under chat/ does,
  * whether it came from a local client or from a client of an edge (edge_link.c). */
 enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
-				    const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
-				    size_t len);
+				    const struct chat_reply_to *rt, const struct chat_topic *t,
+				    const void *payload, size_t len);
 
 /* MOSQ_EVT_TICK: once per broker loop iteration. */
 int chat_events__tick_cb(int event, void *event_data, void *userdata);

@@ -188,8 +188,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	if(plugin->config.role == CHAT_ROLE_EDGE ? chat_edge__init(plugin, err, sizeof(err)) != 0
-						  : (open_database(plugin, err, sizeof(err)) != 0
-						     || chat_edge_link__init(plugin, err, sizeof(err)) != 0)) {
+						 : (open_database(plugin, err, sizeof(err)) != 0
+						    || chat_edge_link__init(plugin, err, sizeof(err)) != 0)) {
 		goto fail;
 	}
 	plugin->send_limits = chat_ratelimit__new(plugin->config.send_rate, plugin->config.send_burst);
@@ -207,10 +207,11 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		chat_broker__log(CHAT_LOG_INFO, "edge %s: serving chat/ for the core behind bridge client %s",
 				 plugin->config.edge_id, plugin->config.core_clientid);
 	} else {
-		chat_broker__log(CHAT_LOG_INFO, "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
-			 plugin->config.database, chat_store__schema_version(),
-			 HASH_COUNT(plugin->index.channels),
-			 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
+		chat_broker__log(CHAT_LOG_INFO,
+				 "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
+				 plugin->config.database, chat_store__schema_version(),
+				 HASH_COUNT(plugin->index.channels),
+				 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
 	}
 	if(plugin->config.acl_fallback == CHAT_ACL_FALLBACK_ALLOW) {
 		/* Mosquitto 2.0 asks no further ACL source once a plugin grants: say so, since an operator

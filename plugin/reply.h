@@ -25,7 +25,7 @@ struct chat_reply_to {
 	char *topic;           /* malloc'd */
 	void *correlation;     /* malloc'd, or NULL */
 	uint16_t correlation_len;
-	bool requested; /* the client set a Response Topic: it waits for an answer */
+	bool requested;                    /* the client set a Response Topic: it waits for an answer */
 	const struct chat_edge_route *via; /* a client of an edge: answers go through it (edge_link.c) */
 };
 

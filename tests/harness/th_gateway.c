@@ -13,7 +13,7 @@
 #include "th_gateway.h"
 #include "th_internal.h"
 
-#define EDGE_READY_LINE  "ready: snapshot of"
+#define EDGE_READY_LINE    "ready: snapshot of"
 #define EDGE_UP_TIMEOUT_MS 10000
 
 

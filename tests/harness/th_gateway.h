@@ -34,7 +34,8 @@ struct th_lb {
 };
 
 /* Starts the balancer in front of count brokers; waits until it accepts connections. */
-#define th_lb_start(lb, brokers, count) th_lb_start_at(__FILE__, __LINE__, TH_SOURCE_DIR, (lb), (brokers), (count))
+#define th_lb_start(lb, brokers, count)                                                                      \
+	th_lb_start_at(__FILE__, __LINE__, TH_SOURCE_DIR, (lb), (brokers), (count))
 
 /* Stops it (SIGTERM, then SIGKILL). */
 void th_lb_stop(struct th_lb *lb);
@@ -42,6 +43,7 @@ void th_lb_stop(struct th_lb *lb);
 void th_lb_start_at(const char *file, int line, const char *source_dir, struct th_lb *lb,
 		    struct th_broker *const *brokers, int count);
 void th_core_start_at(const char *file, int line, struct th_broker *core, const char *extra);
-void th_edge_start_at(const char *file, int line, struct th_broker *edge, const struct th_broker *core, int n);
+void th_edge_start_at(const char *file, int line, struct th_broker *edge, const struct th_broker *core,
+		      int n);
 
 #endif

@@ -70,7 +70,8 @@ static long long catch_up(struct th_client *c, const char *ch, long long since, 
 
 	for(int pages = 0; pages < 100; pages++) {
 		cJSON *page = tc_sync(c, ch, since, 100), *ev;
-		TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(page, "ok")), "sync failed: %s", th_json_print(page));
+		TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(page, "ok")), "sync failed: %s",
+			  th_json_print(page));
 		TH_EQ_INT(th_json_int(page, "since"), since);
 		cJSON_ArrayForEach(ev, cJSON_GetObjectItem(page, "events")) {
 			long long seq = th_json_int(ev, "seq");
@@ -126,7 +127,8 @@ static void test_members_on_two_edges_chat_both_ways(void)
 	subscribe_member(bo, "chat/general");
 
 	ack = tc_send(ada, "general", "c-1", "hi bo");
-	TH_JSON(ack, "{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"c-1\",\"id\":\"*\","
+	TH_JSON(ack, "{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"c-1\",\"id\":"
+		     "\"*\","
 		     "\"seq\":3,\"ts\":\"*\",\"duplicate\":false}");
 	cJSON_Delete(ack);
 	ev = th_expect_json(bo, "chat/general");
@@ -300,8 +302,8 @@ static void test_core_kill9_keeps_edge_clients_and_loses_no_acked_event(void)
 	/* the core is down: sockets stay, sends are refused with unavailable */
 	{
 		mosquitto_property *props = NULL;
-		TH_EQ_INT(th_publish(ada, "chat/general", "{\"client_msg_id\":\"down-1\",\"body\":\"x\"}", -1, 1,
-				     props),
+		TH_EQ_INT(th_publish(ada, "chat/general", "{\"client_msg_id\":\"down-1\",\"body\":\"x\"}", -1,
+				     1, props),
 			  0x87);
 		reply = th_expect_json(ada, tc_reply_topic(ada));
 		TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\","
@@ -593,7 +595,8 @@ static void test_core_stall_answers_unavailable_then_recovers(void)
 	TH_CHECK(kill(core.pid, SIGSTOP) == 0);
 	th_wait_until(th_broker_log_contains(&e1, "no heartbeat from core"), 5000);
 	reply = tc_request(ada, "chat/general", "{\"client_msg_id\":\"s-1\",\"body\":\"x\"}");
-	tc_expect_error(reply, "unavailable", "the chat core is unreachable: nothing was stored, safe to retry");
+	tc_expect_error(reply, "unavailable",
+			"the chat core is unreachable: nothing was stored, safe to retry");
 	TH_CHECK(kill(core.pid, SIGCONT) == 0);
 	th_wait_until(th_broker_log_contains(&e1, "answers again; its view is intact"), 5000);
 	TH_EQ_INT(th_edge_ready_count(&e1), ready); /* no new snapshot */
@@ -644,7 +647,8 @@ static void test_load_balancer_moves_clients_to_a_live_edge(void)
 	ada = connect_via(&via, "ada", "ada-laptop");
 	bo = connect_via(&via, "bo", "bo-phone");
 	/* each client is on exactly one edge (leastconn usually spreads them, not always) */
-	TH_CHECK(th_broker_log_contains(&e1, "as ada-laptop") != th_broker_log_contains(&e2, "as ada-laptop"));
+	TH_CHECK(th_broker_log_contains(&e1, "as ada-laptop")
+		 != th_broker_log_contains(&e2, "as ada-laptop"));
 	TH_CHECK(th_broker_log_contains(&e1, "as bo-phone") != th_broker_log_contains(&e2, "as bo-phone"));
 	victim = th_broker_log_contains(&e1, "as bo-phone") ? &e1 : &e2;
 	ada_moves = th_broker_log_contains(victim, "as ada-laptop");
@@ -694,8 +698,10 @@ static void test_load_balancer_moves_clients_to_a_live_edge(void)
 
 TH_TEST_LIST(TH_TEST(test_members_on_two_edges_chat_both_ways), TH_TEST(test_worked_example_on_three_edges),
 	     TH_TEST(test_core_kill9_keeps_edge_clients_and_loses_no_acked_event),
-	     TH_TEST(test_edge_kill_moves_clients_without_gap), TH_TEST(test_removed_member_stops_on_every_edge),
+	     TH_TEST(test_edge_kill_moves_clients_without_gap),
+	     TH_TEST(test_removed_member_stops_on_every_edge),
 	     TH_TEST(test_non_member_on_any_edge_gets_nothing),
-	     TH_TEST(test_presence_aggregates_devices_across_edges), TH_TEST(test_response_topic_through_edge),
+	     TH_TEST(test_presence_aggregates_devices_across_edges),
+	     TH_TEST(test_response_topic_through_edge),
 	     TH_TEST(test_core_stall_answers_unavailable_then_recovers),
 	     TH_TEST(test_load_balancer_moves_clients_to_a_live_edge))

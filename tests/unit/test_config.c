@@ -122,17 +122,16 @@ static void test_edge_role(void)
 	chat_config__clear(&cfg);
 
 	expect_failure("role", "gateway", "plugin_opt_role: 'gateway' is not one of core edge");
-	expect_failure("edge_beat_ms", "10", "plugin_opt_edge_beat_ms: '10' is not an integer from 100 to 10000");
+	expect_failure("edge_beat_ms", "10",
+		       "plugin_opt_edge_beat_ms: '10' is not an integer from 100 to 10000");
 }
 
 
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
-		{"defaults", test_defaults},
-		{"values", test_values},
-		{"bad_values", test_bad_values},
-		{"database_required", test_database_required},
+		{"defaults", test_defaults},     {"values", test_values},
+		{"bad_values", test_bad_values}, {"database_required", test_database_required},
 		{"edge_role", test_edge_role},
 	};
 

@@ -10,8 +10,13 @@
 static void test_base64_rfc4648_vectors(void)
 {
 	static const char *const cases[][2] = {
-		{"", ""},           {"f", "Zg=="},         {"fo", "Zm8="},         {"foo", "Zm9v"},
-		{"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"},
+		{"", ""},
+		{"f", "Zg=="},
+		{"fo", "Zm8="},
+		{"foo", "Zm9v"},
+		{"foob", "Zm9vYg=="},
+		{"fooba", "Zm9vYmE="},
+		{"foobar", "Zm9vYmFy"},
 	};
 
 	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -111,12 +116,15 @@ static void test_rejects_what_is_not_an_envelope(void)
 	static const char *const bad[] = {
 		"",
 		"[]",
-		"{\"kind\":\"beat\",\"boot\":\"x\"}",                       /* no version */
-		"{\"v\":2,\"kind\":\"beat\",\"boot\":\"x\"}",               /* another version */
-		"{\"v\":1,\"kind\":\"nope\",\"boot\":\"x\"}",               /* unknown kind */
-		"{\"v\":1,\"kind\":\"publish\",\"user\":\"a\",\"device\":\"d\",\"topic\":\"t\"}", /* no payload */
-		"{\"v\":1,\"kind\":\"publish\",\"user\":\"a\",\"device\":\"d\",\"topic\":\"t\",\"payload\":\"%%\"}",
-		"{\"v\":1,\"kind\":\"hello\",\"boot\":\"x\"}",              /* no devices */
+		"{\"kind\":\"beat\",\"boot\":\"x\"}",         /* no version */
+		"{\"v\":2,\"kind\":\"beat\",\"boot\":\"x\"}", /* another version */
+		"{\"v\":1,\"kind\":\"nope\",\"boot\":\"x\"}", /* unknown kind */
+		"{\"v\":1,\"kind\":\"publish\",\"user\":\"a\",\"device\":\"d\",\"topic\":\"t\"}", /* no
+												     payload
+												   */
+		"{\"v\":1,\"kind\":\"publish\",\"user\":\"a\",\"device\":\"d\",\"topic\":\"t\",\"payload\":"
+		"\"%%\"}",
+		"{\"v\":1,\"kind\":\"hello\",\"boot\":\"x\"}", /* no devices */
 		"{\"v\":1,\"kind\":\"snapshot\",\"boot\":\"x\",\"channels\":{}}",
 	};
 	struct chat_envelope env;
