@@ -183,12 +183,15 @@ static void on_beat(struct chat_plugin *plugin, const char *boot, bool resync)
 	struct chat_edge *edge = plugin->edge;
 	int64_t now = chat_clock__mono_ms();
 
+	bool new_boot = strcmp(edge->core_boot, boot) != 0;
+
 	edge->last_beat_ms = now;
-	if(strcmp(edge->core_boot, boot) != 0) {
+	if(new_boot) {
 		edge->view_valid = false;
 	}
-	if(resync || !edge->view_valid) {
-		if(edge->state == LINK_DOWN || strcmp(edge->core_boot, boot) != 0) {
+	/* a hello already awaiting its snapshot is repeated by the tick, not at every beat */
+	if(resync || new_boot || (!edge->view_valid && edge->state != LINK_HELLO)) {
+		if(edge->state == LINK_DOWN || new_boot) {
 			chat_broker__log(CHAT_LOG_NOTICE, "edge %s: core %s is up; saying hello",
 					 plugin->config.edge_id, boot);
 		}
