@@ -46,8 +46,14 @@ struct chat_edge_peer {
 	char id[];
 };
 
+/* A trusted bridge user. The read ACL asks whether a user is one at every delivery: a hash. */
+struct trusted_user {
+	UT_hash_handle hh;
+	char name[];
+};
+
 struct chat_edge_link {
-	char **trusted; /* NULL-terminated */
+	struct trusted_user *trusted;
 	struct chat_edge_peer *peers;
 	char boot[CHAT_UUID_LEN + 1];
 	int64_t next_beat_ms;
@@ -58,31 +64,42 @@ int chat_edge_link__init(struct chat_plugin *plugin, char *err, size_t err_len)
 {
 	const char *list = plugin->config.bridge_users;
 	struct chat_edge_link *link;
-	size_t n = 1;
 	char *copy, *save = NULL;
 
 	if(list == NULL) {
 		return 0;
 	}
-	for(const char *p = list; *p; p++) {
-		n += *p == ',';
-	}
 	link = calloc(1, sizeof(*link));
 	copy = strdup(list);
-	if(link == NULL || copy == NULL || (link->trusted = calloc(n + 1, sizeof(char *))) == NULL) {
+	if(link == NULL || copy == NULL) {
 		free(copy);
-		chat_edge_link__free(link);
+		free(link);
 		snprintf(err, err_len, "out of memory");
 		return -1;
 	}
-	n = 0;
 	for(char *w = strtok_r(copy, ", ", &save); w != NULL; w = strtok_r(NULL, ", ", &save)) {
-		if((link->trusted[n++] = strdup(w)) == NULL) {
+		size_t len = strlen(w);
+		struct trusted_user *u = NULL;
+		if(len > CHAT_EDGE_ID_MAX || strpbrk(w, "/+#") != NULL) {
+			snprintf(err, err_len,
+				 "plugin_opt_bridge_users: '%s' is not 1-%d characters without / + #", w,
+				 CHAT_EDGE_ID_MAX);
+			free(copy);
+			chat_edge_link__free(link);
+			return -1;
+		}
+		HASH_FIND(hh, link->trusted, w, len, u);
+		if(u != NULL) {
+			continue;
+		}
+		if((u = calloc(1, sizeof(*u) + len + 1)) == NULL) {
 			free(copy);
 			chat_edge_link__free(link);
 			snprintf(err, err_len, "out of memory");
 			return -1;
 		}
+		memcpy(u->name, w, len + 1);
+		HASH_ADD(hh, link->trusted, name[0], len, u);
 	}
 	free(copy);
 	chat_ids__uuid(link->boot);
@@ -122,6 +139,7 @@ static void peer_free(struct chat_edge_peer *peer)
 void chat_edge_link__free(struct chat_edge_link *link)
 {
 	struct chat_edge_peer *peer, *tmp;
+	struct trusted_user *u, *utmp;
 
 	if(link == NULL) {
 		return;
@@ -130,10 +148,10 @@ void chat_edge_link__free(struct chat_edge_link *link)
 		HASH_DEL(link->peers, peer);
 		peer_free(peer);
 	}
-	for(size_t i = 0; link->trusted && link->trusted[i]; i++) {
-		free(link->trusted[i]);
+	HASH_ITER(hh, link->trusted, u, utmp) {
+		HASH_DEL(link->trusted, u);
+		free(u);
 	}
-	free(link->trusted);
 	free(link);
 }
 
@@ -141,16 +159,13 @@ void chat_edge_link__free(struct chat_edge_link *link)
 bool chat_edge_link__trusted(const struct chat_plugin *plugin, const char *user)
 {
 	const struct chat_edge_link *link = plugin->edge_link;
+	struct trusted_user *u = NULL;
 
 	if(link == NULL || user == NULL) {
 		return false;
 	}
-	for(size_t i = 0; link->trusted[i]; i++) {
-		if(strcmp(link->trusted[i], user) == 0) {
-			return true;
-		}
-	}
-	return false;
+	HASH_FIND(hh, link->trusted, user, strlen(user), u);
+	return u != NULL;
 }
 
 

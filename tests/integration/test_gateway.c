@@ -611,6 +611,19 @@ static void test_core_stall_answers_unavailable_then_recovers(void)
 }
 
 
+/* A bridge user that cannot name an edge's topics stops the core at start, naming it; an edge
+ * without its id stops too. */
+static void test_bad_gateway_options_stop_the_broker(void)
+{
+	struct th_broker core, edge;
+
+	TH_CHECK(th_broker_try_start(&core, "plugin_opt_bridge_users edge-1,edge/2\n") > 0);
+	TH_CHECK(th_broker_log_contains(&core, "plugin_opt_bridge_users: 'edge/2' is not 1-64 characters"));
+	TH_CHECK(th_broker_try_start(&edge, "plugin_opt_role edge\n") > 0);
+	TH_CHECK(th_broker_log_contains(&edge, "plugin_opt_role edge needs plugin_opt_edge_id"));
+}
+
+
 /* Connects through the balancer, retrying while it still routes to an edge that just died. */
 static struct th_client *connect_via(struct th_broker *via, const char *user, const char *id)
 {
@@ -707,4 +720,5 @@ TH_TEST_LIST(TH_TEST(test_members_on_two_edges_chat_both_ways), TH_TEST(test_wor
 	     TH_TEST(test_presence_aggregates_devices_across_edges),
 	     TH_TEST(test_response_topic_through_edge),
 	     TH_TEST(test_core_stall_answers_unavailable_then_recovers),
+	     TH_TEST(test_bad_gateway_options_stop_the_broker),
 	     TH_TEST(test_load_balancer_moves_clients_to_a_live_edge))
