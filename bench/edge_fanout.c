@@ -49,7 +49,7 @@ struct conn {
 static struct conn *conns;
 static int count, port, first, epfd;
 static const char *prefix = "m", *channel = "big", *dir = ".";
-static bool sender;
+static bool sender, no_join;
 static double cap_s = 120;
 static int counts[C_DONE + 1];
 
@@ -181,6 +181,10 @@ static void on_packet(struct conn *c, unsigned char type, const unsigned char *b
 		if(len < 2 || body[1] != 0) {
 			die("connection %d refused (%d)", c->index, len >= 2 ? body[1] : -1);
 		}
+		if(no_join) {
+			set_state(c, C_JOINED); /* a broker without mqchat: nothing to join */
+			break;
+		}
 		{
 			char req[128];
 			snprintf(req, sizeof(req), "{\"op\":\"join\",\"channel\":\"%s\"}", channel);
@@ -207,7 +211,8 @@ static void on_packet(struct conn *c, unsigned char type, const unsigned char *b
 				}
 				set_state(c, C_JOINED);
 			}
-		} else if(c->state == C_READY && memmem(body + off, len - off, "\"type\":\"message\"", 16)) {
+		} else if(c->state == C_READY
+			  && (no_join || memmem(body + off, len - off, "\"type\":\"message\"", 16))) {
 			set_state(c, C_DONE);
 		}
 		break;
@@ -386,6 +391,10 @@ int main(int argc, char **argv)
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		if(!strcmp(a, "--sender")) {
 			sender = true;
+			continue;
+		}
+		if(!strcmp(a, "--no-join")) {
+			no_join = true; /* plain mosquitto: connect and subscribe only */
 			continue;
 		}
 		if(v == NULL) {

@@ -12,7 +12,8 @@
 # message; the figure is the latest of those minus the send.
 #
 # Usage: bench/edge_fanout.sh     Environment: MQCHAT_BUILD_DIR (default build), EDGES (4),
-#        MEMBERS_PER_EDGE (19000), CAP (seconds per phase, 300)
+#        MEMBERS_PER_EDGE (19000), CAP (seconds per phase, 300), PAUSE_BEFORE_SEND (seconds to wait
+#        once all are subscribed, to attach a profiler; default none)
 # Everything runs in a temporary directory, removed at exit; brokers and clients are stopped by pid.
 set -euo pipefail
 
@@ -107,6 +108,10 @@ wait_clients SUBSCRIBED "$CAP"
 edge_rss=""
 for ((i = 1; i <= EDGES; i++)); do edge_rss+="${edge_rss:+ }$(rss_mb "${edge_pids[i]}")"; done
 core_rss=$(rss_mb "$core_pid")
+if [[ -n "${PAUSE_BEFORE_SEND:-}" ]]; then # time to attach a profiler to the brokers
+  echo "edge_fanout: edges ${edge_pids[*]}, core $core_pid; sending in $PAUSE_BEFORE_SEND s" >&2
+  sleep "$PAUSE_BEFORE_SEND"
+fi
 touch "$dir/send"
 wait_clients LAST "$CAP"
 sent=$(grep -h '^SENT' "$dir"/client-*.out | awk '{print $2}')
