@@ -92,11 +92,11 @@ enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *
 enum chat_acl_verdict chat_acl__check_read(const struct chat_index *idx, struct chat_acl_cache *cache,
 					   const char *user, const char *client_id, const char *topic)
 {
-	unsigned channels = HASH_COUNT(idx->channels);
 	struct chat_topic t;
 	size_t len;
 
-	if(cache->topic[0] == '\0' || cache->channels != channels || strcmp(cache->topic, topic) != 0) {
+	if(cache->topic[0] == '\0' || cache->generation != idx->generation
+	   || strcmp(cache->topic, topic) != 0) {
 		len = strlen(topic);
 		chat_topic__parse(topic, &t);
 		if(t.kind == CHAT_TOPIC_REPLY || len > CHAT_ACL_CACHE_TOPIC_MAX) {
@@ -106,7 +106,7 @@ enum chat_acl_verdict chat_acl__check_read(const struct chat_index *idx, struct 
 		memcpy(cache->topic, topic, len + 1);
 		cache->kind = t.kind;
 		cache->ch = is_channel_topic(t.kind) ? chat_index__find(idx, t.channel, t.channel_len) : NULL;
-		cache->channels = channels;
+		cache->generation = idx->generation;
 	}
 	if(cache->kind == CHAT_TOPIC_OTHER) {
 		return CHAT_ACL_NOT_MINE;

@@ -40,7 +40,7 @@ struct chat_acl_cache {
 	char topic[CHAT_ACL_CACHE_TOPIC_MAX + 1]; /* "" when empty */
 	enum chat_topic_kind kind;
 	const struct chat_channel *ch; /* per-channel kinds: the channel, NULL if there is none */
-	unsigned channels;             /* the index's channel count when cached */
+	unsigned long generation;      /* the index's generation when cached (index.h) */
 };
 
 /* chat_acl__check(idx, user, client_id, topic, CHAT_ACCESS_READ), the same verdict, through cache. */

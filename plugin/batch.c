@@ -51,6 +51,7 @@
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
+#include "edge_link.h"
 #include "ids.h"
 #include "reply.h"
 #include "txn.h"
@@ -63,6 +64,7 @@ struct chat_batch_item {
 	char channel[CHAT_CHANNEL_ID_MAX + 1];
 	/* ITEM_ANSWER: where it goes, and the context of an error in its place */
 	char *client_id, *topic, *client_msg_id;
+	char *via_edge_id, *via_bridge_client; /* a client of an edge: its route (edge_link.c), or NULL */
 	void *correlation;
 	uint16_t correlation_len;
 	size_t len;
@@ -81,6 +83,8 @@ static void item_free(struct chat_batch_item *item)
 	free(item->client_id);
 	free(item->topic);
 	free(item->client_msg_id);
+	free(item->via_edge_id);
+	free(item->via_bridge_client);
 	free(item->correlation);
 	free(item->json);
 	free(item);
@@ -125,6 +129,22 @@ static char *dup_or_null(const char *s)
 }
 
 
+/* Sends json to the client an answer item names, through its edge if it has one (reply.c routes). */
+static void item_send(const struct chat_batch_item *item, const char *json, size_t len)
+{
+	struct chat_edge_route route = {item->via_edge_id, item->via_bridge_client};
+	struct chat_reply_to rt = {
+		.client_id = item->client_id,
+		.topic = item->topic,
+		.correlation = item->correlation,
+		.correlation_len = item->correlation_len,
+		.via = item->via_edge_id != NULL ? &route : NULL,
+	};
+
+	chat_reply__send(&rt, json, len);
+}
+
+
 /* Rolls back, puts the heads back and answers every sender of the batch with err. */
 static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 {
@@ -138,7 +158,8 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 		s->ch->message_count = s->message_count;
 	}
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
-		struct chat_error_context ctx = {.channel = item->channel, .client_msg_id = item->client_msg_id};
+		struct chat_error_context ctx = {.channel = item->channel,
+						 .client_msg_id = item->client_msg_id};
 		size_t len = 0;
 		char *json;
 
@@ -147,8 +168,7 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 		}
 		json = chat_error_json__build(err, &ctx, &len);
 		if(json != NULL) {
-			chat_broker__send_to(item->client_id, item->topic, json, len, item->correlation,
-					     item->correlation_len);
+			item_send(item, json, len);
 		}
 		free(json);
 	}
@@ -176,8 +196,7 @@ enum chat_err chat_batch__flush(struct chat_plugin *plugin)
 		if(item->kind == ITEM_EVENT) {
 			chat_broker__publish(item->channel, NULL, item->json, item->len, CHAT_EVENT_QOS);
 		} else if(item->json != NULL) {
-			chat_broker__send_to(item->client_id, item->topic, item->json, item->len,
-					     item->correlation, item->correlation_len);
+			item_send(item, item->json, item->len);
 		}
 	}
 	chat_batch__clear(batch);
@@ -259,7 +278,7 @@ static int save_head(struct chat_batch *batch, struct chat_channel *ch)
 	if(s == NULL) {
 		return -1;
 	}
-	*s = (struct chat_batch_saved){batch->saved, ch, ch->head, ch->head_ts, ch->last_message_seq,
+	*s = (struct chat_batch_saved){batch->saved,     ch, ch->head, ch->head_ts, ch->last_message_seq,
 				       ch->message_count};
 	batch->saved = s;
 	return 0;
@@ -291,7 +310,8 @@ enum chat_err chat_batch__append(struct chat_plugin *plugin, struct chat_channel
 	}
 	item->kind = ITEM_EVENT;
 	snprintf(item->channel, sizeof(item->channel), "%s", ev->channel);
-	if(chat_store__insert_event(plugin->store, ch->rowid, ev, item->json, item->len, err) != CHAT_ERR_OK) {
+	if(chat_store__insert_event(plugin->store, ch->rowid, ev, item->json, item->len, err)
+	   != CHAT_ERR_OK) {
 		item_free(item);
 		fail_batch(plugin, err);
 		return err->code;
@@ -322,6 +342,10 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 		item->client_id = dup_or_null(rt->client_id);
 		item->topic = dup_or_null(rt->topic);
 		item->client_msg_id = dup_or_null(ctx->client_msg_id);
+		if(rt->via != NULL) {
+			item->via_edge_id = dup_or_null(rt->via->edge_id);
+			item->via_bridge_client = dup_or_null(rt->via->bridge_client);
+		}
 		if(rt->correlation != NULL && (item->correlation = malloc(rt->correlation_len)) != NULL) {
 			memcpy(item->correlation, rt->correlation, rt->correlation_len);
 			item->correlation_len = rt->correlation_len;
@@ -335,7 +359,9 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 	}
 	if(item == NULL || item->client_id == NULL || item->topic == NULL
 	   || (ctx->client_msg_id != NULL && item->client_msg_id == NULL)
-	   || (rt->correlation != NULL && item->correlation == NULL) || (json != NULL && item->json == NULL)) {
+	   || (rt->via != NULL && (item->via_edge_id == NULL || item->via_bridge_client == NULL))
+	   || (rt->correlation != NULL && item->correlation == NULL)
+	   || (json != NULL && item->json == NULL)) {
 		/* Out of memory: the ack cannot wait for the commit, so the commit happens now. */
 		if(item != NULL) {
 			item_free(item);

@@ -82,6 +82,12 @@ int chat_broker__publish(const char *channel, const char *subtopic, const char *
 }
 
 
+int chat_broker__publish_topic(const char *topic, const char *json, size_t len, int qos)
+{
+	return publish(NULL, topic, json, len, qos, NULL);
+}
+
+
 int chat_broker__send_to(const char *client_id, const char *topic, const char *payload, size_t len,
 			 const void *correlation, uint16_t correlation_len)
 {

@@ -31,6 +31,9 @@ void chat_broker__log(enum chat_log_level level, const char *fmt, ...) __attribu
  * serves it. */
 int chat_broker__publish(const char *channel, const char *subtopic, const char *json, size_t len, int qos);
 
+/* Queues json for every subscriber of topic (any topic), at qos, as chat_broker__publish does. */
+int chat_broker__publish_topic(const char *topic, const char *json, size_t len, int qos);
+
 /* Queues payload for one client only, on topic, at QoS 1, with the MQTT v5 Correlation Data property
  * when correlation is not NULL. Returns 0, or -1 (logged) if the broker refused it. */
 int chat_broker__send_to(const char *client_id, const char *topic, const char *payload, size_t len,

@@ -31,6 +31,7 @@ struct option {
 static const char *const synchronous_words[] = {"normal", "full", NULL};
 static const char *const acl_fallback_words[] = {"allow", "defer", NULL};
 static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
+static const char *const role_words[] = {"core", "edge", NULL};
 
 /* One row of the table per option: its name is the field's name. */
 // clang-format off
@@ -40,6 +41,12 @@ static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
 
 static const struct option options[] = {
 	{"database", OPT_PATH, offsetof(struct chat_config, database), 0, 0, 0, NULL},
+	WORD_OPTION(role, CHAT_ROLE_CORE, role_words),
+	{"edge_id", OPT_PATH, offsetof(struct chat_config, edge_id), 0, 0, 0, NULL},
+	{"core_clientid", OPT_PATH, offsetof(struct chat_config, core_clientid), 0, 0, 0, NULL},
+	{"bridge_users", OPT_PATH, offsetof(struct chat_config, bridge_users), 0, 0, 0, NULL},
+	INT_OPTION(edge_beat_ms, 100, 10000, 1000),
+	INT_OPTION(edge_timeout_ms, 300, 60000, 3000),
 	WORD_OPTION(synchronous, CHAT_SYNC_FULL, synchronous_words),
 	INT_OPTION(max_body, 1, 1048576, 16384),
 	INT_OPTION(catchup_limit, 1, 100000, 100),
@@ -169,7 +176,19 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 			return -1;
 		}
 	}
-	if(cfg->database == NULL) {
+	if(cfg->role == CHAT_ROLE_EDGE) {
+		if(cfg->edge_id == NULL || cfg->core_clientid == NULL) {
+			return fail(
+				err, err_len,
+				"plugin_opt_role edge needs plugin_opt_edge_id (its bridge user) and "
+				"plugin_opt_core_clientid (the local_clientid of its bridge to the core)");
+		}
+		if(strlen(cfg->edge_id) > 64 || strpbrk(cfg->edge_id, "/+#") != NULL) {
+			return fail(err, err_len,
+				    "plugin_opt_edge_id: '%s' is not 1-64 characters without / + #",
+				    cfg->edge_id);
+		}
+	} else if(cfg->database == NULL) {
 		return fail(err, err_len, "plugin_opt_database is required: the path of the SQLite database");
 	}
 	if(cfg->catchup_limit > cfg->catchup_max_limit) {
@@ -184,5 +203,8 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 void chat_config__clear(struct chat_config *cfg)
 {
 	free(cfg->database);
-	cfg->database = NULL;
+	free(cfg->edge_id);
+	free(cfg->core_clientid);
+	free(cfg->bridge_users);
+	cfg->database = cfg->edge_id = cfg->core_clientid = cfg->bridge_users = NULL;
 }

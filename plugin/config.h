@@ -26,8 +26,19 @@ enum chat_acl_fallback {
 	CHAT_ACL_FALLBACK_DEFER, /* acl_file or dynamic-security decides what mqchat does not forbid */
 };
 
+enum chat_role_option {
+	CHAT_ROLE_CORE, /* holds the log: the default */
+	CHAT_ROLE_EDGE, /* holds client connections, bridged to a core (edge.c) */
+};
+
 struct chat_config {
-	char *database; /* SQLite path, required */
+	char *database; /* SQLite path, required by the core; an edge has no database */
+	int64_t role;
+	char *edge_id;           /* edge: its name, the bridge user it connects to the core as */
+	char *core_clientid;     /* edge: local_clientid of its bridge to the core */
+	char *bridge_users;      /* core: comma-separated bridge users (edge ids) it trusts */
+	int64_t edge_beat_ms;    /* core: heartbeat period to the edges */
+	int64_t edge_timeout_ms; /* edge: no heartbeat for this long means the core is down */
 	int64_t synchronous;
 	int64_t max_body;
 	int64_t catchup_limit;
@@ -49,7 +60,7 @@ struct chat_config {
 };
 
 /* Fills cfg from count key/value pairs (keys without the "plugin_opt_" prefix), applying defaults.
- * Returns 0, or -1 with a message in err. cfg->database is malloc'd: release with chat_config__clear,
+ * Returns 0, or -1 with a message in err. the string options are malloc'd: release with chat_config__clear,
  * on success and on failure alike. */
 int chat_config__parse(struct chat_config *cfg, int count, const char *const *keys, const char *const *values,
 		       char *err, size_t err_len);

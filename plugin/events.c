@@ -35,6 +35,8 @@
 #include "catchup.h"
 #include "chat.h"
 #include "cursors.h"
+#include "edge_link.h"
+#include "envelope.h"
 #include "events.h"
 #include "presence.h"
 #include "send.h"
@@ -53,7 +55,12 @@ int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER; /* anonymous: allow_anonymous decides, and chat/ is closed to it
 					       */
 	}
-	chat_presence__connecting(plugin, ed->client, ed->username, mosquitto_client_id(ed->client));
+	if(chat_edge_link__trusted(plugin, ed->username)) {
+		/* an edge's bridge: not a member's device; its edge re-snapshots after this CONNACK */
+		chat_edge_link__bridge_connecting(plugin, ed->username, mosquitto_client_id(ed->client));
+	} else {
+		chat_presence__connecting(plugin, ed->client, ed->username, mosquitto_client_id(ed->client));
+	}
 	/* Mosquitto 2.0 refuses a username that every hook deferred on, so with no other authentication
 	 * source mqchat must accept it itself, or registering this hook would lock everyone out. */
 	return plugin->config.auth_fallback == CHAT_AUTH_FALLBACK_ALLOW ? MOSQ_ERR_SUCCESS
@@ -68,6 +75,7 @@ int chat_events__disconnect_cb(int event, void *event_data, void *userdata)
 	char *device;
 
 	(void)event;
+	chat_edge_link__client_gone(plugin, ed->client);
 	device = chat_presence__gone(plugin, ed->client);
 	if(device != NULL) {
 		chat_typing__device_gone(plugin, device);
@@ -103,17 +111,20 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	user = mosquitto_client_username(ed->client);
-	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE) {
-		/* A client whose authentication another plugin answered before mqchat saw it. Not on
-		 * writes: Mosquitto checks a will's write access after the connection has ended. */
-		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
-	}
-	if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */
+	if(chat_edge_link__trusted(plugin, user)) {
+		verdict = chat_edge_link__acl(ed->topic, ed->access);
+	} else if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */
 		verdict = chat_acl__check_read(&plugin->index, &plugin->acl_cache, user,
 					       mosquitto_client_id(ed->client), ed->topic);
 	} else {
 		verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic,
 					  access);
+	}
+	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE && plugin->edge == NULL
+	   && !chat_edge_link__trusted(plugin, user)) {
+		/* A client whose authentication another plugin answered before mqchat saw it. Not on
+		 * writes: Mosquitto checks a will's write access after the connection has ended. */
+		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
 	}
 	if(verdict == CHAT_ACL_DENY) {
 		return MOSQ_ERR_ACL_DENIED;
@@ -181,9 +192,18 @@ static int client_socket(const struct mosquitto *client)
 }
 
 
-static enum chat_err dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
-			      const struct chat_reply_to *rt, const struct chat_topic *t, const void *payload,
-			      size_t len)
+void chat_events__after_send(struct chat_plugin *plugin, const struct mosquitto *sender)
+{
+	if(plugin->batch.open) {
+		chat_batch__note_sender(plugin, client_socket(sender));
+		chat_batch__after_send(plugin);
+	}
+}
+
+
+enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
+				    const struct chat_reply_to *rt, const struct chat_topic *t,
+				    const void *payload, size_t len)
 {
 	struct chat_error err = {0};
 
@@ -241,13 +261,16 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	if(who.user == NULL || who.device == NULL) {
 		return MOSQ_ERR_ACL_DENIED; /* the write ACL refuses these already */
 	}
+	if(chat_edge_link__trusted(plugin, who.user)
+	   || strncmp(ed->topic, CHAT_EDGE_PREFIX, sizeof(CHAT_EDGE_PREFIX) - 1) == 0) {
+		return chat_edge_link__message(plugin, ed, &who); /* an edge's envelope */
+	}
 	chat_presence__seen(plugin, ed->client, who.user, who.device); /* a live client publishing */
 	reply_to_from_message(&rt, who.device, ed->properties);
-	rc = dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
+	rc = chat_events__dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
 	chat_reply_to__clear(&rt);
-	if(t.kind == CHAT_TOPIC_MESSAGES && plugin->batch.open) {
-		chat_batch__note_sender(plugin, client_socket(ed->client));
-		chat_batch__after_send(plugin);
+	if(t.kind == CHAT_TOPIC_MESSAGES) {
+		chat_events__after_send(plugin, ed->client);
 	}
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;

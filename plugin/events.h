@@ -4,6 +4,10 @@
 #ifndef CHAT_EVENTS_H
 #define CHAT_EVENTS_H
 
+#include <stddef.h>
+
+#include "errors.h"
+
 /* MOSQ_EVT_BASIC_AUTH: every CONNECT, before the client is accepted. Records the connection for
  * presence; never decides alone unless plugin_opt_auth_fallback is allow. userdata: struct chat_plugin. */
 int chat_events__basic_auth_cb(int event, void *event_data, void *userdata);
@@ -16,6 +20,22 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata);
 
 /* MOSQ_EVT_MESSAGE: every publish that passed the write ACL, before the broker stores or delivers it. */
 int chat_events__message_cb(int event, void *event_data, void *userdata);
+
+struct chat_plugin;
+struct mosquitto;
+struct chat_requester;
+struct chat_reply_to;
+struct chat_topic;
+
+/* After a send from sender (a client, or an edge's bridge carrying its clients' sends): lets the open
+ * group commit (batch.c) watch the sender's socket, or commits at once when the broker gives no ticks. */
+void chat_events__after_send(struct chat_plugin *plugin, const struct mosquitto *sender);
+
+/* Runs the service that serves topic t for who, answering to rt: what a publish under chat/ does,
+ * whether it came from a local client or from a client of an edge (edge_link.c). */
+enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
+				    const struct chat_reply_to *rt, const struct chat_topic *t,
+				    const void *payload, size_t len);
 
 /* MOSQ_EVT_TICK: once per broker loop iteration. */
 int chat_events__tick_cb(int event, void *event_data, void *userdata);

@@ -89,6 +89,7 @@ struct chat_channel *chat_index__add_channel(struct chat_index *idx, int64_t row
 	ch->visibility = visibility;
 	snprintf(ch->epoch, sizeof(ch->epoch), "%s", epoch);
 	HASH_ADD(hh, idx->channels, name[0], len, ch);
+	idx->generation++;
 	return ch;
 }
 
@@ -326,6 +327,7 @@ void chat_index__clear(struct chat_index *idx)
 			free_member(m);
 		}
 		HASH_DEL(idx->channels, ch);
+		idx->generation++;
 		free(ch->title);
 		free(ch);
 	}

@@ -76,6 +76,10 @@ struct chat_user {
 struct chat_index {
 	struct chat_channel *channels;
 	struct chat_user *users;
+	/* Grows whenever a channel is added or freed: whoever keeps a pointer to a channel (acl.c's
+	 * read cache) knows it is still valid while this has not changed. An edge rebuilds its whole
+	 * index from a snapshot (edge.c), freeing every channel. */
+	unsigned long generation;
 };
 
 /* Wire names: "public", "private", "dm"; "member", "owner". */

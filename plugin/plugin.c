@@ -19,6 +19,8 @@
 #include "batch.h"
 #include "broker.h"
 #include "chat.h"
+#include "edge.h"
+#include "edge_link.h"
 #include "events.h"
 
 #define PLUGIN_API_VERSION 5
@@ -26,10 +28,12 @@
 /* With the checkpointer thread, a commit checkpoints by itself only if the WAL reaches 64 MiB. */
 #define BACKSTOP_CHECKPOINT_PAGES 16384
 
-static const struct {
+struct callback {
 	int event;
 	MOSQ_FUNC_generic_callback cb;
-} callbacks[] = {
+};
+
+static const struct callback core_callbacks[] = {
 	{MOSQ_EVT_BASIC_AUTH, chat_events__basic_auth_cb},
 	{MOSQ_EVT_ACL_CHECK, chat_events__acl_check_cb},
 	{MOSQ_EVT_MESSAGE, chat_events__message_cb},
@@ -37,7 +41,24 @@ static const struct {
 	{MOSQ_EVT_TICK, chat_events__tick_cb},
 };
 
-#define CALLBACK_COUNT (sizeof(callbacks) / sizeof(callbacks[0]))
+/* The edge role (edge.c): the same read ACL, from the view replicated from the core. */
+static const struct callback edge_callbacks[] = {
+	{MOSQ_EVT_BASIC_AUTH, chat_edge__basic_auth_cb},
+	{MOSQ_EVT_ACL_CHECK, chat_events__acl_check_cb},
+	{MOSQ_EVT_MESSAGE, chat_edge__message_cb},
+	{MOSQ_EVT_DISCONNECT, chat_edge__disconnect_cb},
+	{MOSQ_EVT_TICK, chat_edge__tick_cb},
+};
+
+#define CALLBACK_COUNT (sizeof(core_callbacks) / sizeof(core_callbacks[0]))
+
+_Static_assert(sizeof(edge_callbacks) == sizeof(core_callbacks), "one callback per event in each role");
+
+
+static const struct callback *callbacks_of(const struct chat_plugin *plugin)
+{
+	return plugin->config.role == CHAT_ROLE_EDGE ? edge_callbacks : core_callbacks;
+}
 
 
 int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
@@ -71,6 +92,8 @@ static void plugin_free(struct chat_plugin *plugin)
 	chat_ratelimit__free(plugin->request_limits);
 	chat_ratelimit__free(plugin->typing_limits);
 	chat_index__clear(&plugin->index);
+	chat_edge__free(plugin->edge);
+	chat_edge_link__free(plugin->edge_link);
 	chat_checkpointer__stop(plugin->checkpointer); /* before the last connection closes */
 	chat_store__close(plugin->store);
 	chat_config__clear(&plugin->config);
@@ -80,6 +103,8 @@ static void plugin_free(struct chat_plugin *plugin)
 
 static void unregister_callbacks(struct chat_plugin *plugin, size_t count)
 {
+	const struct callback *callbacks = callbacks_of(plugin);
+
 	for(size_t i = 0; i < count; i++) {
 		mosquitto_callback_unregister(plugin->identifier, callbacks[i].event, callbacks[i].cb, NULL);
 	}
@@ -88,6 +113,8 @@ static void unregister_callbacks(struct chat_plugin *plugin, size_t count)
 
 static int register_callbacks(struct chat_plugin *plugin, char *err, size_t err_len)
 {
+	const struct callback *callbacks = callbacks_of(plugin);
+
 	for(size_t i = 0; i < CALLBACK_COUNT; i++) {
 		int rc = mosquitto_callback_register(plugin->identifier, callbacks[i].event, callbacks[i].cb,
 						     NULL, plugin);
@@ -162,8 +189,12 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	plugin->identifier = identifier;
-	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0
-	   || open_database(plugin, err, sizeof(err)) != 0) {
+	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0) {
+		goto fail;
+	}
+	if(plugin->config.role == CHAT_ROLE_EDGE ? chat_edge__init(plugin, err, sizeof(err)) != 0
+						 : (open_database(plugin, err, sizeof(err)) != 0
+						    || chat_edge_link__init(plugin, err, sizeof(err)) != 0)) {
 		goto fail;
 	}
 	plugin->send_limits = chat_ratelimit__new(plugin->config.send_rate, plugin->config.send_burst);
@@ -177,10 +208,16 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	if(register_callbacks(plugin, err, sizeof(err)) != 0) {
 		goto fail;
 	}
-	chat_broker__log(CHAT_LOG_INFO, "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
-			 plugin->config.database, chat_store__schema_version(),
-			 HASH_COUNT(plugin->index.channels),
-			 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
+	if(plugin->config.role == CHAT_ROLE_EDGE) {
+		chat_broker__log(CHAT_LOG_INFO, "edge %s: serving chat/ for the core behind bridge client %s",
+				 plugin->config.edge_id, plugin->config.core_clientid);
+	} else {
+		chat_broker__log(CHAT_LOG_INFO,
+				 "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
+				 plugin->config.database, chat_store__schema_version(),
+				 HASH_COUNT(plugin->index.channels),
+				 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
+	}
 	if(plugin->config.acl_fallback == CHAT_ACL_FALLBACK_ALLOW) {
 		/* Mosquitto 2.0 asks no further ACL source once a plugin grants: say so, since an operator
 		 * with an acl_file would otherwise not know it is being bypassed. */

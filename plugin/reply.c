@@ -8,6 +8,7 @@
 #include <mosquitto.h>
 
 #include "broker.h"
+#include "edge_link.h"
 #include "reply.h"
 #include "topic.h"
 
@@ -56,6 +57,11 @@ void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t l
 {
 	if(rt->topic == NULL || json == NULL) {
 		chat_broker__log(CHAT_LOG_WARNING, "could not reply to %s: out of memory", rt->client_id);
+		return;
+	}
+	if(rt->via != NULL) {
+		chat_edge_link__reply(rt->via, rt->client_id, rt->topic, json, len, rt->correlation,
+				      rt->correlation_len);
 		return;
 	}
 	chat_broker__send_to(rt->client_id, rt->topic, json, len, rt->correlation, rt->correlation_len);

@@ -18,12 +18,15 @@
 #include "errors.h"
 #include "event_json.h"
 
+struct chat_edge_route;
+
 struct chat_reply_to {
 	const char *client_id; /* borrowed from the broker for the duration of the callback */
 	char *topic;           /* malloc'd */
 	void *correlation;     /* malloc'd, or NULL */
 	uint16_t correlation_len;
-	bool requested; /* the client set a Response Topic: it waits for an answer */
+	bool requested;                    /* the client set a Response Topic: it waits for an answer */
+	const struct chat_edge_route *via; /* a client of an edge: answers go through it (edge_link.c) */
 };
 
 /* Sets rt up for client_id. response_topic (may be NULL or invalid, then chat/_reply/<client_id> is

@@ -13,6 +13,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "cursors.h"
+#include "edge_link.h"
 #include "presence.h"
 #include "tick.h"
 #include "typing.h"
@@ -38,6 +39,7 @@ void chat_tick__run(struct chat_plugin *plugin)
 
 	chat_batch__tick(plugin);
 	chat_presence__confirm_pending(plugin);
+	chat_edge_link__tick(plugin, now);
 	if(due(now, &plugin->next_typing_check_ms, TYPING_CHECK_MS)) {
 		chat_typing__expire(plugin, now);
 	}

@@ -3,7 +3,8 @@
 # the browser client's npm packages (MQTT.js and esbuild) from the npm registry.
 #
 # Usage: tools/deps.sh [--test]    (--test adds what the test suite needs besides: valgrind, Chromium,
-#                                   an emoji font for its screenshots, and tests/web's npm packages)
+#                                   an emoji font for its screenshots, HAProxy for the gateway tier's load
+#                                   balancer test, and tests/web's npm packages)
 # Runs apt-get as root, or through sudo.
 set -euo pipefail
 
@@ -12,7 +13,7 @@ packages=(build-essential cmake pkg-config
           mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
           libsqlite3-dev libcjson-dev uuid-dev uthash-dev)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(sqlite3 valgrind chromium fonts-noto-color-emoji)
+  packages+=(sqlite3 valgrind chromium fonts-noto-color-emoji haproxy)
   packages+=(clang libclang-rt-14-dev) # reliability: the libFuzzer targets of tests/fuzz
 fi
 # Node.js and npm build the browser client. A machine that has them (any source) keeps its own.

@@ -156,8 +156,9 @@ struct th_broker {
 	bool with_plugin;
 };
 
-/* Users in every broker's password file; each one's password is "<user>-pw". */
-#define TH_USERS "ada", "bo", "cy", "dee", "eve", "mallory"
+/* Users in every broker's password file; each one's password is "<user>-pw". edge-N are the
+ * bridge users of th_gateway.h's edges. */
+#define TH_USERS "ada", "bo", "cy", "dee", "eve", "mallory", "edge-1", "edge-2", "edge-3", "edge-4"
 
 /* A raw MQTT 3.1.1 connection (th_raw.c), for what a library client will not do: stay silent past its
  * keepalive, or vanish without a DISCONNECT before reading anything. */

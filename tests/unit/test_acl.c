@@ -112,10 +112,13 @@ static void test_owner_succession(void)
  * including a channel created after its topic was cached and members added or removed meanwhile. */
 static void test_cached_read_agrees(void)
 {
-	static const char *const topics[] = {"chat/general", "chat/general/typing", "chat/ops", "chat/nope",
-					     "chat/_", "chat/_api", "chat/general/sync", "chat/_reply/ada-1",
-					     "sensors/1", "chat/general"};
-	static const char *const users[][2] = {{"ada", "ada-1"}, {"bo", "bo-1"}, {NULL, "anon"}, {"cy", "cy-1"}};
+	static const char *const topics[] =
+		{"chat/general", "chat/general/typing", "chat/ops",          "chat/nope", "chat/_",
+		 "chat/_api",    "chat/general/sync",   "chat/_reply/ada-1", "sensors/1", "chat/general"};
+	static const char *const users[][2] = {{"ada", "ada-1"},
+					       {"bo", "bo-1"},
+					       {NULL, "anon"},
+					       {"cy", "cy-1"}};
 	struct chat_acl_cache cache = {0};
 	struct chat_channel *nope;
 
@@ -123,20 +126,41 @@ static void test_cached_read_agrees(void)
 	for(int round = 0; round < 3; round++) {
 		for(size_t t = 0; t < sizeof(topics) / sizeof(topics[0]); t++) {
 			for(size_t u = 0; u < sizeof(users) / sizeof(users[0]); u++) {
-				TH_EQ_INT(chat_acl__check_read(&idx, &cache, users[u][0], users[u][1], topics[t]),
+				TH_EQ_INT(chat_acl__check_read(&idx, &cache, users[u][0], users[u][1],
+							       topics[t]),
 					  VERDICT(users[u][0], users[u][1], topics[t], READ));
 			}
 		}
 		if(round == 0) { /* chat/nope is cached as "no such channel": now it exists */
 			nope = chat_index__add_channel(&idx, 4, "nope", "", CHAT_VISIBILITY_PUBLIC, "e4");
 			TH_EQ_INT(chat_index__add_member(&idx, nope, "cy", CHAT_ROLE_OWNER, 1), 0);
-			TH_EQ_INT(chat_acl__check_read(&idx, &cache, "cy", "cy-1", "chat/nope"), CHAT_ACL_GRANT);
+			TH_EQ_INT(chat_acl__check_read(&idx, &cache, "cy", "cy-1", "chat/nope"),
+				  CHAT_ACL_GRANT);
 		} else if(round == 1) {
 			TH_EQ_INT(chat_index__add_member(&idx, chat_index__find(&idx, "ops", 3), "bo",
 							 CHAT_ROLE_MEMBER, 2),
 				  0);
 		}
 	}
+	chat_index__clear(&idx);
+}
+
+
+/* An edge rebuilds its index from a snapshot (edge.c): every channel is freed and made anew, the same
+ * number of them. A cached channel must not outlive that; here the new #general no longer has bo. */
+static void test_cached_read_survives_a_rebuilt_index(void)
+{
+	struct chat_acl_cache cache = {0};
+	struct chat_channel *general;
+
+	general = chat_index__add_channel(&idx, 1, "general", "", CHAT_VISIBILITY_PUBLIC, "e1");
+	TH_EQ_INT(chat_index__add_member(&idx, general, "bo", CHAT_ROLE_MEMBER, 1), 0);
+	TH_EQ_INT(chat_acl__check_read(&idx, &cache, "bo", "bo-1", "chat/general"), CHAT_ACL_GRANT);
+	chat_index__clear(&idx);
+	general = chat_index__add_channel(&idx, 1, "general", "", CHAT_VISIBILITY_PUBLIC, "e1");
+	TH_EQ_INT(chat_index__add_member(&idx, general, "ada", CHAT_ROLE_OWNER, 1), 0);
+	TH_EQ_INT(chat_acl__check_read(&idx, &cache, "bo", "bo-1", "chat/general"), CHAT_ACL_DENY);
+	TH_EQ_INT(chat_acl__check_read(&idx, &cache, "ada", "ada-1", "chat/general"), CHAT_ACL_GRANT);
 	chat_index__clear(&idx);
 }
 
@@ -150,6 +174,7 @@ int main(int argc, char **argv)
 		{"removal_takes_effect_at_once", test_removal_takes_effect_at_once},
 		{"owner_succession", test_owner_succession},
 		{"cached_read_agrees", test_cached_read_agrees},
+		{"cached_read_survives_a_rebuilt_index", test_cached_read_survives_a_rebuilt_index},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));

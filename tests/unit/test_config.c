@@ -96,13 +96,43 @@ static void test_database_required(void)
 }
 
 
+static void test_edge_role(void)
+{
+	const char *keys[] = {"role", "edge_id", "core_clientid"};
+	const char *values[] = {"edge", "edge-1", "core-link.edge-1"};
+	const char *bad_id[] = {"edge", "edge/1", "core-link"};
+	struct chat_config cfg;
+	char err[256] = "";
+
+	/* an edge has no database */
+	TH_EQ_INT(chat_config__parse(&cfg, COUNT(keys), keys, values, err, sizeof(err)), 0);
+	TH_EQ_INT(cfg.role, CHAT_ROLE_EDGE);
+	TH_EQ_STR(cfg.edge_id, "edge-1");
+	TH_EQ_STR(cfg.core_clientid, "core-link.edge-1");
+	TH_EQ_INT(cfg.edge_timeout_ms, 3000);
+	TH_CHECK(cfg.database == NULL);
+	chat_config__clear(&cfg);
+
+	TH_EQ_INT(chat_config__parse(&cfg, 2, keys, values, err, sizeof(err)), -1);
+	TH_EQ_STR(err, "plugin_opt_role edge needs plugin_opt_edge_id (its bridge user) and "
+		       "plugin_opt_core_clientid (the local_clientid of its bridge to the core)");
+	chat_config__clear(&cfg);
+	TH_EQ_INT(chat_config__parse(&cfg, COUNT(keys), keys, bad_id, err, sizeof(err)), -1);
+	TH_EQ_STR(err, "plugin_opt_edge_id: 'edge/1' is not 1-64 characters without / + #");
+	chat_config__clear(&cfg);
+
+	expect_failure("role", "gateway", "plugin_opt_role: 'gateway' is not one of core edge");
+	expect_failure("edge_beat_ms", "10",
+		       "plugin_opt_edge_beat_ms: '10' is not an integer from 100 to 10000");
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
-		{"defaults", test_defaults},
-		{"values", test_values},
-		{"bad_values", test_bad_values},
-		{"database_required", test_database_required},
+		{"defaults", test_defaults},     {"values", test_values},
+		{"bad_values", test_bad_values}, {"database_required", test_database_required},
+		{"edge_role", test_edge_role},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
