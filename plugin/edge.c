@@ -463,6 +463,13 @@ int chat_edge__basic_auth_cb(int event, void *event_data, void *userdata)
 	const void *client = ed->client;
 
 	(void)event;
+	if(device != NULL && strcmp(device, plugin->config.core_clientid) == 0) {
+		/* Only the bridge's own local context may carry this id: the edge takes whatever it
+		 * publishes for the core's word. The bridge never connects here, so this is an impostor. */
+		chat_broker__log(CHAT_LOG_WARNING, "refused a client connecting as %s, the core's bridge id",
+				 device);
+		return MOSQ_ERR_AUTH;
+	}
 	if(ed->username == NULL) {
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}

@@ -51,6 +51,15 @@ int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
 	struct chat_plugin *plugin = userdata;
 
 	(void)event;
+	if(chat_edge_link__trusted(plugin, mosquitto_client_id(ed->client))
+	   && (ed->username == NULL || strcmp(ed->username, mosquitto_client_id(ed->client)) != 0)) {
+		/* An edge's bridge connects with its edge id as client id (bridge/edge.conf.in), and
+		 * answers to that edge's clients go to that id: nobody else may take it over. */
+		chat_broker__log(CHAT_LOG_WARNING, "refused %s connecting as %s, an edge's bridge id",
+				 ed->username ? ed->username : "an anonymous client",
+				 mosquitto_client_id(ed->client));
+		return MOSQ_ERR_AUTH;
+	}
 	if(ed->username == NULL) {
 		return MOSQ_ERR_PLUGIN_DEFER; /* anonymous: allow_anonymous decides, and chat/ is closed to it
 					       */
@@ -111,6 +120,13 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	user = mosquitto_client_username(ed->client);
+	if(plugin->edge != NULL && mosquitto_client_id(ed->client) != NULL
+	   && strcmp(mosquitto_client_id(ed->client), plugin->config.core_clientid) == 0) {
+		/* On an edge: a client using the bridge's id, which BASIC_AUTH refuses unless another
+		 * plugin answered first. The bridge itself never gets here: Mosquitto skips the ACL for it.
+		 */
+		return MOSQ_ERR_ACL_DENIED;
+	}
 	if(chat_edge_link__trusted(plugin, user)) {
 		verdict = chat_edge_link__acl(ed->topic, ed->access);
 	} else if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */

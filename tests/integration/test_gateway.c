@@ -509,6 +509,24 @@ static void test_non_member_on_any_edge_gets_nothing(void)
 	ev = tc_sync(ada, "secret", 0, 0);
 	TH_EQ_INT(th_json_int(ev, "head"), 2); /* the forged envelopes stored nothing */
 	cJSON_Delete(ev);
+
+	/* posing as a bridge: on an edge, the id of its bridge to the core (whose publishes the edge
+	 * takes for the core's word); on the core, an edge's bridge id (where that edge's answers go).
+	 * Both refused at CONNECT, with a password or without, and the real bridges stay up. */
+	{
+		struct th_client *impostor = NULL;
+		TH_CHECK(th_connect_rc(&e1, "mallory", "mallory-pw", "core-link.edge-1", 5, &impostor) != 0);
+		TH_CHECK(th_connect_rc(&e1, NULL, NULL, "core-link.edge-1", 5, &impostor) != 0);
+		TH_CHECK(th_connect_rc(&core, "mallory", "mallory-pw", "edge-1", 5, &impostor) != 0);
+		TH_CHECK(th_connect_rc(&core, "mallory", "mallory-pw", "edge-2", 4, &impostor) != 0);
+		TH_CHECK(impostor == NULL);
+		TH_CHECK(th_broker_log_contains(&e1, "the core's bridge id"));
+		TH_CHECK(th_broker_log_contains(&core, "an edge's bridge id"));
+	}
+	cJSON_Delete(tc_send(ada, "secret", "s-2", "still here"));
+	ev = th_expect_json(ada, "chat/secret");
+	TH_EQ_INT(th_json_int(ev, "seq"), 3);
+	cJSON_Delete(ev);
 	th_disconnect(ada);
 	th_disconnect(m1);
 	th_disconnect(m2);
