@@ -15,6 +15,10 @@ const TYPING_SHOW_MS = 6500;    // and forget someone's typing:true this long af
 const READ_DELAY_MS = 250;
 const SAVE_DELAY_MS = 300;
 const TOAST_MS = 10000;
+// Refusals that say "not now" rather than "no": a send is tried again, up to MAX_ATTEMPTS times.
+// "timeout" is ours: no answer at all (an edge whose core just went away may drop a send).
+const RETRYABLE = new Set(['timeout', 'unavailable', 'rate_limited']);
+const MAX_ATTEMPTS = 8;
 
 export class Chat {
   /**
@@ -288,24 +292,51 @@ export class Chat {
 
   /** Sends an outbox item; on a lost connection it stays queued and resume() sends it again. */
   async transmit(item) {
+    clearTimeout(item.retryTimer);
+    item.retryTimer = null;
     try {
       const ack = await this.conn.send(item.channel, item.body);
       item.state = 'acked';
       item.seq = ack.seq;
+      item.error = null;
       const c = this.channels.get(item.channel);
       if (c && c.log.last >= ack.seq) this.outbox.delete(item.body.client_msg_id);
       else if (c) this.catchUp(c); // the live copy went missing: fetch it
     } catch (err) {
-      if (err.code === 'disconnected' || err.code === 'timeout' || err.code === 'busy') return;
-      item.state = 'failed';
-      item.error = err;
-      this.toast(err);
+      // A lost connection: resume() sends it again after the reconnect.
+      if (err.code === 'disconnected' || err.code === 'busy') return;
+      if (RETRYABLE.has(err.code) && (item.attempts = (item.attempts || 0) + 1) <= MAX_ATTEMPTS) {
+        // Safe to repeat: the same client_msg_id is stored once. The server may say when.
+        const hint = err.reply && err.reply.retry_after_ms;
+        const delay = typeof hint === 'number' ? hint : Math.min(30000, 1000 * 2 ** (item.attempts - 1));
+        item.error = err; // shown beside "Sending…"
+        item.retryTimer = setTimeout(() => {
+          if (this.outbox.get(item.body.client_msg_id) === item && item.state === 'sending') this.transmit(item);
+        }, delay);
+      } else {
+        item.state = 'failed';
+        item.error = err;
+        this.toast(err);
+      }
     }
     this.scheduleSave();
     this.changed();
   }
 
+  /** Sends a failed message again, with its original client_msg_id. */
+  retry(clientMsgId) {
+    const item = this.outbox.get(clientMsgId);
+    if (!item || item.state !== 'failed') return;
+    item.state = 'sending';
+    item.attempts = 0;
+    item.error = null;
+    this.changed();
+    this.transmit(item);
+  }
+
   discard(clientMsgId) {
+    const item = this.outbox.get(clientMsgId);
+    if (item) clearTimeout(item.retryTimer);
     this.outbox.delete(clientMsgId);
     this.scheduleSave();
     this.changed();

@@ -122,7 +122,8 @@ export class ChatView {
     const list = $('messages');
     const pending = c ? chat.pendingFor(c) : [];
     const key = c ? [c.channel, c.log.epoch, c.log.last, c.log.events.length, chat.readByOthers(c),
-      pending.map((p) => `${p.body.client_msg_id}:${p.state}`).join(','), this.editing].join('|') : '';
+      pending.map((p) => `${p.body.client_msg_id}:${p.state}:${p.error ? p.error.code : ''}`).join(','),
+      this.editing].join('|') : '';
     if (key === this.paneKey) return;
     this.paneKey = key;
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
@@ -195,7 +196,9 @@ export class ChatView {
         el('div', { class: 'msg-head' }, el('span', { class: 'author', text: this.chat.me }),
           el('span', { class: 'state', text: failed ? 'Not sent' : 'Sending…' })),
         el('div', { class: 'body', text: p.body.body }),
-        failed ? el('div', { class: 'error', role: 'alert', text: `${p.error.code}: ${p.error.message}` }) : null,
+        p.error ? el('div', { class: failed ? 'error' : 'retrying', role: failed ? 'alert' : null,
+          text: `${p.error.code}: ${p.error.message}${failed ? '' : ' (trying again)'}` }) : null,
+        failed ? el('button', { class: 'discard', 'data-act': 'retry', text: 'Retry' }) : null,
         failed ? el('button', { class: 'discard', 'data-act': 'discard', text: 'Discard' }) : null));
   }
 
@@ -306,6 +309,7 @@ export class ChatView {
       case 'react': this.chat.react(seq, b.dataset.emoji, b.dataset.on === 'true'); break;
       case 'delete': this.chat.remove(seq); break;
       case 'discard': this.chat.discard(li.dataset.clientMsgId); break;
+      case 'retry': this.chat.retry(li.dataset.clientMsgId); break;
       case 'edit': {
         const c = this.chat.channels.get(this.chat.open);
         const row = c && buildTimeline(c.log.events).find((r) => r.seq === seq);
