@@ -311,6 +311,12 @@ static void device_connect(struct chat_plugin *plugin, struct chat_edge_peer *pe
 	size_t len = strlen(device);
 
 	HASH_FIND(hh, peer->devices, device, len, d);
+	if(d != NULL && strcmp(d->user, user) != 0) {
+		/* Another user took this client id over on the edge: the old session is gone, whatever
+		 * its own disconnect (which comes next, and is then ignored) would say. */
+		device_gone(plugin, peer, d);
+		d = NULL;
+	}
 	if(d == NULL) {
 		d = calloc(1, sizeof(*d) + len + 1);
 		if(d == NULL || (d->user = strdup(user)) == NULL) {
@@ -326,11 +332,15 @@ static void device_connect(struct chat_plugin *plugin, struct chat_edge_peer *pe
 }
 
 
-static void device_disconnect(struct chat_plugin *plugin, struct chat_edge_peer *peer, const char *device)
+static void device_disconnect(struct chat_plugin *plugin, struct chat_edge_peer *peer, const char *user,
+			      const char *device)
 {
 	struct remote_device *d = NULL;
 
 	HASH_FIND(hh, peer->devices, device, strlen(device), d);
+	if(d != NULL && user != NULL && strcmp(d->user, user) != 0) {
+		return; /* the session another user took over: device_connect ended it already */
+	}
 	if(d != NULL && --d->connections == 0) {
 		device_gone(plugin, peer, d);
 	}
@@ -474,7 +484,7 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 	} else if(env.kind == CHAT_ENV_CONNECT && !chat_edge_link__trusted(plugin, env.user)) {
 		device_connect(plugin, peer, env.user, env.device);
 	} else if(env.kind == CHAT_ENV_DISCONNECT) {
-		device_disconnect(plugin, peer, env.device);
+		device_disconnect(plugin, peer, env.user, env.device);
 	}
 	chat_envelope__clear(&env);
 	ed->retain = false;

@@ -560,6 +560,23 @@ static void test_presence_aggregates_devices_across_edges(void)
 	TH_EQ_INT(th_queued(ada, "chat/general/presence"), 0); /* still online on edge-2 */
 	th_disconnect(bo2);
 	expect_presence(ada, "general", "bo", false);
+
+	/* Another user takes a client id over on an edge: the old user goes offline, the new one is
+	 * online for as long as its session lasts (the old session's disconnect is not counted twice). */
+	{
+		struct th_client *shared_bo, *shared_cy;
+		tc_api_ok(ada, "{\"op\":\"invite\",\"channel\":\"general\",\"user\":\"cy\"}");
+		shared_bo = th_connect(&e2, "bo", "shared-1", 4, true);
+		expect_presence(ada, "general", "bo", true);
+		shared_cy = th_connect(&e2, "cy", "shared-1", 4, true);
+		expect_presence(ada, "general", "bo", false);
+		expect_presence(ada, "general", "cy", true);
+		th_sleep_ms(300);
+		TH_EQ_INT(th_queued(ada, "chat/general/presence"), 0); /* cy stays online */
+		th_drop(shared_bo);
+		th_disconnect(shared_cy);
+		expect_presence(ada, "general", "cy", false);
+	}
 	th_disconnect(ada);
 }
 
