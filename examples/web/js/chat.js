@@ -67,6 +67,7 @@ export class Chat {
   stop() {
     document.removeEventListener('visibilitychange', this.onVisibility);
     clearTimeout(this.readTimer);
+    for (const item of this.outbox.values()) clearTimeout(item.retryTimer);
     this.flushSave();
     this.conn.stop();
   }
