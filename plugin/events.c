@@ -100,6 +100,7 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 	struct chat_plugin *plugin = userdata;
 	enum chat_access access;
 	enum chat_acl_verdict verdict;
+	bool bridge; /* a trusted edge bridge (edge_link.c) */
 	const char *user;
 
 	(void)event;
@@ -120,6 +121,7 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
 	user = mosquitto_client_username(ed->client);
+	bridge = chat_edge_link__trusted(plugin, user);
 	if(plugin->edge != NULL && mosquitto_client_id(ed->client) != NULL
 	   && strcmp(mosquitto_client_id(ed->client), plugin->config.core_clientid) == 0) {
 		/* On an edge: a client using the bridge's id, which BASIC_AUTH refuses unless another
@@ -127,7 +129,7 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		 */
 		return MOSQ_ERR_ACL_DENIED;
 	}
-	if(chat_edge_link__trusted(plugin, user)) {
+	if(bridge) {
 		verdict = chat_edge_link__acl(ed->topic, ed->access);
 	} else if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */
 		verdict = chat_acl__check_read(&plugin->index, &plugin->acl_cache, user,
@@ -136,8 +138,7 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		verdict = chat_acl__check(&plugin->index, user, mosquitto_client_id(ed->client), ed->topic,
 					  access);
 	}
-	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE && plugin->edge == NULL
-	   && !chat_edge_link__trusted(plugin, user)) {
+	if(user != NULL && access == CHAT_ACCESS_SUBSCRIBE && plugin->edge == NULL && !bridge) {
 		/* A client whose authentication another plugin answered before mqchat saw it. Not on
 		 * writes: Mosquitto checks a will's write access after the connection has ended. */
 		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));

@@ -247,6 +247,22 @@ static void test_worked_example_on_three_edges(void)
 }
 
 
+/* Takes the replies queued for c, waiting up to wait_ms for each next one: marks each acked seq in
+ * acked and counts it in *nacked; errors are dropped. */
+static void collect_acks(struct th_client *c, int wait_ms, bool acked[MAX_SEQ], int *nacked)
+{
+	cJSON *reply;
+
+	while((reply = th_wait_json(c, tc_reply_topic(c), wait_ms)) != NULL) {
+		if(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok"))) {
+			acked[th_json_int(reply, "seq")] = true;
+			(*nacked)++;
+		}
+		cJSON_Delete(reply);
+	}
+}
+
+
 /* kill -9 of the core in the middle of a stream of sends: edge clients keep their connections; while
  * the core is away a send is answered unavailable (JSON error and v5 PUBACK 0x87); once it is back,
  * every event that was acknowledged is in the log, and a live subscriber that kept its socket sees the
@@ -277,13 +293,7 @@ static void test_core_kill9_keeps_edge_clients_and_loses_no_acked_event(void)
 		snprintf(cmid, sizeof(cmid), "k-%d", sent);
 		snprintf(body, sizeof(body), "{\"client_msg_id\":\"%s\",\"body\":\"n%d\"}", cmid, sent);
 		TH_EQ_INT(th_publish_async(ada, "chat/general", body, -1, 1, NULL), MOSQ_ERR_SUCCESS);
-		while((reply = th_wait_json(ada, tc_reply_topic(ada), 5)) != NULL) {
-			if(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok"))) {
-				acked[th_json_int(reply, "seq")] = true;
-				nacked++;
-			}
-			cJSON_Delete(reply);
-		}
+		collect_acks(ada, 5, acked, &nacked);
 		if(nacked >= 10 && killed_after == 0) {
 			th_broker_kill9(&core);
 			killed_after = sent;
@@ -291,13 +301,7 @@ static void test_core_kill9_keeps_edge_clients_and_loses_no_acked_event(void)
 	}
 	TH_CHECK(killed_after > 0);
 	/* acks of what the core committed before it died */
-	while((reply = th_wait_json(ada, tc_reply_topic(ada), 1500)) != NULL) {
-		if(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok"))) {
-			acked[th_json_int(reply, "seq")] = true;
-			nacked++;
-		}
-		cJSON_Delete(reply);
-	}
+	collect_acks(ada, 1500, acked, &nacked);
 	th_wait_until(th_broker_log_contains(&e1, "no heartbeat from core"), 5000);
 	th_wait_until(th_broker_log_contains(&e2, "no heartbeat from core"), 5000);
 
