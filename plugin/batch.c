@@ -156,6 +156,7 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 		s->ch->head_ts = s->head_ts;
 		s->ch->last_message_seq = s->last_message_seq;
 		s->ch->message_count = s->message_count;
+		chat_index__forget_own_messages(s->ch);
 	}
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
 		struct chat_error_context ctx = {.channel = item->channel,

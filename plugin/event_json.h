@@ -42,7 +42,9 @@ struct chat_event {
 	const char *emoji; /* reaction */
 	bool on;           /* reaction: added (true) or removed */
 	const char *user;  /* join, leave: the member who joined or left */
-	int64_t msg_no;    /* message: its ordinal among the channel's messages (stored, not sent) */
+	/* Stored, not sent: a message's ordinal among the channel's messages (any other event: the number
+	 * of messages before it), and a message's ordinal among its author's messages there. */
+	int64_t msg_no, author_msg_no;
 };
 
 /* The wire name of type ("message"). */

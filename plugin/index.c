@@ -242,11 +242,22 @@ int chat_index__add_member(struct chat_index *idx, struct chat_channel *ch, cons
 	m->role = role;
 	m->joined_seq = joined_seq;
 	m->read_seq = joined_seq;
+	m->own_messages = -1;
 	memcpy(m->user, user, len + 1);
 	HASH_ADD(hh, ch->members, user[0], len, m);
 	ms->channel = ch;
 	HASH_ADD_PTR(u->channels, channel, ms);
 	return 0;
+}
+
+
+void chat_index__forget_own_messages(struct chat_channel *ch)
+{
+	struct chat_member *m, *tmp;
+
+	HASH_ITER(hh, ch->members, m, tmp) {
+		m->own_messages = -1;
+	}
 }
 
 

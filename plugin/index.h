@@ -42,6 +42,8 @@ struct chat_member {
 	enum chat_role role;
 	int64_t joined_seq;               /* seq of the join event: who joined first */
 	int64_t read_seq;                 /* the user's read cursor, shared by its devices */
+	int64_t own_messages;             /* messages the user has sent here (the author_msg_no of the
+					     last), or -1 until a send needs it (send.c) */
 	struct chat_delivery *deliveries; /* per device */
 	char user[];
 };
@@ -96,6 +98,9 @@ struct chat_channel *chat_index__add_channel(struct chat_index *idx, int64_t row
 
 /* The channel named name[0..len), or NULL. */
 struct chat_channel *chat_index__find(const struct chat_index *idx, const char *name, size_t len);
+
+/* Marks every member's own_messages of ch unknown: they counted sends a failed commit took back. */
+void chat_index__forget_own_messages(struct chat_channel *ch);
 
 /* user's membership of ch, or NULL when user is not a member. */
 struct chat_member *chat_index__member(const struct chat_channel *ch, const char *user);

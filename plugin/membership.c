@@ -23,7 +23,8 @@
 struct change {
 	const char *user;
 	enum chat_role role;
-	int64_t seq; /* of its join or leave event */
+	int64_t seq;      /* of its join or leave event */
+	int64_t messages; /* in the channel before that event: the event's msg_no */
 };
 
 
@@ -48,6 +49,7 @@ static enum chat_err append_membership(struct chat_txn *txn, int64_t rowid, cons
 		.from = who->user,
 		.device = who->device,
 		.user = change->user,
+		.msg_no = change->messages,
 	};
 	if(chat_txn__append(txn, rowid, ev, err) != CHAT_ERR_OK) {
 		return err->code;
@@ -93,10 +95,10 @@ static struct change *initial_members(const struct chat_requester *who, enum cha
 	}
 	changes[n++] =
 		(struct change){who->user,
-				visibility == CHAT_VISIBILITY_DM ? CHAT_ROLE_MEMBER : CHAT_ROLE_OWNER, 1};
+				visibility == CHAT_VISIBILITY_DM ? CHAT_ROLE_MEMBER : CHAT_ROLE_OWNER, 1, 0};
 	for(size_t i = 0; i < member_count; i++) {
 		if(strcmp(members[i], who->user) != 0 && !listed(members, i, members[i])) {
-			changes[n] = (struct change){members[i], CHAT_ROLE_MEMBER, (int64_t)n + 1};
+			changes[n] = (struct change){members[i], CHAT_ROLE_MEMBER, (int64_t)n + 1, 0};
 			n++;
 		}
 	}
@@ -256,7 +258,7 @@ enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_
 static enum chat_err add_member(struct chat_plugin *plugin, const struct chat_requester *who,
 				struct chat_channel *ch, const char *user, struct chat_error *err)
 {
-	struct change change = {user, CHAT_ROLE_MEMBER, ch->head + 1};
+	struct change change = {user, CHAT_ROLE_MEMBER, ch->head + 1, ch->message_count};
 	struct chat_event ev;
 	struct chat_txn txn;
 
@@ -334,7 +336,7 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 {
 	const struct chat_member *leaving = chat_index__member(ch, user);
 	struct chat_member *heir = NULL;
-	struct change change = {user, leaving->role, ch->head + 1};
+	struct change change = {user, leaving->role, ch->head + 1, ch->message_count};
 	struct chat_event ev;
 	struct chat_txn txn;
 

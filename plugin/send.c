@@ -139,6 +139,16 @@ static enum chat_err append(struct chat_plugin *plugin, const struct chat_reques
 			    struct chat_channel *ch, const struct chat_send_request *req,
 			    struct chat_event *ev, struct chat_error *err)
 {
+	struct chat_member *author = chat_index__member(ch, who->user); /* a member: checked before */
+	bool message = req->type == CHAT_EVENT_MESSAGE;
+
+	/* The author's message count is read from the log once, then kept in memory. */
+	if(message && author->own_messages < 0
+	   && chat_store__author_messages(plugin->store, ch->rowid, who->user, &author->own_messages, err)
+		      != CHAT_ERR_OK) {
+		author->own_messages = -1;
+		return err->code;
+	}
 	*ev = (struct chat_event){
 		.channel = ch->name,
 		.seq = ch->head + 1,
@@ -151,9 +161,16 @@ static enum chat_err append(struct chat_plugin *plugin, const struct chat_reques
 		.target = req->target,
 		.emoji = req->emoji,
 		.on = req->on,
-		.msg_no = req->type == CHAT_EVENT_MESSAGE ? ch->message_count + 1 : 0,
+		.msg_no = ch->message_count + (message ? 1 : 0),
+		.author_msg_no = message ? author->own_messages + 1 : 0,
 	};
-	return chat_batch__append(plugin, ch, ev, err);
+	if(chat_batch__append(plugin, ch, ev, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(message) {
+		author->own_messages = ev->author_msg_no;
+	}
+	return CHAT_ERR_OK;
 }
 
 

@@ -49,14 +49,11 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_BEGIN] = "BEGIN IMMEDIATE",
 	[S_COMMIT] = "COMMIT",
 	[S_ROLLBACK] = "ROLLBACK",
-	/* A message is numbered in its channel (?10, from the index) and among its author's messages
-	 * there (from the author's previous message: one index lookup). */
+	/* Both ordinals come from memory (index.h): this insert runs once per send on the broker's
+	 * thread, so it asks the database nothing (schema/0004_lean_append.sql). */
 	[S_INSERT_EVENT] =
 		"INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json,"
-		" msg_no, author_msg_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-		" CASE WHEN ?10 IS NULL THEN NULL ELSE 1 + COALESCE((SELECT author_msg_no FROM events"
-		" WHERE channel_id = ?1 AND author = ?5 AND type = 'message' ORDER BY seq DESC LIMIT 1),"
-		" 0) END)",
+		" msg_no, author_msg_no) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[S_INSERT_CHANNEL] = "INSERT INTO channels (name, visibility, title, epoch, created_by, created_at)"
 			     " VALUES (?, ?, ?, ?, ?, ?)",
 	[S_PUT_MEMBER] = "INSERT INTO members (channel_id, user, role, joined_seq) VALUES (?, ?, ?, ?)"
@@ -83,8 +80,8 @@ static const char *const statement_sql[S_COUNT] = {
 				       " WHERE excluded.seq > delivered_cursors.seq",
 	[S_DELETE_READ_CURSORS] = "DELETE FROM read_cursors WHERE channel_id = ? AND user = ?",
 	[S_DELETE_DELIVERED_CURSORS] = "DELETE FROM delivered_cursors WHERE channel_id = ? AND user = ?",
-	[S_MSG_NO_AT] = "SELECT msg_no FROM events WHERE channel_id = ? AND type = 'message' AND seq <= ?"
-			" ORDER BY seq DESC LIMIT 1",
+	[S_MSG_NO_AT] =
+		"SELECT msg_no FROM events WHERE channel_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
 	[S_AUTHOR_MSG_NO_AT] = "SELECT author_msg_no FROM events WHERE channel_id = ? AND author = ?"
 			       " AND type = 'message' AND seq <= ? ORDER BY seq DESC LIMIT 1",
 };
@@ -381,24 +378,26 @@ static int load_heads(struct chat_store *store, struct chat_index *idx, char *er
 	struct chat_channel *ch, *tmp;
 	bool row = false;
 	int rc = sqlite3_prepare_v2(
-		store->db, "SELECT seq, ts FROM events WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", -1,
+		store->db,
+		"SELECT seq, ts, msg_no FROM events WHERE channel_id = ? ORDER BY seq DESC LIMIT 1", -1,
 		&head, NULL);
 
+	/* Walks back from the head over the events since the last message (edits, reactions, joins). */
 	if(rc == SQLITE_OK) {
-		rc = sqlite3_prepare_v2(
-			store->db,
-			"SELECT seq, msg_no FROM events WHERE channel_id = ? AND type = 'message'"
-			" ORDER BY seq DESC LIMIT 1",
-			-1, &last, NULL);
+		rc = sqlite3_prepare_v2(store->db,
+					"SELECT seq FROM events WHERE channel_id = ? AND type = 'message'"
+					" ORDER BY seq DESC LIMIT 1",
+					-1, &last, NULL);
 	}
 	HASH_ITER(hh, idx->channels, ch, tmp) {
 		if(rc == SQLITE_OK && (rc = step_for_channel(head, ch->rowid, &row)) == SQLITE_OK && row) {
 			ch->head = sqlite3_column_int64(head, 0);
 			ch->head_ts = sqlite3_column_int64(head, 1);
+			ch->message_count = sqlite3_column_int64(head, 2);
 		}
-		if(rc == SQLITE_OK && (rc = step_for_channel(last, ch->rowid, &row)) == SQLITE_OK && row) {
+		if(rc == SQLITE_OK && ch->message_count > 0
+		   && (rc = step_for_channel(last, ch->rowid, &row)) == SQLITE_OK && row) {
 			ch->last_message_seq = sqlite3_column_int64(last, 0);
-			ch->message_count = sqlite3_column_int64(last, 1);
 		}
 	}
 	sqlite3_finalize(head);
@@ -505,8 +504,9 @@ enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel
 		sqlite3_bind_int64(stmt, 8, reference);
 	}
 	sqlite3_bind_text(stmt, 9, json, (int)len, SQLITE_STATIC);
+	sqlite3_bind_int64(stmt, 10, ev->msg_no);
 	if(ev->type == CHAT_EVENT_MESSAGE) {
-		sqlite3_bind_int64(stmt, 10, ev->msg_no);
+		sqlite3_bind_int64(stmt, 11, ev->author_msg_no);
 	}
 	return step_done(store, stmt, err, "appending an event");
 }
@@ -623,6 +623,13 @@ static enum chat_err ordinal_at(struct chat_store *store, int64_t channel, const
 		return db_error(store, err, "counting unread messages");
 	}
 	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__author_messages(struct chat_store *store, int64_t channel, const char *author,
+					  int64_t *count, struct chat_error *err)
+{
+	return ordinal_at(store, channel, author, INT64_MAX, count, err);
 }
 
 

@@ -86,6 +86,11 @@ enum chat_err chat_store__advance_delivered_cursor(struct chat_store *store, int
 enum chat_err chat_store__delete_cursors(struct chat_store *store, int64_t channel, const char *user,
 					 struct chat_error *err);
 
+/* The number of message events author has appended to channel (their author_msg_no so far): one
+ * index lookup. */
+enum chat_err chat_store__author_messages(struct chat_store *store, int64_t channel, const char *author,
+					  int64_t *count, struct chat_error *err);
+
 /* The number of message events of ch from others than user with seq > read_seq: three index lookups
  * (none when read_seq is at or after the last message), whatever the length of the log. */
 enum chat_err chat_store__unread(struct chat_store *store, const struct chat_channel *ch, const char *user,

@@ -107,8 +107,8 @@ void chat_txn__advance_head(struct chat_channel *ch, const struct chat_event *ev
 {
 	ch->head = ev->seq;
 	ch->head_ts = ev->ts;
+	ch->message_count = ev->msg_no;
 	if(ev->type == CHAT_EVENT_MESSAGE) {
 		ch->last_message_seq = ev->seq;
-		ch->message_count = ev->msg_no;
 	}
 }

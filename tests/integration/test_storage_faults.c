@@ -54,6 +54,22 @@ static int count_cmid(cJSON *history, const char *cmid)
 }
 
 
+/* c's unread count of ch, from its inbox. */
+static long long unread_of(struct th_client *c, const char *ch)
+{
+	cJSON *reply = tc_api(c, "{\"op\":\"channels\"}"), *entry;
+	long long unread = -1;
+
+	cJSON_ArrayForEach(entry, cJSON_GetObjectItem(reply, "channels")) {
+		if(strcmp(th_json_str(entry, "channel"), ch) == 0) {
+			unread = th_json_int(entry, "unread");
+		}
+	}
+	cJSON_Delete(reply);
+	return unread;
+}
+
+
 static void fault_then_recover(const char *fault, const char *synchronous)
 {
 	struct th_broker b;
@@ -77,8 +93,9 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 	 * has acknowledged the publish already (0x10, no matching subscribers), and the JSON error,
 	 * which is the durability promise, is the only answer. Either way never a plain success. */
 	for(int i = 0; i < 5; i++) {
-		int puback = th_publish(ada, "chat/general",
-					"{\"client_msg_id\":\"f1\",\"body\":\"during the fault\"}", -1, 1, NULL);
+		int puback =
+			th_publish(ada, "chat/general",
+				   "{\"client_msg_id\":\"f1\",\"body\":\"during the fault\"}", -1, 1, NULL);
 		TH_CHECKF(puback == 0x87 || puback == 0x10, "PUBACK 0x%02x", puback);
 		ev = th_expect_json(ada, tc_reply_topic(ada));
 		TH_JSON(ev, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\","
@@ -119,6 +136,10 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 	TH_EQ_INT(cJSON_GetArraySize(history), 5);
 	TH_EQ_INT(count_cmid(history, "f1"), 1);
 	cJSON_Delete(history);
+	/* Unread counts rest on each message's ordinal among its author's (kept in memory, schema/0004):
+	 * the refused sends took no number, so ada has nothing unread and bo her three messages. */
+	TH_EQ_INT(unread_of(ada, "general"), 0);
+	TH_EQ_INT(unread_of(bo, "general"), 3);
 
 	/* and all of it survives a restart: the database is intact */
 	th_disconnect(ada);
@@ -130,6 +151,7 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 	TH_EQ_INT(cJSON_GetArraySize(history), 5);
 	TH_EQ_INT(count_cmid(history, "f1"), 1);
 	cJSON_Delete(history);
+	TH_EQ_INT(unread_of(bo, "general"), 3);
 	th_disconnect(bo);
 	th_broker_stop(&b);
 	TH_CHECK(!th_broker_log_contains(&b, "integrity"));

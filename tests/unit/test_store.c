@@ -100,7 +100,9 @@ static int64_t seed(struct chat_store *store, const char *const *bodies, int cou
 					.device = "d",
 					.ts = 100 + i,
 					.body = bodies[i],
-					.client_msg_id = cmid};
+					.client_msg_id = cmid,
+					.msg_no = i + 1,
+					.author_msg_no = i + 1};
 		snprintf(cmid, sizeof(cmid), "c-%d", i + 1);
 		snprintf(ev.id, sizeof(ev.id), "id-%d", i + 1);
 		snprintf(json, sizeof(json), "{\"seq\":%d}", i + 1);
@@ -339,13 +341,14 @@ static void test_upgrades_version_1(void)
 	int found = -1;
 
 	fresh_path();
-	/* A database exactly as schema version 1 left it, with one channel and two events. */
+	/* A database exactly as schema version 1 left it, with one channel and three events. */
 	snprintf(sql, sizeof(sql),
 		 "BEGIN; %s; PRAGMA user_version = 1;"
 		 "INSERT INTO channels VALUES (1, 'old', 'public', 'Old', 'e-old', 'ada', 1);"
 		 "INSERT INTO members VALUES (1, 'ada', 'owner', 1);"
 		 "INSERT INTO events VALUES (1, 1, 'i1', 'join', 'ada', 10, NULL, NULL, '{\"seq\":1}');"
 		 "INSERT INTO events VALUES (1, 2, 'i2', 'message', 'ada', 11, 'c-1', NULL, '{\"seq\":2}');"
+		 "INSERT INTO events VALUES (1, 3, 'i3', 'reaction', 'ada', 12, NULL, 2, '{\"seq\":3}');"
 		 "COMMIT;",
 		 chat_migrations[0].sql);
 	exec_sql(sql);
@@ -354,13 +357,16 @@ static void test_upgrades_version_1(void)
 	store = open_store(&found);
 	TH_EQ_INT(found, 1);
 	TH_EQ_INT(query_int("PRAGMA user_version"), chat_migration_count);
-	TH_EQ_INT(query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_type'"), 1);
+	TH_EQ_INT(query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_type'"), 0);
 	TH_EQ_INT(chat_store__load(store, &idx, err, sizeof(err)), 0);
-	TH_EQ_INT(chat_index__find(&idx, "old", 3)->head, 2);
+	TH_EQ_INT(chat_index__find(&idx, "old", 3)->head, 3);
 	TH_EQ_INT(chat_index__find(&idx, "old", 3)->last_message_seq, 2);
 	TH_EQ_INT(chat_index__find(&idx, "old", 3)->message_count, 1);
 	TH_EQ_INT(query_int("SELECT msg_no FROM events WHERE seq = 2"), 1);
 	TH_EQ_INT(query_int("SELECT author_msg_no FROM events WHERE seq = 2"), 1);
+	/* 0004 numbers the other events by the messages before them */
+	TH_EQ_INT(query_int("SELECT msg_no FROM events WHERE seq = 1"), 0);
+	TH_EQ_INT(query_int("SELECT msg_no FROM events WHERE seq = 3"), 1);
 	TH_EQ_INT(chat_index__member(chat_index__find(&idx, "old", 3), "ada")->read_seq, 1); /* at its join */
 	chat_index__clear(&idx);
 	chat_store__close(store);
@@ -392,9 +398,10 @@ static void test_busy_database_is_unavailable(void)
 }
 
 
-/* Appends one event as the send path would: messages numbered in the channel. */
+/* Appends one event as the send path would: numbered among the channel's messages (msg_no) and, a
+ * message, among its author's (mine). */
 static void append(struct chat_store *store, int64_t rowid, int64_t seq, enum chat_event_type type,
-		   const char *author, int64_t msg_no)
+		   const char *author, int64_t msg_no, int64_t mine)
 {
 	struct chat_event ev = {.channel = "general",
 				.seq = seq,
@@ -406,7 +413,8 @@ static void append(struct chat_store *store, int64_t rowid, int64_t seq, enum ch
 				.target = type == CHAT_EVENT_MESSAGE ? 0 : 3,
 				.user = author,
 				.emoji = "e",
-				.msg_no = msg_no};
+				.msg_no = msg_no,
+				.author_msg_no = mine};
 	struct chat_error err;
 
 	snprintf(ev.id, sizeof(ev.id), "id-%lld", (long long)seq);
@@ -441,14 +449,14 @@ static void test_unread_counts(void)
 	TH_EQ_INT(chat_store__insert_channel(store, "general", CHAT_VISIBILITY_PUBLIC, "", "e", "ada", 1,
 					     &rowid, &err),
 		  CHAT_ERR_OK);
-	append(store, rowid, 1, CHAT_EVENT_JOIN, "ada", 0);
-	append(store, rowid, 2, CHAT_EVENT_JOIN, "bo", 0);
-	append(store, rowid, 3, CHAT_EVENT_MESSAGE, "ada", 1);
-	append(store, rowid, 4, CHAT_EVENT_MESSAGE, "bo", 2);
-	append(store, rowid, 5, CHAT_EVENT_EDIT, "ada", 0);
-	append(store, rowid, 6, CHAT_EVENT_MESSAGE, "ada", 3);
-	append(store, rowid, 7, CHAT_EVENT_REACTION, "bo", 0);
-	append(store, rowid, 8, CHAT_EVENT_MESSAGE, "bo", 4);
+	append(store, rowid, 1, CHAT_EVENT_JOIN, "ada", 0, 0);
+	append(store, rowid, 2, CHAT_EVENT_JOIN, "bo", 0, 0);
+	append(store, rowid, 3, CHAT_EVENT_MESSAGE, "ada", 1, 1);
+	append(store, rowid, 4, CHAT_EVENT_MESSAGE, "bo", 2, 1);
+	append(store, rowid, 5, CHAT_EVENT_EDIT, "ada", 2, 0);
+	append(store, rowid, 6, CHAT_EVENT_MESSAGE, "ada", 3, 2);
+	append(store, rowid, 7, CHAT_EVENT_REACTION, "bo", 3, 0);
+	append(store, rowid, 8, CHAT_EVENT_MESSAGE, "bo", 4, 2);
 	TH_EQ_INT(chat_store__commit(store, &err), CHAT_ERR_OK);
 	TH_EQ_INT(query_int("SELECT sum(author_msg_no) FROM events WHERE type = 'message'"), 1 + 1 + 2 + 2);
 
@@ -456,6 +464,10 @@ static void test_unread_counts(void)
 	ch = chat_index__find(&idx, "general", 7);
 	TH_EQ_INT(ch->message_count, 4);
 	TH_EQ_INT(ch->last_message_seq, 8);
+	TH_EQ_INT(chat_store__author_messages(store, rowid, "ada", &unread, &err), CHAT_ERR_OK);
+	TH_EQ_INT(unread, 2);
+	TH_EQ_INT(chat_store__author_messages(store, rowid, "cy", &unread, &err), CHAT_ERR_OK);
+	TH_EQ_INT(unread, 0);
 	for(size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		TH_EQ_INT(chat_store__unread(store, ch, cases[i].user, cases[i].read, &unread, &err),
 			  CHAT_ERR_OK);
