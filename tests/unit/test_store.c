@@ -80,6 +80,30 @@ static long long query_int(const char *sql)
 }
 
 
+/* How many instructions of the append's bytecode open a temporary b-tree: SQLite builds one per
+ * execution for a CHECK with an IN list, on the broker's thread, once per send (schema/0004). */
+static int append_opens_temporary_tables(void)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *stmt = NULL;
+	int count = 0;
+
+	TH_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
+	TH_EQ_INT(sqlite3_prepare_v2(db,
+				     "EXPLAIN INSERT INTO events (channel_id, seq, id, type, author, ts,"
+				     " client_msg_id, target, json, msg_no, author_msg_no)"
+				     " VALUES (1, 1, 'i', 'message', 'ada', 1, 'c', NULL, '{}', 1, 1)",
+				     -1, &stmt, NULL),
+		  SQLITE_OK);
+	while(sqlite3_step(stmt) == SQLITE_ROW) {
+		count += strcmp((const char *)sqlite3_column_text(stmt, 1), "OpenEphemeral") == 0;
+	}
+	sqlite3_finalize(stmt);
+	sqlite3_close(db);
+	return count;
+}
+
+
 /* A channel "general" with ada (owner) and one message per body, appended as the plugin would. */
 static int64_t seed(struct chat_store *store, const char *const *bodies, int count)
 {
@@ -125,6 +149,7 @@ static void test_fresh_database(void)
 	TH_EQ_INT(query_int("PRAGMA user_version"), chat_migration_count);
 	TH_EQ_INT(query_int("PRAGMA application_id"), 1836147572);
 	TH_EQ_INT(query_int("SELECT count(*) FROM pragma_journal_mode WHERE journal_mode = 'wal'"), 1);
+	TH_EQ_INT(append_opens_temporary_tables(), 0);
 	chat_store__close(store);
 	store = open_store(&found);
 	TH_EQ_INT(found, chat_migration_count); /* nothing to do the second time */
@@ -358,6 +383,10 @@ static void test_upgrades_version_1(void)
 	TH_EQ_INT(found, 1);
 	TH_EQ_INT(query_int("PRAGMA user_version"), chat_migration_count);
 	TH_EQ_INT(query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'events_by_type'"), 0);
+	TH_EQ_INT(query_int("SELECT count(*) FROM sqlite_schema WHERE tbl_name = 'events'"), 7);
+	TH_EQ_INT(append_opens_temporary_tables(), 0);
+	TH_EQ_INT(query_int("SELECT count(*) FROM events"), 3);
+	TH_EQ_INT(query_int("SELECT count(*) FROM events WHERE id IN ('i1', 'i2', 'i3')"), 3);
 	TH_EQ_INT(chat_store__load(store, &idx, err, sizeof(err)), 0);
 	TH_EQ_INT(chat_index__find(&idx, "old", 3)->head, 3);
 	TH_EQ_INT(chat_index__find(&idx, "old", 3)->last_message_seq, 2);
