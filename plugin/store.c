@@ -82,8 +82,11 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_DELETE_DELIVERED_CURSORS] = "DELETE FROM delivered_cursors WHERE channel_id = ? AND user = ?",
 	[S_MSG_NO_AT] =
 		"SELECT msg_no FROM events WHERE channel_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
-	[S_AUTHOR_MSG_NO_AT] = "SELECT author_msg_no FROM events WHERE channel_id = ? AND author = ?"
-			       " AND type = 'message' AND seq <= ? ORDER BY seq DESC LIMIT 1",
+	/* Without statistics the planner walks the primary key back from seq instead, row by row until
+	 * the author's last message: 180 ms on a 1M-event channel for an author who never wrote. */
+	[S_AUTHOR_MSG_NO_AT] =
+		"SELECT author_msg_no FROM events INDEXED BY events_by_author WHERE channel_id = ?"
+		" AND author = ? AND type = 'message' AND seq <= ? ORDER BY seq DESC LIMIT 1",
 };
 
 struct chat_store {
