@@ -5,7 +5,6 @@
  * members into memory (index.c) and registers the callbacks of one table, which cleanup walks again to
  * unregister them. Any failure stops the broker with a message naming the cause.
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +27,6 @@
 #define ERROR_LEN          512
 /* With the checkpointer thread, a commit checkpoints by itself only if the WAL reaches 64 MiB. */
 #define BACKSTOP_CHECKPOINT_PAGES 16384
-/* Free heap glibc keeps at the top before giving it back to the kernel (its default is 128 KiB). */
-#define HEAP_TRIM_THRESHOLD (4 * 1024 * 1024)
 
 struct callback {
 	int event;
@@ -182,20 +179,6 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 }
 
 
-/* Each append allocates and frees SQLite's statement journal (the log's triggers need one); Debian's
- * SQLite is built without lookaside, so that is malloc and free, and with glibc's default trim
- * threshold the free shrank the heap with brk and the next append grew it again: two system calls and
- * fresh page faults per send, 8 % of the broker's time in the bench's profile (perf, acknowledged
- * sends). Keeping up to HEAP_TRIM_THRESHOLD of free heap ends that. It is a setting of the broker
- * process, which is ours to tune as its storage engine; it costs at most those 4 MiB. */
-static void keep_freed_heap(void)
-{
-	if(mallopt(M_TRIM_THRESHOLD, HEAP_TRIM_THRESHOLD) != 1) {
-		chat_broker__log(CHAT_LOG_WARNING, "cannot set the heap trim threshold; sends may be slower");
-	}
-}
-
-
 int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options,
 			  int option_count)
 {
@@ -208,9 +191,6 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	plugin->identifier = identifier;
 	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0) {
 		goto fail;
-	}
-	if(plugin->config.role == CHAT_ROLE_CORE) {
-		keep_freed_heap();
 	}
 	if(plugin->config.role == CHAT_ROLE_EDGE ? chat_edge__init(plugin, err, sizeof(err)) != 0
 						 : (open_database(plugin, err, sizeof(err)) != 0
