@@ -26,9 +26,10 @@ struct chat_plugin {
 	struct mosquitto_plugin_id_t *identifier;
 	struct chat_config config;
 	struct chat_store *store;
+	bool run_begun; /* this run is recorded in the store (chat_store__begin_run): cleanup ends it */
 	struct chat_checkpointer *checkpointer; /* NULL when checkpoint_interval_ms is 0 */
 	struct chat_index index;
-	struct chat_acl_cache acl_cache; /* the last read check's topic (acl.c) */
+	struct chat_acl_cache acl_cache;       /* the last read check's topic (acl.c) */
 	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
 	struct chat_ratelimit *request_limits; /* catch-up, chat/_api and cursor requests, per user */
 	struct chat_ratelimit *typing_limits;  /* typing:true, per user and channel */

@@ -83,6 +83,11 @@ static void plugin_free(struct chat_plugin *plugin)
 		chat_cursors__flush(plugin); /* the moves of the last interval */
 		chat_broker__log(CHAT_LOG_INFO, "group commit: %lu sends in %lu transactions",
 				 plugin->batch.committed, plugin->batch.commits);
+		if(plugin->run_begun && chat_store__end_run(plugin->store) != 0) {
+			chat_broker__log(CHAT_LOG_WARNING, "cannot record a clean stop in the database; at "
+							   "synchronous normal the next start after a reboot "
+							   "gives every channel a new epoch");
+		}
 	}
 	chat_batch__clear(&plugin->batch);
 	chat_cursors__clear(&plugin->cursors);
@@ -151,6 +156,47 @@ static int parse_options(struct chat_config *config, struct mosquitto_opt *optio
 }
 
 
+/* The kernel's id of this boot (MQCHAT_BOOT_ID_FILE names another file, for tests), or NULL. */
+static char *read_boot_id(char *out, size_t len)
+{
+	const char *path = getenv("MQCHAT_BOOT_ID_FILE");
+	FILE *f = fopen(path != NULL ? path : "/proc/sys/kernel/random/boot_id", "r");
+	char *id = NULL;
+
+	if(f != NULL && fgets(out, (int)len, f) != NULL) {
+		out[strcspn(out, "\r\n")] = '\0';
+		id = *out != '\0' ? out : NULL;
+	}
+	if(f != NULL) {
+		fclose(f);
+	}
+	return id;
+}
+
+
+/* Records this run's start; after a possible power loss at synchronous normal, new epochs. */
+static int begin_run(struct chat_plugin *plugin, char *err, size_t err_len)
+{
+	char boot[64];
+	int renewed = 0;
+
+	if(chat_store__begin_run(plugin->store, read_boot_id(boot, sizeof(boot)),
+				 (enum chat_synchronous)plugin->config.synchronous, &renewed, err, err_len)
+	   != 0) {
+		return -1;
+	}
+	plugin->run_begun = true;
+	if(renewed > 0) {
+		chat_broker__log(CHAT_LOG_WARNING,
+				 "the last run at synchronous normal did not stop cleanly and the machine "
+				 "has restarted since: its last acknowledged events may be lost, so %d "
+				 "channels start a new epoch (clients sync them again)",
+				 renewed);
+	}
+	return 0;
+}
+
+
 static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 {
 	int found = 0;
@@ -165,6 +211,9 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 	} else if(found != chat_store__schema_version()) {
 		chat_broker__log(CHAT_LOG_NOTICE, "upgraded database %s from schema version %d to %d",
 				 plugin->config.database, found, chat_store__schema_version());
+	}
+	if(begin_run(plugin, err, err_len) != 0) {
+		return -1;
 	}
 	if(plugin->config.checkpoint_interval_ms > 0) {
 		chat_store__set_autocheckpoint(plugin->store, BACKSTOP_CHECKPOINT_PAGES);

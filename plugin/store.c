@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "ids.h"
 #include "migrations.h"
 #include "store.h"
 
@@ -294,6 +295,131 @@ void chat_store__close(struct chat_store *store)
 	}
 	sqlite3_close(store->db);
 	free(store);
+}
+
+
+/* ---- runs ----------------------------------------------------------------------------------------- */
+
+/* The value of name in runs as a malloc'd string, or NULL (none, or out of memory). */
+static char *run_value(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *stmt = NULL;
+	char *value = NULL;
+
+	if(sqlite3_prepare_v2(db, "SELECT value FROM runs WHERE name = ?", -1, &stmt, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+		if(sqlite3_step(stmt) == SQLITE_ROW) {
+			value = strdup((const char *)sqlite3_column_text(stmt, 0));
+		}
+	}
+	sqlite3_finalize(stmt);
+	return value;
+}
+
+
+static int set_run_value(sqlite3 *db, const char *name, const char *value)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(db,
+				    "INSERT INTO runs (name, value) VALUES (?, ?)"
+				    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+				    -1, &stmt, NULL);
+
+	if(rc == SQLITE_OK) {
+		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
+		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_STATIC);
+		rc = sqlite3_step(stmt) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+	}
+	sqlite3_finalize(stmt);
+	return rc;
+}
+
+
+/* Whether the previous run may have lost acknowledged events: see chat_store__begin_run. */
+static bool tail_may_be_lost(const char *running, const char *synchronous, const char *prev_boot,
+			     const char *boot)
+{
+	bool unfinished = running != NULL && strcmp(running, "1") == 0;
+	bool at_normal = synchronous != NULL && strcmp(synchronous, "normal") == 0;
+	bool booted = prev_boot == NULL || boot == NULL || strcmp(prev_boot, boot) != 0;
+
+	return unfinished && at_normal && booted;
+}
+
+
+/* Gives every channel a new epoch; *count says how many. */
+static int renew_epochs(sqlite3 *db, int *count)
+{
+	sqlite3_stmt *ids = NULL, *update = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT id FROM channels", -1, &ids, NULL);
+
+	if(rc == SQLITE_OK) {
+		rc = sqlite3_prepare_v2(db, "UPDATE channels SET epoch = ? WHERE id = ?", -1, &update, NULL);
+	}
+	while(rc == SQLITE_OK && sqlite3_step(ids) == SQLITE_ROW) {
+		char epoch[CHAT_UUID_LEN + 1];
+
+		chat_ids__uuid(epoch);
+		sqlite3_reset(update);
+		sqlite3_bind_text(update, 1, epoch, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(update, 2, sqlite3_column_int64(ids, 0));
+		rc = sqlite3_step(update) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		*count += rc == SQLITE_OK;
+	}
+	sqlite3_finalize(ids);
+	sqlite3_finalize(update);
+	return rc;
+}
+
+
+int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum chat_synchronous synchronous,
+			  int *renewed, char *err, size_t err_len)
+{
+	char *running = NULL, *prev_sync = NULL, *prev_boot = NULL;
+	int rc;
+
+	*renewed = 0;
+	/* This record must survive a power loss even at normal, or the next start could not tell. */
+	rc = sqlite3_exec(store->db, "PRAGMA synchronous = FULL; BEGIN IMMEDIATE", NULL, NULL, NULL);
+	if(rc == SQLITE_OK) {
+		running = run_value(store->db, "running");
+		prev_sync = run_value(store->db, "synchronous");
+		prev_boot = run_value(store->db, "boot_id");
+		if(tail_may_be_lost(running, prev_sync, prev_boot, boot_id)) {
+			rc = renew_epochs(store->db, renewed);
+		}
+	}
+	if(rc == SQLITE_OK) {
+		rc = set_run_value(store->db, "running", "1");
+	}
+	if(rc == SQLITE_OK) {
+		rc = set_run_value(store->db, "synchronous",
+				   synchronous == CHAT_SYNC_FULL ? "full" : "normal");
+	}
+	if(rc == SQLITE_OK) {
+		rc = set_run_value(store->db, "boot_id", boot_id != NULL ? boot_id : "");
+	}
+	if(rc == SQLITE_OK) {
+		rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
+	}
+	if(rc != SQLITE_OK) {
+		snprintf(err, err_len, "cannot record the start of this run: %s", sqlite3_errmsg(store->db));
+		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sqlite3_exec(store->db,
+		     synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL"
+						   : "PRAGMA synchronous = NORMAL",
+		     NULL, NULL, NULL);
+	free(running);
+	free(prev_sync);
+	free(prev_boot);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+
+int chat_store__end_run(struct chat_store *store)
+{
+	return set_run_value(store->db, "running", "0") == SQLITE_OK ? 0 : -1;
 }
 
 

@@ -38,6 +38,18 @@ int chat_store__open(const char *path, enum chat_synchronous synchronous, int bu
  * With a checkpointer thread (checkpoint.h) it is only a backstop, set high. */
 void chat_store__set_autocheckpoint(struct chat_store *store, int pages);
 
+/* Records the start of a broker's run, and first protects clients from a log that may have lost its
+ * tail: when the previous run did not finish (no chat_store__end_run), ran at synchronous normal, and
+ * the machine has booted since (boot_id differs, or either is unknown: NULL), a power loss may have
+ * taken back acknowledged events whose seqs new events would reuse. Every channel then gets a new
+ * epoch, and *renewed says how many. The record is written with an fsync whatever the level.
+ * Returns 0, or -1 with a message in err. */
+int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum chat_synchronous synchronous,
+			  int *renewed, char *err, size_t err_len);
+
+/* Records that the run ended cleanly: everything acknowledged is in the file. Returns 0 or -1. */
+int chat_store__end_run(struct chat_store *store);
+
 /* Closes the database; NULL is ignored. */
 void chat_store__close(struct chat_store *store);
 

@@ -509,6 +509,44 @@ static void test_unread_counts(void)
 }
 
 
+/* Starts a run with boot id boot at level sync; returns how many channels got a new epoch. */
+static int begin_run(struct chat_store *store, const char *boot, enum chat_synchronous sync)
+{
+	char err[256] = "";
+	int renewed = -1;
+
+	TH_EQ_INT(chat_store__begin_run(store, boot, sync, &renewed, err, sizeof(err)), 0);
+	return renewed;
+}
+
+
+/* A log whose last commits a power loss may have taken back gets a new epoch: only after a run at
+ * normal that did not stop cleanly, on a machine that has booted since (or whose boot is unknown). */
+static void test_new_epoch_after_possible_power_loss(void)
+{
+	const char *bodies[] = {"a"};
+	struct chat_store *store;
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	seed(store, bodies, 1);
+	TH_EQ_INT(begin_run(store, "boot-a", CHAT_SYNC_NORMAL), 0); /* no run before */
+	TH_EQ_INT(begin_run(store, "boot-a", CHAT_SYNC_NORMAL), 0); /* a crash, no reboot */
+	TH_EQ_INT(query_int("SELECT epoch = 'epoch-1' FROM channels"), 1);
+	TH_EQ_INT(begin_run(store, "boot-b", CHAT_SYNC_NORMAL), 1); /* a crash and a reboot */
+	TH_EQ_INT(query_int("SELECT epoch != 'epoch-1' AND length(epoch) = 36 FROM channels"), 1);
+	TH_EQ_INT(chat_store__end_run(store), 0);
+	TH_EQ_INT(begin_run(store, "boot-c", CHAT_SYNC_NORMAL), 0); /* a clean stop, then a reboot */
+	TH_EQ_INT(begin_run(store, "boot-d", CHAT_SYNC_FULL), 1);   /* the last run was at normal */
+	TH_EQ_INT(begin_run(store, "boot-e", CHAT_SYNC_NORMAL), 0); /* the last run was at full */
+	TH_EQ_INT(begin_run(store, NULL, CHAT_SYNC_NORMAL), 1);     /* boot unknown: assume one */
+	TH_EQ_INT(query_int("SELECT value = '1' FROM runs WHERE name = 'running'"), 1);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
 /* The checkpointer thread runs on its own connection while the store writes, and stops cleanly. */
 static void test_checkpointer_runs_beside_writes(void)
 {
@@ -547,6 +585,7 @@ int main(int argc, char **argv)
 		{"busy_database_is_unavailable", test_busy_database_is_unavailable},
 		{"checkpointer_runs_beside_writes", test_checkpointer_runs_beside_writes},
 		{"unread_counts", test_unread_counts},
+		{"new_epoch_after_possible_power_loss", test_new_epoch_after_possible_power_loss},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
