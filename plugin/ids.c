@@ -25,14 +25,15 @@ static void random_bytes(unsigned char *out, size_t n)
 	if(sizeof(pool) - pool_used < n) {
 		size_t filled = 0;
 
+		/* Never wait on the broker thread for the kernel's pool to be seeded (early boot) */
 		while(filled < sizeof(pool)) {
-			ssize_t got = getrandom(pool + filled, sizeof(pool) - filled, 0);
+			ssize_t got = getrandom(pool + filled, sizeof(pool) - filled, GRND_NONBLOCK);
 			if(got < 0 && errno != EINTR) {
 				break;
 			}
 			filled += got > 0 ? (size_t)got : 0;
 		}
-		if(filled < sizeof(pool)) { /* no getrandom (ENOSYS): libuuid finds another source */
+		if(filled < sizeof(pool)) { /* not seeded yet (EAGAIN), or no getrandom: libuuid's way */
 			uuid_t fallback;
 			uuid_generate_random(fallback);
 			memcpy(out, fallback, n);

@@ -300,20 +300,25 @@ void chat_store__close(struct chat_store *store)
 
 /* ---- runs ----------------------------------------------------------------------------------------- */
 
-/* The value of name in runs as a malloc'd string, or NULL (none, or out of memory). */
-static char *run_value(sqlite3 *db, const char *name)
+/* The value of name in runs, malloc'd, in *out (NULL when there is none). Returns an SQLite code. */
+static int run_value(sqlite3 *db, const char *name, char **out)
 {
 	sqlite3_stmt *stmt = NULL;
-	char *value = NULL;
+	int rc = sqlite3_prepare_v2(db, "SELECT value FROM runs WHERE name = ?", -1, &stmt, NULL);
 
-	if(sqlite3_prepare_v2(db, "SELECT value FROM runs WHERE name = ?", -1, &stmt, NULL) == SQLITE_OK) {
+	*out = NULL;
+	if(rc == SQLITE_OK) {
 		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
-		if(sqlite3_step(stmt) == SQLITE_ROW) {
-			value = strdup((const char *)sqlite3_column_text(stmt, 0));
+		rc = sqlite3_step(stmt);
+		if(rc == SQLITE_ROW) {
+			*out = strdup((const char *)sqlite3_column_text(stmt, 0));
+			rc = *out != NULL ? SQLITE_OK : SQLITE_NOMEM;
+		} else if(rc == SQLITE_DONE) {
+			rc = SQLITE_OK;
 		}
 	}
 	sqlite3_finalize(stmt);
-	return value;
+	return rc;
 }
 
 
@@ -347,26 +352,38 @@ static bool tail_may_be_lost(const char *running, const char *synchronous, const
 }
 
 
-/* Gives every channel a new epoch; *count says how many. */
+/* Gives every channel a new epoch; *count says how many. Each id is looked up afresh, so no read of
+ * channels is open while a row of it changes. Returns an SQLite code. */
 static int renew_epochs(sqlite3 *db, int *count)
 {
-	sqlite3_stmt *ids = NULL, *update = NULL;
-	int rc = sqlite3_prepare_v2(db, "SELECT id FROM channels", -1, &ids, NULL);
+	sqlite3_stmt *next = NULL, *update = NULL;
+	int64_t id = 0;
+	int rc = sqlite3_prepare_v2(db, "SELECT id FROM channels WHERE id > ? ORDER BY id LIMIT 1", -1, &next,
+				    NULL);
 
 	if(rc == SQLITE_OK) {
 		rc = sqlite3_prepare_v2(db, "UPDATE channels SET epoch = ? WHERE id = ?", -1, &update, NULL);
 	}
-	while(rc == SQLITE_OK && sqlite3_step(ids) == SQLITE_ROW) {
+	while(rc == SQLITE_OK) {
 		char epoch[CHAT_UUID_LEN + 1];
 
+		sqlite3_reset(next);
+		sqlite3_bind_int64(next, 1, id);
+		rc = sqlite3_step(next);
+		if(rc != SQLITE_ROW) {
+			rc = rc == SQLITE_DONE ? SQLITE_OK : rc;
+			break;
+		}
+		id = sqlite3_column_int64(next, 0);
+		sqlite3_reset(next);
 		chat_ids__uuid(epoch);
 		sqlite3_reset(update);
 		sqlite3_bind_text(update, 1, epoch, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(update, 2, sqlite3_column_int64(ids, 0));
+		sqlite3_bind_int64(update, 2, id);
 		rc = sqlite3_step(update) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
 		*count += rc == SQLITE_OK;
 	}
-	sqlite3_finalize(ids);
+	sqlite3_finalize(next);
 	sqlite3_finalize(update);
 	return rc;
 }
@@ -381,13 +398,11 @@ int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum ch
 	*renewed = 0;
 	/* This record must survive a power loss even at normal, or the next start could not tell. */
 	rc = sqlite3_exec(store->db, "PRAGMA synchronous = FULL; BEGIN IMMEDIATE", NULL, NULL, NULL);
-	if(rc == SQLITE_OK) {
-		running = run_value(store->db, "running");
-		prev_sync = run_value(store->db, "synchronous");
-		prev_boot = run_value(store->db, "boot_id");
-		if(tail_may_be_lost(running, prev_sync, prev_boot, boot_id)) {
-			rc = renew_epochs(store->db, renewed);
-		}
+	if(rc == SQLITE_OK && (rc = run_value(store->db, "running", &running)) == SQLITE_OK
+	   && (rc = run_value(store->db, "synchronous", &prev_sync)) == SQLITE_OK
+	   && (rc = run_value(store->db, "boot_id", &prev_boot)) == SQLITE_OK
+	   && tail_may_be_lost(running, prev_sync, prev_boot, boot_id)) {
+		rc = renew_epochs(store->db, renewed);
 	}
 	if(rc == SQLITE_OK) {
 		rc = set_run_value(store->db, "running", "1");
@@ -499,8 +514,8 @@ static int step_for_channel(sqlite3_stmt *stmt, int64_t rowid, bool *row)
 }
 
 
-/* Reads each channel's head (seq and ts) and its last message (seq and ordinal): index seeks, no
- * scans. */
+/* Reads each channel's head (seq, ts, and the messages so far) and its last message's seq: one seek
+ * each, then a walk back over the events after that message (edits, reactions, joins). */
 static int load_heads(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
 {
 	sqlite3_stmt *head = NULL, *last = NULL;

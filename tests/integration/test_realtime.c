@@ -1208,10 +1208,16 @@ static void test_unread_counts_exactly(void)
 	pub_ok(bo, "chat/general/read", "{\"seq\":12}");
 	expect_unread(bo, "general", 12, 12, 0);
 
-	/* who leaves and comes back starts again from the new join */
+	/* who leaves and comes back starts again from the new join, and its messages still count as its
+	 * own: the author's ordinal goes on from before the leave */
+	cJSON_Delete(tc_send(cy, "general", "c13", "before leaving"));
 	tc_api_ok(cy, "{\"op\":\"leave\",\"channel\":\"general\"}");
 	tc_api_ok(cy, "{\"op\":\"join\",\"channel\":\"general\"}");
-	expect_unread(cy, "general", 14, 14, 0);
+	expect_unread(cy, "general", 15, 15, 0);
+	cJSON_Delete(tc_send(cy, "general", "c16", "back again"));
+	expect_unread(cy, "general", 16, 15, 0);
+	expect_unread(bo, "general", 16, 12, 2);
+	expect_unread(ada, "general", 16, 1, 4);
 	th_disconnect(cy);
 	th_disconnect(ada);
 	th_disconnect(bo);
