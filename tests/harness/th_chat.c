@@ -150,3 +150,101 @@ void tc_expect_error_at(const char *file, int line, cJSON *reply, const char *co
 	free(text);
 	cJSON_Delete(reply);
 }
+
+
+cJSON *tc_expect_event(struct th_client *c, const char *channel, bool skip_joins)
+{
+	char topic[128];
+
+	snprintf(topic, sizeof(topic), "chat/%s", channel);
+	for(int i = 0; i < 16; i++) {
+		cJSON *ev = th_expect_json(c, topic);
+		const char *type = th_json_str(ev, "type");
+		if(!skip_joins || type == NULL || strcmp(type, "join") != 0) {
+			return ev;
+		}
+		cJSON_Delete(ev);
+	}
+	th_fail(__FILE__, __LINE__, "only joins on %s", topic);
+}
+
+
+void tc_worked_example(struct th_broker *ada_at, struct th_broker *bo_at, struct th_broker *cy_at)
+{
+	bool across = bo_at != ada_at || cy_at != ada_at;
+	struct th_client *ada, *bo, *cy;
+	struct th_msg *live;
+	cJSON *ack, *page, *event, *live_event;
+	char cmid[32];
+
+	ada = th_connect(ada_at, "ada", "ada-laptop", 5, true);
+	bo = th_connect(bo_at, "bo", "bo-phone", 5, true);
+	cy = th_connect(cy_at, "cy", "cy-tablet", 4, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
+	/* on another broker, a member's subscription is granted once that broker has the membership; on
+	 * the creator's own it is granted at once */
+	if(across) {
+		th_wait_until(th_subscribe(bo, "chat/general", 1) == 1, 5000);
+		th_wait_until(th_subscribe(cy, "chat/general", 1) == 1, 5000);
+	} else {
+		TH_EQ_INT(th_subscribe(bo, "chat/general", 1), 1);
+		TH_EQ_INT(th_subscribe(cy, "chat/general", 1), 1);
+	}
+
+	/* seqs 1-3 are the joins of ada, bo and cy; 4-41 the history Cy saw before going offline */
+	for(int i = 4; i <= 41; i++) {
+		snprintf(cmid, sizeof(cmid), "c-%d", i);
+		ack = tc_send(ada, "general", cmid, "earlier");
+		TH_EQ_INT(th_json_int(ack, "seq"), i);
+		cJSON_Delete(ack);
+	}
+	for(int i = 4; i <= 41; i++) {
+		cJSON *seen = tc_expect_event(cy, "general", across);
+		TH_EQ_INT(th_json_int(seen, "seq"), i);
+		cJSON_Delete(seen);
+		seen = tc_expect_event(bo, "general", across);
+		TH_EQ_INT(th_json_int(seen, "seq"), i);
+		cJSON_Delete(seen);
+	}
+	th_disconnect(cy);
+
+	ack = tc_send(ada, "general", "c-5f1e", "hello");
+	TH_JSON(ack, "{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"c-5f1e\","
+		     "\"id\":\"*\",\"seq\":42,\"ts\":\"*\",\"duplicate\":false}");
+	live = th_wait_msg(bo, "chat/general", 5000);
+	TH_CHECK(live != NULL);
+	live_event = th_json_parse((char *)live->payload);
+	TH_JSON(live_event,
+		"{\"id\":\"*\",\"channel\":\"general\",\"seq\":42,\"type\":\"message\",\"from\":\"ada\","
+		"\"device\":\"ada-laptop\",\"ts\":\"*\",\"client_msg_id\":\"c-5f1e\",\"body\":\"hello\"}");
+	TH_EQ_STR(th_json_str(live_event, "id"), th_json_str(ack, "id"));
+	TH_EQ_INT(th_json_int(live_event, "ts"), th_json_int(ack, "ts"));
+
+	cy = th_connect(cy_at, "cy", "cy-tablet", 4, true);
+	page = tc_sync(cy, "general", 41, 0);
+	TH_JSON(page, "{\"ok\":true,\"kind\":\"sync\",\"channel\":\"general\",\"epoch\":\"*\",\"since\":41,"
+		      "\"next\":42,\"head\":42,\"more\":false,\"events\":[\"*\"]}");
+	event = cJSON_GetArrayItem(cJSON_GetObjectItem(page, "events"), 0);
+	TH_CHECK(cJSON_Compare(event, live_event, true));
+	{
+		/* byte for byte: the page embeds the very text Bo received */
+		char *raw = th_json_print(page);
+		TH_CHECKF(strstr(raw, (char *)live->payload) != NULL, "live payload not in page: %s", raw);
+		free(raw);
+	}
+	cJSON_Delete(page);
+
+	/* and nothing more after it: exactly once */
+	page = tc_sync(cy, "general", 42, 0);
+	TH_JSON(page, "{\"ok\":true,\"kind\":\"sync\",\"channel\":\"general\",\"epoch\":\"*\",\"since\":42,"
+		      "\"next\":42,\"head\":42,\"more\":false,\"events\":[]}");
+	cJSON_Delete(page);
+	TH_EQ_INT(th_queued(bo, "chat/general"), 0);
+
+	cJSON_Delete(live_event);
+	cJSON_Delete(ack);
+	th_msg_free(live);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_disconnect(cy);
+}

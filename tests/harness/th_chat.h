@@ -37,6 +37,17 @@ cJSON *tc_history(struct th_client *c, const char *channel);
 	tc_expect_error_at(__FILE__, __LINE__, (reply), (code), (message))
 void tc_expect_error_at(const char *file, int line, cJSON *reply, const char *code, const char *message);
 
+/* The next event of chat/<channel> that c receives (caller deletes). With skip_joins, join events are
+ * passed over: a subscriber on another broker than the channel's creator (an edge) may see the joins
+ * or not, depending on when its subscription landed. */
+cJSON *tc_expect_event(struct th_client *c, const char *channel, bool skip_joins);
+
+/* The seeds' worked example, end to end, with Ada, Bo and Cy connected to the brokers given (the same
+ * one, or edges of one core): Ada posts in #general with Bo online and Cy offline; the post becomes
+ * seq 42; Bo sees it live; Cy reconnects with last-seen 41 and catch-up delivers seq 42 exactly once,
+ * byte for byte what Bo got. */
+void tc_worked_example(struct th_broker *ada_at, struct th_broker *bo_at, struct th_broker *cy_at);
+
 /* The reply topic of c: chat/_reply/<clientid> (static buffer). */
 const char *tc_reply_topic(const struct th_client *c);
 

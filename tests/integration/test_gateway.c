@@ -29,24 +29,6 @@ static void subscribe_member(struct th_client *c, const char *filter)
 }
 
 
-/* The next event of chat/<ch> that c receives, skipping joins (which a subscriber on another edge
- * than the creator's may see or not, depending on when its subscription landed). */
-static cJSON *expect_event(struct th_client *c, const char *ch)
-{
-	char topic[128];
-
-	snprintf(topic, sizeof(topic), "chat/%s", ch);
-	for(int i = 0; i < 16; i++) {
-		cJSON *ev = th_expect_json(c, topic);
-		if(strcmp(th_json_str(ev, "type") ? th_json_str(ev, "type") : "", "join") != 0) {
-			return ev;
-		}
-		cJSON_Delete(ev);
-	}
-	th_fail(__FILE__, __LINE__, "only joins on %s", topic);
-}
-
-
 /* The next presence event of chat/<ch>/presence that c receives says user went online/offline. */
 static void expect_presence(struct th_client *c, const char *ch, const char *user, bool online)
 {
@@ -178,72 +160,12 @@ static void test_members_on_two_edges_chat_both_ways(void)
 static void test_worked_example_on_three_edges(void)
 {
 	struct th_broker core, e1, e2, e3;
-	struct th_client *ada, *bo, *cy;
-	struct th_msg *live;
-	cJSON *ack, *page, *event, *live_event;
-	char cmid[32];
 
 	th_core_start(&core, NULL);
 	th_edge_start(&e1, &core, 1);
 	th_edge_start(&e2, &core, 2);
 	th_edge_start(&e3, &core, 3);
-	ada = th_connect(&e1, "ada", "ada-laptop", 5, true);
-	bo = th_connect(&e2, "bo", "bo-phone", 5, true);
-	cy = th_connect(&e3, "cy", "cy-tablet", 4, true);
-	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
-	subscribe_member(bo, "chat/general");
-	subscribe_member(cy, "chat/general");
-	for(int i = 4; i <= 41; i++) {
-		snprintf(cmid, sizeof(cmid), "c-%d", i);
-		ack = tc_send(ada, "general", cmid, "earlier");
-		TH_EQ_INT(th_json_int(ack, "seq"), i);
-		cJSON_Delete(ack);
-	}
-	for(int i = 4; i <= 41; i++) {
-		cJSON *seen = expect_event(cy, "general");
-		TH_EQ_INT(th_json_int(seen, "seq"), i);
-		cJSON_Delete(seen);
-		seen = expect_event(bo, "general");
-		TH_EQ_INT(th_json_int(seen, "seq"), i);
-		cJSON_Delete(seen);
-	}
-	th_disconnect(cy);
-
-	ack = tc_send(ada, "general", "c-5f1e", "hello");
-	TH_JSON(ack, "{\"ok\":true,\"kind\":\"ack\",\"channel\":\"general\",\"client_msg_id\":\"c-5f1e\","
-		     "\"id\":\"*\",\"seq\":42,\"ts\":\"*\",\"duplicate\":false}");
-	live = th_wait_msg(bo, "chat/general", 5000);
-	TH_CHECK(live != NULL);
-	live_event = th_json_parse((char *)live->payload);
-	TH_JSON(live_event,
-		"{\"id\":\"*\",\"channel\":\"general\",\"seq\":42,\"type\":\"message\",\"from\":\"ada\","
-		"\"device\":\"ada-laptop\",\"ts\":\"*\",\"client_msg_id\":\"c-5f1e\",\"body\":\"hello\"}");
-	TH_EQ_STR(th_json_str(live_event, "id"), th_json_str(ack, "id"));
-
-	cy = th_connect(&e3, "cy", "cy-tablet", 4, true);
-	page = tc_sync(cy, "general", 41, 0);
-	TH_JSON(page, "{\"ok\":true,\"kind\":\"sync\",\"channel\":\"general\",\"epoch\":\"*\",\"since\":41,"
-		      "\"next\":42,\"head\":42,\"more\":false,\"events\":[\"*\"]}");
-	event = cJSON_GetArrayItem(cJSON_GetObjectItem(page, "events"), 0);
-	TH_CHECK(cJSON_Compare(event, live_event, true));
-	{
-		char *raw = th_json_print(page);
-		TH_CHECKF(strstr(raw, (char *)live->payload) != NULL, "live payload not in page: %s", raw);
-		free(raw);
-	}
-	cJSON_Delete(page);
-	page = tc_sync(cy, "general", 42, 0);
-	TH_JSON(page, "{\"ok\":true,\"kind\":\"sync\",\"channel\":\"general\",\"epoch\":\"*\",\"since\":42,"
-		      "\"next\":42,\"head\":42,\"more\":false,\"events\":[]}");
-	cJSON_Delete(page);
-	TH_EQ_INT(th_queued(bo, "chat/general"), 0);
-
-	cJSON_Delete(live_event);
-	cJSON_Delete(ack);
-	th_msg_free(live);
-	th_disconnect(ada);
-	th_disconnect(bo);
-	th_disconnect(cy);
+	tc_worked_example(&e1, &e2, &e3);
 }
 
 
@@ -433,10 +355,10 @@ static void test_removed_member_stops_on_every_edge(void)
 	subscribe_member(cy2, "chat/ops");
 	TH_EQ_INT(th_subscribe(cy3, "chat/#", 1), 1);
 	cJSON_Delete(tc_send(ada, "ops", "c-1", "before"));
-	ev = expect_event(cy2, "ops");
+	ev = tc_expect_event(cy2, "ops", true);
 	TH_EQ_INT(th_json_int(ev, "seq"), 4);
 	cJSON_Delete(ev);
-	ev = expect_event(cy3, "ops");
+	ev = tc_expect_event(cy3, "ops", true);
 	TH_EQ_INT(th_json_int(ev, "seq"), 4);
 	cJSON_Delete(ev);
 
@@ -713,7 +635,7 @@ static void test_load_balancer_moves_clients_to_a_live_edge(void)
 	subscribe_member(bo, "chat/general");
 	subscribe_member(ada, "chat/general");
 	cJSON_Delete(tc_send(bo, "general", "b-1", "hi from bo"));
-	ev = expect_event(ada, "general");
+	ev = tc_expect_event(ada, "general", true);
 	TH_EQ_STR(th_json_str(ev, "body"), "hi from bo");
 	cJSON_Delete(ev);
 	cJSON_Delete(tc_send(ada, "general", "a-1", "hi from ada"));
