@@ -163,13 +163,18 @@ static int query_int(sqlite3 *db, const char *sql, int *out)
 }
 
 
+/* The PRAGMA that sets the connection's synchronous level. */
+static const char *synchronous_pragma(enum chat_synchronous synchronous)
+{
+	return synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
+}
+
+
 static int set_pragmas(sqlite3 *db, enum chat_synchronous synchronous, char *err, size_t err_len)
 {
 	sqlite3_stmt *stmt = NULL;
 	const char *mode = NULL;
 	bool wal = false;
-	const char *sync_sql =
-		synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL";
 
 	if(sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) == SQLITE_OK
 	   && sqlite3_step(stmt) == SQLITE_ROW) {
@@ -181,7 +186,7 @@ static int set_pragmas(sqlite3 *db, enum chat_synchronous synchronous, char *err
 		snprintf(err, err_len, "cannot switch the database to WAL mode: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	if(sqlite3_exec(db, sync_sql, NULL, NULL, NULL) != SQLITE_OK
+	if(sqlite3_exec(db, synchronous_pragma(synchronous), NULL, NULL, NULL) != SQLITE_OK
 	   || sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
 		return -1;
@@ -397,7 +402,10 @@ int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum ch
 
 	*renewed = 0;
 	/* This record must survive a power loss even at normal, or the next start could not tell. */
-	rc = sqlite3_exec(store->db, "PRAGMA synchronous = FULL; BEGIN IMMEDIATE", NULL, NULL, NULL);
+	rc = sqlite3_exec(store->db, synchronous_pragma(CHAT_SYNC_FULL), NULL, NULL, NULL);
+	if(rc == SQLITE_OK) {
+		rc = sqlite3_exec(store->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+	}
 	if(rc == SQLITE_OK && (rc = run_value(store->db, "running", &running)) == SQLITE_OK
 	   && (rc = run_value(store->db, "synchronous", &prev_sync)) == SQLITE_OK
 	   && (rc = run_value(store->db, "boot_id", &prev_boot)) == SQLITE_OK
@@ -421,10 +429,7 @@ int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum ch
 		snprintf(err, err_len, "cannot record the start of this run: %s", sqlite3_errmsg(store->db));
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	}
-	sqlite3_exec(store->db,
-		     synchronous == CHAT_SYNC_FULL ? "PRAGMA synchronous = FULL"
-						   : "PRAGMA synchronous = NORMAL",
-		     NULL, NULL, NULL);
+	sqlite3_exec(store->db, synchronous_pragma(synchronous), NULL, NULL, NULL);
 	free(running);
 	free(prev_sync);
 	free(prev_boot);
