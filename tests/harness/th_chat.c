@@ -152,6 +152,26 @@ void tc_expect_error_at(const char *file, int line, cJSON *reply, const char *co
 }
 
 
+const cJSON *tc_inbox_entry(struct th_client *c, const char *ch, cJSON **reply_out)
+{
+	cJSON *reply = tc_api(c, "{\"op\":\"channels\"}");
+	const cJSON *entry;
+
+	TH_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")));
+	cJSON_ArrayForEach(entry, cJSON_GetObjectItem(reply, "channels")) {
+		const char *name = th_json_str(entry, "channel");
+		if(name && strcmp(name, ch) == 0) {
+			*reply_out = reply;
+			return entry;
+		}
+	}
+	{
+		char *text = th_json_print(reply);
+		th_fail(__FILE__, __LINE__, "%s: no #%s in the inbox: %s", th_client_id(c), ch, text);
+	}
+}
+
+
 cJSON *tc_expect_event(struct th_client *c, const char *channel, bool skip_joins)
 {
 	char topic[128];

@@ -37,6 +37,10 @@ cJSON *tc_history(struct th_client *c, const char *channel);
 	tc_expect_error_at(__FILE__, __LINE__, (reply), (code), (message))
 void tc_expect_error_at(const char *file, int line, cJSON *reply, const char *code, const char *message);
 
+/* c's inbox entry for ch, from a fresh `channels` request; fails the test if ch is not in it.
+ * *reply_out gets the whole reply, which owns the entry (caller deletes). */
+const cJSON *tc_inbox_entry(struct th_client *c, const char *ch, cJSON **reply_out);
+
 /* The next event of chat/<channel> that c receives (caller deletes). With skip_joins, join events are
  * passed over: a subscriber on another broker than the channel's creator (an edge) may see the joins
  * or not, depending on when its subscription landed. */

@@ -246,27 +246,6 @@ static long long head_of(struct th_client *c, const char *ch)
 }
 
 
-/* c's inbox entry for ch, from a fresh `channels` reply; *reply_out gets the reply (caller deletes). */
-static const cJSON *inbox_entry(struct th_client *c, const char *ch, cJSON **reply_out)
-{
-	cJSON *reply = tc_api(c, "{\"op\":\"channels\"}");
-	const cJSON *entry;
-
-	TH_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")));
-	cJSON_ArrayForEach(entry, cJSON_GetObjectItem(reply, "channels")) {
-		const char *name = th_json_str(entry, "channel");
-		if(name && strcmp(name, ch) == 0) {
-			*reply_out = reply;
-			return entry;
-		}
-	}
-	{
-		char *text = th_json_print(reply);
-		th_fail(__FILE__, __LINE__, "%s: no #%s in the inbox: %s", th_client_id(c), ch, text);
-	}
-}
-
-
 /* In c's inbox, ch has this head, read cursor (-1: any) and unread count. */
 #define expect_unread(c, ch, head, read, unread)                                                             \
 	expect_unread_at(__FILE__, __LINE__, (c), (ch), (head), (read), (unread))
@@ -275,7 +254,7 @@ static void expect_unread_at(const char *file, int line, struct th_client *c, co
 			     long long read, long long unread)
 {
 	cJSON *reply;
-	const cJSON *entry = inbox_entry(c, ch, &reply);
+	const cJSON *entry = tc_inbox_entry(c, ch, &reply);
 	long long got_head = th_json_int_at(file, line, entry, "head");
 	long long got_read = th_json_int_at(file, line, entry, "read");
 	long long got_unread = th_json_int_at(file, line, entry, "unread");
@@ -1023,7 +1002,7 @@ static void test_read_cursor(void)
 	expect_next(f.ada, "chat/general/read", 1, READ("bo", 6));
 
 	/* the other device's inbox shows it */
-	entry = inbox_entry(f.bo1, "general", &reply);
+	entry = tc_inbox_entry(f.bo1, "general", &reply);
 	TH_JSON(entry, "{\"channel\":\"general\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\","
 		       "\"head\":6,\"read\":6,\"unread\":0,\"last\":\"*\"}");
 	TH_EQ_INT(th_json_int(cJSON_GetObjectItem(entry, "last"), "seq"), 6);
@@ -1297,7 +1276,7 @@ static void test_inbox_order_and_unread(void)
 	}
 
 	/* whole entries */
-	entry = inbox_entry(bo, "alpha", &reply);
+	entry = tc_inbox_entry(bo, "alpha", &reply);
 	TH_JSON(entry,
 		"{\"channel\":\"alpha\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\",\"head\":4,"
 		"\"read\":2,\"unread\":2,\"last\":\"*\"}");
@@ -1306,7 +1285,7 @@ static void test_inbox_order_and_unread(void)
 	TH_CHECK(cJSON_Compare(last, cJSON_GetArrayItem(history, 3), true));
 	cJSON_Delete(history);
 	cJSON_Delete(reply);
-	entry = inbox_entry(bo, dm_ch, &reply);
+	entry = tc_inbox_entry(bo, dm_ch, &reply);
 	snprintf(pattern, sizeof(pattern),
 		 "{\"channel\":\"%s\",\"title\":\"\",\"visibility\":\"dm\",\"epoch\":\"*\",\"head\":5,"
 		 "\"read\":%lld,"

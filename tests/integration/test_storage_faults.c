@@ -57,14 +57,9 @@ static int count_cmid(cJSON *history, const char *cmid)
 /* c's unread count of ch, from its inbox. */
 static long long unread_of(struct th_client *c, const char *ch)
 {
-	cJSON *reply = tc_api(c, "{\"op\":\"channels\"}"), *entry;
-	long long unread = -1;
+	cJSON *reply;
+	long long unread = th_json_int(tc_inbox_entry(c, ch, &reply), "unread");
 
-	cJSON_ArrayForEach(entry, cJSON_GetObjectItem(reply, "channels")) {
-		if(strcmp(th_json_str(entry, "channel"), ch) == 0) {
-			unread = th_json_int(entry, "unread");
-		}
-	}
 	cJSON_Delete(reply);
 	return unread;
 }
