@@ -185,5 +185,38 @@ static void test_io_error_synchronous_normal(void)
 }
 
 
+/* Every start records itself in the database (store.c, chat_store__begin_run), so a database that
+ * cannot be written stops the broker from starting, with the reason in its log; once it can be
+ * written again the broker starts with its log intact. */
+static void test_start_refused_while_unwritable(void)
+{
+	struct th_broker b;
+	struct th_client *ada;
+	cJSON *history;
+
+	start_with_faults(&b, "normal");
+	ada = th_connect(&b, "ada", "ada-1", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\"}");
+	cJSON_Delete(tc_send(ada, "general", "a0", "before the fault"));
+	th_disconnect(ada);
+	th_broker_stop(&b);
+
+	set_fault(&b, "readonly", true);
+	TH_CHECK(th_broker_try_restart(&b) > 0);
+	TH_CHECK(th_broker_log_contains(&b, "cannot record the start of this run"));
+
+	set_fault(&b, "readonly", false);
+	th_broker_restart(&b);
+	ada = th_connect(&b, "ada", "ada-1", 5, true);
+	history = tc_history(ada, "general");
+	TH_EQ_INT(cJSON_GetArraySize(history), 2); /* the join and a0 */
+	TH_EQ_INT(count_cmid(history, "a0"), 1);
+	cJSON_Delete(history);
+	th_disconnect(ada);
+	th_broker_stop(&b);
+}
+
+
 TH_TEST_LIST(TH_TEST(test_disk_full), TH_TEST(test_disk_full_synchronous_normal), TH_TEST(test_read_only),
-	     TH_TEST(test_io_error), TH_TEST(test_io_error_synchronous_normal))
+	     TH_TEST(test_io_error), TH_TEST(test_io_error_synchronous_normal),
+	     TH_TEST(test_start_refused_while_unwritable))
