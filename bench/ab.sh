@@ -35,6 +35,11 @@ for ((rep = 1; rep <= REPS; rep++)); do
 				"plugin_opt_database $d/chat.db" "plugin_opt_synchronous $sync" \
 				"plugin_opt_auth_fallback allow" "plugin_opt_send_rate 0" "plugin_opt_request_rate 0" \
 				>"$d/mosquitto.conf"
+			# no quotas where the build has them (an older build refuses options it does not know)
+			if grep -q max_memberships "${SO[$label]}"; then
+				printf '%s\n' "plugin_opt_create_rate 0" "plugin_opt_member_rate 0" \
+					"plugin_opt_max_memberships 0" >>"$d/mosquitto.conf"
+			fi
 			"${PIN0[@]}" mosquitto -c "$d/mosquitto.conf" >"$d/stderr.log" 2>&1 &
 			PID=$!
 			for _ in $(seq 50); do

@@ -431,6 +431,17 @@ static void group_free(struct group *g)
 }
 
 
+/* Users <prefix><first + i>, i in [0, n), sign in once and leave: only users who have connected can be
+ * named as members (docs/protocol.md, "Users"). Not timed. */
+static bool sign_in(const char *prefix, int first, int n)
+{
+	struct group g = group_connect_from(prefix, first, n);
+
+	group_free(&g);
+	return !failed;
+}
+
+
 static bool all_subscribed(void *arg)
 {
 	struct group *g = arg;
@@ -612,7 +623,8 @@ static bool create_channel(const char *name, const char *prefix, int n)
 	bool ok;
 	long r = 1;
 
-	if(reqs == NULL || (reqs[0] = malloc(cap)) == NULL) {
+	if(reqs == NULL || (reqs[0] = malloc(cap)) == NULL || !sign_in(prefix, 0, n)) {
+		free(reqs ? reqs[0] : NULL);
 		free(reqs);
 		return false;
 	}
@@ -910,9 +922,14 @@ static int scenario_setup(void)
 		return 1;
 	}
 	for(size_t i = 0; i < 3; i++) {
-		char reqs_buf[8192];
+		char reqs_buf[8192], prefix_p[32], prefix_s[32];
 		char *req = reqs_buf;
 		const struct shape *s = &shapes[i];
+		snprintf(prefix_p, sizeof(prefix_p), "f%sp", s->key);
+		snprintf(prefix_s, sizeof(prefix_s), "f%ss", s->key);
+		if(!sign_in(prefix_p, 0, s->pubs) || !sign_in(prefix_s, 0, s->subs)) {
+			return 1;
+		}
 		size_t used = (size_t)snprintf(reqs_buf, sizeof(reqs_buf),
 					       "{\"op\":\"create\",\"channel\":\"f%s\",\"visibility\":\"private\",\"members\":[", s->key);
 		for(int p = 0; p < s->pubs; p++) {
@@ -925,6 +942,9 @@ static int scenario_setup(void)
 		if(!api_batch(&req, 1)) {
 			return 1;
 		}
+	}
+	if(!sign_in("r", 0, RANDOM_CHANNELS)) {
+		return 1;
 	}
 	char **reqs = calloc(RANDOM_CHANNELS + 2, sizeof(char *));
 	for(int c = 0; c < RANDOM_CHANNELS && reqs; c++) {

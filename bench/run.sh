@@ -109,6 +109,10 @@ start_broker() {
 				echo "plugin_opt_auth_fallback allow"
 				echo "plugin_opt_send_rate 0"
 				echo "plugin_opt_request_rate 0"
+				# the bench's admin adds up to 19,000 members: no quotas (mosquitto.conf, "quotas")
+				echo "plugin_opt_create_rate 0"
+				echo "plugin_opt_member_rate 0"
+				echo "plugin_opt_max_memberships 0"
 				echo "plugin_opt_catchup_page_bytes 1048576"
 			fi
 		} >"$dir/mosquitto.conf"

@@ -26,6 +26,10 @@ expect() { # description text pattern
   fi
 }
 
+echo "0. Bo and Cy have used the chat before (only users who have signed in can be made members)."
+request bo chat/_api '{"op":"channels"}' >/dev/null
+request cy chat/_api '{"op":"channels"}' >/dev/null
+
 echo "1. Ada creates #$channel with Bo and Cy; their joins are seqs 1, 2 and 3."
 reply=$(request ada chat/_api "{\"op\":\"create\",\"channel\":\"$channel\",\"members\":[\"bo\",\"cy\"]}")
 expect "create" "$reply" '"head":3'

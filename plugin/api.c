@@ -47,7 +47,9 @@ static enum chat_err read_channel_id(struct request *req, const char **out, stru
 }
 
 
-/* The existing channel named by the request's "channel" field. */
+/* The existing channel named by the request's "channel" field, as the asker may know it: a private or
+ * direct channel the asker is not in is no_such_channel, word for word as a missing one, whatever the op
+ * (join, leave, invite, remove, members). */
 static enum chat_err read_channel(struct request *req, struct chat_channel **out, struct chat_error *err)
 {
 	const char *name;
@@ -55,7 +57,7 @@ static enum chat_err read_channel(struct request *req, struct chat_channel **out
 	if(read_channel_id(req, &name, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	return chat_index__lookup(&req->plugin->index, name, strlen(name), out, err);
+	return chat_index__lookup_visible(&req->plugin->index, name, strlen(name), req->who->user, out, err);
 }
 
 

@@ -130,7 +130,8 @@ static char *dup_or_null(const char *s)
 
 
 /* Sends json to the client an answer item names, through its edge if it has one (reply.c routes). */
-static void item_send(const struct chat_batch_item *item, const char *json, size_t len)
+static void item_send(struct chat_plugin *plugin, const struct chat_batch_item *item, const char *json,
+		      size_t len)
 {
 	struct chat_edge_route route = {item->via_edge_id, item->via_bridge_client};
 	struct chat_reply_to rt = {
@@ -139,6 +140,7 @@ static void item_send(const struct chat_batch_item *item, const char *json, size
 		.correlation = item->correlation,
 		.correlation_len = item->correlation_len,
 		.via = item->via_edge_id != NULL ? &route : NULL,
+		.sessions = &plugin->sessions,
 	};
 
 	chat_reply__send(&rt, json, len);
@@ -169,7 +171,7 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 		}
 		json = chat_error_json__build(err, &ctx, &len);
 		if(json != NULL) {
-			item_send(item, json, len);
+			item_send(plugin, item, json, len);
 		}
 		free(json);
 	}
@@ -197,7 +199,7 @@ enum chat_err chat_batch__flush(struct chat_plugin *plugin)
 		if(item->kind == ITEM_EVENT) {
 			chat_broker__publish(item->channel, NULL, item->json, item->len, CHAT_EVENT_QOS);
 		} else if(item->json != NULL) {
-			item_send(item, item->json, item->len);
+			item_send(plugin, item, item->json, item->len);
 		}
 	}
 	chat_batch__clear(batch);

@@ -33,12 +33,12 @@ struct chat_batch_saved;
 #define CHAT_BATCH_TICK_SILENCE_MS 1000
 
 struct chat_batch {
-	bool open;            /* a transaction holding uncommitted sends is open */
-	size_t events;        /* events appended since it opened */
-	int64_t opened_ms;    /* monotonic */
+	bool open;                           /* a transaction holding uncommitted sends is open */
+	size_t events;                       /* events appended since it opened */
+	int64_t opened_ms;                   /* monotonic */
 	int senders[CHAT_BATCH_MAX_SENDERS]; /* sockets of the batch's senders (distinct) */
 	int nsenders;
-	int64_t last_tick_ms; /* monotonic; 0 before the first tick */
+	int64_t last_tick_ms;                 /* monotonic; 0 before the first tick */
 	struct chat_batch_item *first, *last; /* events and answers, in the order they were queued */
 	struct chat_batch_saved *saved;       /* each touched channel's head before the batch */
 	unsigned long commits, committed;     /* counters: transactions, events */

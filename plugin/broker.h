@@ -12,6 +12,9 @@
 #include <stdint.h>
 
 #include "index.h"
+#include "sessions.h"
+
+struct mosquitto;
 
 enum chat_log_level {
 	CHAT_LOG_DEBUG,
@@ -34,9 +37,29 @@ int chat_broker__publish(const char *channel, const char *subtopic, const char *
 /* Queues json for every subscriber of topic (any topic), at qos, as chat_broker__publish does. */
 int chat_broker__publish_topic(const char *topic, const char *json, size_t len, int qos);
 
-/* Queues payload for one client only, on topic, at QoS 1, with the MQTT v5 Correlation Data property
- * when correlation is not NULL. Returns 0, or -1 (logged) if the broker refused it. */
+/* The socket of client, or -1 when not known (see broker.c: Mosquitto 2.0 has no accessor for it). */
+int chat_broker__client_socket(const struct mosquitto *client);
+
+/* True when client's socket has more than half of its send buffer unsent: it is not reading what it
+ * is sent. False when not known. */
+bool chat_broker__client_congested(const struct mosquitto *client);
+
+/* The packet id and DUP flag of the PUBLISH at qos (1 or 2) that the broker is handling for client,
+ * during the message callback. Returns false when they cannot be known. */
+bool chat_broker__inbound_publish(const struct mosquitto *client, int qos, uint16_t *mid, bool *dup);
+
+/* Whether client, whose connection is ending, has a will to send, now or delayed; CHAT_WILL_NOW
+ * when not known. */
+enum chat_session_will chat_broker__client_will(const struct mosquitto *client);
+
+/* Queues payload for one client only, on topic, at QoS 1 (a bridge of the gateway tier), with the MQTT v5
+ * Correlation Data property when correlation is not NULL. Returns 0, or -1 (logged) if the broker refused it.
+ */
 int chat_broker__send_to(const char *client_id, const char *topic, const char *payload, size_t len,
 			 const void *correlation, uint16_t correlation_len);
+
+/* As chat_broker__send_to, at QoS 0: an answer to a client (reply.c decides whether to send it). */
+int chat_broker__reply_to(const char *client_id, const char *topic, const char *payload, size_t len,
+			  const void *correlation, uint16_t correlation_len);
 
 #endif

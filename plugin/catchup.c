@@ -161,8 +161,8 @@ enum chat_err chat_catchup__serve_or_reply(struct chat_plugin *plugin, const str
 	if(chat_ratelimit__admit(plugin->request_limits, who->user, chat_clock__mono_ms(), "requests", &err)
 		   != CHAT_ERR_OK
 	   || parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK
-	   || chat_index__lookup(&plugin->index, channel, channel_len, &ch, &err) != CHAT_ERR_OK
-	   || chat_index__require_member(ch, who->user, NULL, &err) != CHAT_ERR_OK
+	   || chat_index__lookup_member(&plugin->index, channel, channel_len, who->user, &ch, NULL, &err)
+		      != CHAT_ERR_OK
 	   || serve(plugin, rt, ch, since, limit, &err) != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}

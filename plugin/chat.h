@@ -17,8 +17,10 @@
 #include "index.h"
 #include "ratelimit.h"
 #include "presence.h"
+#include "sessions.h"
 #include "store.h"
 #include "typing.h"
+#include "users.h"
 
 struct mosquitto_plugin_id_t;
 
@@ -29,10 +31,15 @@ struct chat_plugin {
 	bool run_begun; /* this run is recorded in the store (chat_store__begin_run): cleanup ends it */
 	struct chat_checkpointer *checkpointer; /* NULL when checkpoint_interval_ms is 0 */
 	struct chat_index index;
-	struct chat_acl_cache acl_cache;       /* the last read check's topic (acl.c) */
-	struct chat_ratelimit *send_limits;    /* sends, edits, deletes, reactions, per user */
-	struct chat_ratelimit *request_limits; /* catch-up, chat/_api and cursor requests, per user */
-	struct chat_ratelimit *typing_limits;  /* typing:true, per user and channel */
+	struct chat_acl_cache acl_cache;        /* the last read check's topic (acl.c) */
+	struct chat_ratelimit *send_limits;     /* sends, edits, deletes, reactions, per user */
+	struct chat_ratelimit *request_limits;  /* catch-up, chat/_api and cursor requests, per user */
+	struct chat_ratelimit *typing_limits;   /* typing:true, per user and channel */
+	struct chat_ratelimit *create_limits;   /* channels created, per user (quotas.c) */
+	struct chat_ratelimit *member_limits;   /* members added by create, invite and dm, per user */
+	struct chat_ratelimit *presence_limits; /* presence announcements, per user (presence.c) */
+	struct chat_users users;                /* who may be named as a member (users.c) */
+	struct chat_sessions sessions;          /* client ids, live connections, wills, QoS 2 (sessions.h) */
 	struct chat_presence presence;
 	struct chat_typing typing;
 	struct chat_cursors cursors;
@@ -42,6 +49,7 @@ struct chat_plugin {
 	int64_t next_prune_ms;            /* tick.c: when each periodic job is due next (monotonic ms) */
 	int64_t next_typing_check_ms;
 	int64_t next_cursor_flush_ms;
+	int64_t next_users_flush_ms;
 };
 
 /* Who is asking, as the broker authenticated it: `from` and `device` of the events it causes. */

@@ -29,7 +29,7 @@ struct option {
 };
 
 static const char *const synchronous_words[] = {"normal", "full", NULL};
-static const char *const acl_fallback_words[] = {"allow", "defer", NULL};
+static const char *const acl_fallback_words[] = {"allow", "defer", "chat_only", NULL};
 static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
 static const char *const role_words[] = {"core", "edge", NULL};
 
@@ -65,6 +65,14 @@ static const struct option options[] = {
 	INT_OPTION(typing_burst, 1, 1000, 3),
 	INT_OPTION(presence_max_members, 0, 1000000, 200),
 	INT_OPTION(cursor_flush_ms, 10, 60000, 1000),
+	INT_OPTION(create_rate, 0, 1000000, 60),
+	INT_OPTION(create_burst, 1, 1000000, 50),
+	INT_OPTION(member_rate, 0, 1000000, 100),
+	INT_OPTION(member_burst, 1, 1000000, 1000),
+	INT_OPTION(max_memberships, 0, 1000000, 1000),
+	INT_OPTION(presence_rate, 0, 1000000, 60),
+	INT_OPTION(presence_burst, 1, 1000000, 5),
+	INT_OPTION(presence_max_channels, 1, 1000000, 100),
 };
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))

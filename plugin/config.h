@@ -22,8 +22,10 @@ enum chat_auth_fallback {
 };
 
 enum chat_acl_fallback {
-	CHAT_ACL_FALLBACK_ALLOW, /* no other ACL source: allow what mqchat does not forbid */
-	CHAT_ACL_FALLBACK_DEFER, /* acl_file or dynamic-security decides what mqchat does not forbid */
+	CHAT_ACL_FALLBACK_ALLOW,     /* no other ACL source: allow what mqchat does not forbid */
+	CHAT_ACL_FALLBACK_DEFER,     /* acl_file or dynamic-security decides what mqchat does not forbid */
+	CHAT_ACL_FALLBACK_CHAT_ONLY, /* no other ACL source, and a broker for chat only: outside chat/,
+				      * publishing is refused (subscribing is not) */
 };
 
 enum chat_role_option {
@@ -57,6 +59,15 @@ struct chat_config {
 	int64_t typing_burst;
 	int64_t presence_max_members;
 	int64_t cursor_flush_ms;
+	/* Quotas per user (quotas.c) and the bounds of presence (presence.c): see mosquitto.conf. */
+	int64_t create_rate; /* channels created, per hour; 0: no limit */
+	int64_t create_burst;
+	int64_t member_rate; /* members added by create, invite and dm, per minute; 0: no limit */
+	int64_t member_burst;
+	int64_t max_memberships; /* channels one user may be in; 0: no limit */
+	int64_t presence_rate;   /* presence announcements of one user, per minute; 0: no limit */
+	int64_t presence_burst;
+	int64_t presence_max_channels; /* channels one announcement goes to */
 };
 
 /* Fills cfg from count key/value pairs (keys without the "plugin_opt_" prefix), applying defaults.

@@ -32,6 +32,7 @@
 #include "clock.h"
 #include "edge.h"
 #include "envelope.h"
+#include "events.h"
 #include "ids.h"
 #include "reply.h"
 #include "topic.h"
@@ -314,8 +315,8 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 		} else if(env.kind == CHAT_ENV_BEAT) {
 			on_beat(plugin, env.boot, down);
 		} else if(down && env.kind == CHAT_ENV_REPLY) {
-			chat_broker__send_to(env.client, env.topic, env.payload, env.payload_len,
-					     env.correlation, (uint16_t)env.correlation_len);
+			chat_reply__deliver(&plugin->sessions, env.client, env.topic, env.payload,
+					    env.payload_len, env.correlation, (uint16_t)env.correlation_len);
 		} else if(down && env.kind == CHAT_ENV_SNAPSHOT) {
 			apply_snapshot(plugin, &env);
 		}
@@ -350,8 +351,9 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 /* ---- local clients ------------------------------------------------------------------------------ */
 
 /* Answers a request here, with the same error form the core uses. */
-static void refuse(const char *client_id, const mosquitto_property *props, const struct chat_topic *t,
-		   const void *payload, size_t len, enum chat_err code, const char *message)
+static void refuse(struct chat_sessions *sessions, const char *client_id, const mosquitto_property *props,
+		   const struct chat_topic *t, const void *payload, size_t len, enum chat_err code,
+		   const char *message)
 {
 	char *response_topic = NULL, channel[CHAT_CHANNEL_ID_MAX + 1] = "";
 	void *correlation = NULL;
@@ -377,6 +379,7 @@ static void refuse(const char *client_id, const mosquitto_property *props, const
 		ctx.ref = cJSON_GetObjectItemCaseSensitive(req, "ref");
 	}
 	if(chat_reply_to__init(&rt, client_id, response_topic, correlation, correlation_len) == 0) {
+		rt.sessions = sessions;
 		chat_error__set(&err, code, "%s", message);
 		chat_reply__error(&rt, &err, &ctx);
 	}
@@ -389,6 +392,7 @@ static void refuse(const char *client_id, const mosquitto_property *props, const
 
 static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message *ed)
 {
+	struct chat_qos2_publish qos2 = {0};
 	const char *user = mosquitto_client_username(ed->client);
 	const char *device = mosquitto_client_id(ed->client);
 	char *response_topic = NULL, *json;
@@ -406,12 +410,17 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	if(strncmp(ed->topic, CHAT_EDGE_PREFIX, sizeof(CHAT_EDGE_PREFIX) - 1) == 0) {
-		refuse(device, ed->properties, &t, ed->payload, ed->payloadlen, CHAT_ERR_BAD_TOPIC,
-		       "chat/_edge/ is for the edges' bridges only");
+		refuse(&plugin->sessions, device, ed->properties, &t, ed->payload, ed->payloadlen,
+		       CHAT_ERR_BAD_TOPIC, "chat/_edge/ is for the edges' bridges only");
 		return MOSQ_ERR_ACL_DENIED;
 	}
+	if(ed->qos == 2 && chat_events__qos2_resent(plugin, ed, &qos2)) {
+		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC)); /* forwarded the first time */
+		return MOSQ_ERR_SUCCESS;
+	}
 	if(plugin->edge->state != LINK_READY) {
-		refuse(device, ed->properties, &t, ed->payload, ed->payloadlen, CHAT_ERR_UNAVAILABLE,
+		refuse(&plugin->sessions, device, ed->properties, &t, ed->payload, ed->payloadlen,
+		       CHAT_ERR_UNAVAILABLE,
 		       "the chat core is unreachable: nothing was stored, safe to retry");
 		return MOSQ_ERR_ACL_DENIED;
 	}
@@ -423,12 +432,15 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 	free(response_topic);
 	free(correlation);
 	if(json == NULL) {
-		refuse(device, ed->properties, &t, ed->payload, ed->payloadlen, CHAT_ERR_UNAVAILABLE,
-		       "out of memory on the edge: nothing was stored, safe to retry");
+		refuse(&plugin->sessions, device, ed->properties, &t, ed->payload, ed->payloadlen,
+		       CHAT_ERR_UNAVAILABLE, "out of memory on the edge: nothing was stored, safe to retry");
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	forward(plugin, json, len);
 	free(json);
+	if(qos2.known) {
+		chat_sessions__qos2_taken(&plugin->sessions, device, qos2.mid, qos2.hash);
+	}
 	/* Every topic under chat/ that reaches here is at least as long as the sink. */
 	if(strlen(ed->topic) >= sizeof(CHAT_SINK_TOPIC) - 1) {
 		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
@@ -470,6 +482,9 @@ int chat_edge__basic_auth_cb(int event, void *event_data, void *userdata)
 				 device);
 		return MOSQ_ERR_AUTH;
 	}
+	if(chat_events__claim_client_id(plugin, ed->client, ed->username) != 0) {
+		return MOSQ_ERR_AUTH;
+	}
 	if(ed->username == NULL) {
 		return MOSQ_ERR_PLUGIN_DEFER;
 	}
@@ -499,6 +514,7 @@ int chat_edge__disconnect_cb(int event, void *event_data, void *userdata)
 	const void *client = ed->client;
 
 	(void)event;
+	chat_sessions__gone(&plugin->sessions, ed->client, chat_broker__client_will(ed->client));
 	HASH_FIND_PTR(edge->conns, &client, c);
 	if(c == NULL) {
 		return MOSQ_ERR_SUCCESS;
@@ -571,6 +587,8 @@ int chat_edge__tick_cb(int event, void *event_data, void *userdata)
 
 	(void)event;
 	(void)event_data;
+	chat_sessions__confirm_pending(&plugin->sessions);
+	chat_sessions__forget_ended(&plugin->sessions);
 	forward_presence(plugin);
 	/* Silent at two ticks in a row: when this edge itself was too busy to read for a while, the first
 	 * tick after the stall sees old news, and the next loop iteration reads what the core sent

@@ -7,7 +7,8 @@
  * - a forwarded request runs through exactly the services a local publish runs through, so an edge
  *   client's send is persisted before anything is published, and its answer goes to it alone;
  * - a remote device counts for presence from its connect envelope (or a hello listing it) until its
- *   disconnect envelope, a hello that no longer lists it, or the end of its edge's bridge connection.
+ *   disconnect envelope, a hello that no longer lists it, or the end of its edge's bridge connection;
+ * - the user of a device an edge reports is a user (users.h), as the user of a local connection is.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "reply.h"
 #include "topic.h"
 #include "typing.h"
+#include "users.h"
 
 /* A device of an edge. Its address is its presence key (presence.c keys connections by pointer). */
 struct remote_device {
@@ -317,6 +319,9 @@ static void device_connect(struct chat_plugin *plugin, struct chat_edge_peer *pe
 		device_gone(plugin, peer, d);
 		d = NULL;
 	}
+	/* The edge reports a device once its broker has accepted the connection (edge.c confirms at the
+	 * tick, as presence.c does): its user is a user, whom others may name as a member. */
+	chat_users__note(plugin, user);
 	if(d == NULL) {
 		d = calloc(1, sizeof(*d) + len + 1);
 		if(d == NULL || (d->user = strdup(user)) == NULL) {

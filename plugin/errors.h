@@ -22,7 +22,10 @@
 	X(FORBIDDEN, "forbidden", "not allowed")                                                             \
 	X(CONFLICT, "conflict", "conflicts with the current state")                                          \
 	X(RATE_LIMITED, "rate_limited", "too many requests, slow down")                                      \
-	X(UNAVAILABLE, "unavailable", "storage failed: nothing was stored, safe to retry")
+	X(UNAVAILABLE, "unavailable", "storage failed: nothing was stored, safe to retry")                   \
+	X(NO_SUCH_USER, "no_such_user", "no such user")                                                      \
+	X(NO_SUCH_MEDIA, "no_such_media", "no such media")                                                   \
+	X(QUOTA_EXCEEDED, "quota_exceeded", "over a quota of this account")
 
 enum chat_err {
 #define CHAT_ERR_ENUM(name, code, message) CHAT_ERR_##name,
@@ -35,7 +38,8 @@ enum chat_err {
 struct chat_error {
 	enum chat_err code;
 	char message[256];
-	int64_t retry_after_ms; /* rate_limited: when a retry can succeed; 0 when not known */
+	int64_t retry_after_ms; /* rate_limited, quota_exceeded: when a retry can succeed; 0 when not
+				   known (or never) */
 };
 
 /* The wire code of err ("not_member"); never NULL. */

@@ -146,13 +146,27 @@ static void jb_string(struct jbuf *b, const char *s)
 			break;
 		}
 		switch(c) {
-		case '"': esc[1] = '"'; break;
-		case '\\': esc[1] = '\\'; break;
-		case '\b': esc[1] = 'b'; break;
-		case '\f': esc[1] = 'f'; break;
-		case '\n': esc[1] = 'n'; break;
-		case '\r': esc[1] = 'r'; break;
-		case '\t': esc[1] = 't'; break;
+		case '"':
+			esc[1] = '"';
+			break;
+		case '\\':
+			esc[1] = '\\';
+			break;
+		case '\b':
+			esc[1] = 'b';
+			break;
+		case '\f':
+			esc[1] = 'f';
+			break;
+		case '\n':
+			esc[1] = 'n';
+			break;
+		case '\r':
+			esc[1] = 'r';
+			break;
+		case '\t':
+			esc[1] = 't';
+			break;
 		default:
 			esc[1] = 'u';
 			esc[4] = hex[c >> 4];
@@ -279,7 +293,8 @@ char *chat_error_json__build(const struct chat_error *err, const struct chat_err
 	failures += add_string(obj, "kind", "error");
 	failures += add_string(obj, "code", chat_err_code(err->code));
 	failures += add_string(obj, "message", err->message);
-	if(err->code == CHAT_ERR_RATE_LIMITED && err->retry_after_ms > 0) {
+	if((err->code == CHAT_ERR_RATE_LIMITED || err->code == CHAT_ERR_QUOTA_EXCEEDED)
+	   && err->retry_after_ms > 0) {
 		failures += add_int(obj, "retry_after_ms", err->retry_after_ms);
 	}
 	if(ctx->op) {

@@ -16,12 +16,9 @@
  *   sender at QoS 1/2 and drops silently otherwise. The JSON error already went to the reply topic.
  * The callback never returns another error: anything else would make the broker close the connection.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #include <mosquitto_broker.h>
 #include <mosquitto_plugin.h>
@@ -40,9 +37,37 @@
 #include "events.h"
 #include "presence.h"
 #include "send.h"
+#include "sessions.h"
 #include "tick.h"
 #include "topic.h"
 #include "typing.h"
+
+
+int chat_events__claim_client_id(struct chat_plugin *plugin, const struct mosquitto *client, const char *user)
+{
+	const char *client_id = mosquitto_client_id(client);
+	const char *owner = NULL;
+
+	if(client_id == NULL) {
+		return 0;
+	}
+	/* An anonymous connection holds its id as "", which no username can be. */
+	switch(chat_sessions__connecting(&plugin->sessions, client, user ? user : "", client_id,
+					 mosquitto_client_clean_session(client), &owner)) {
+	case CHAT_SESSION_ACCEPT:
+		return 0;
+	case CHAT_SESSION_TAKEN:
+		chat_broker__log(CHAT_LOG_WARNING,
+				 "refused %s connecting with client id %s, which belongs to %s",
+				 user ? user : "an anonymous client", client_id,
+				 owner && owner[0] ? owner : "an anonymous client");
+		return -1;
+	case CHAT_SESSION_NO_MEMORY:
+		break;
+	}
+	chat_broker__log(CHAT_LOG_WARNING, "refused %s: out of memory", client_id);
+	return -1;
+}
 
 
 int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
@@ -58,6 +83,9 @@ int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
 		chat_broker__log(CHAT_LOG_WARNING, "refused %s connecting as %s, an edge's bridge id",
 				 ed->username ? ed->username : "an anonymous client",
 				 mosquitto_client_id(ed->client));
+		return MOSQ_ERR_AUTH;
+	}
+	if(chat_events__claim_client_id(plugin, ed->client, ed->username) != 0) {
 		return MOSQ_ERR_AUTH;
 	}
 	if(ed->username == NULL) {
@@ -84,6 +112,7 @@ int chat_events__disconnect_cb(int event, void *event_data, void *userdata)
 	char *device;
 
 	(void)event;
+	chat_sessions__gone(&plugin->sessions, ed->client, chat_broker__client_will(ed->client));
 	chat_edge_link__client_gone(plugin, ed->client);
 	device = chat_presence__gone(plugin, ed->client);
 	if(device != NULL) {
@@ -143,7 +172,24 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		 * writes: Mosquitto checks a will's write access after the connection has ended. */
 		chat_presence__seen(plugin, ed->client, user, mosquitto_client_id(ed->client));
 	}
+	if(access == CHAT_ACCESS_WRITE && chat_sessions__publishing_will(&plugin->sessions, ed->client)
+	   && verdict != CHAT_ACL_NOT_MINE) {
+		/* A will is published by the broker itself and would never pass the message callback: on
+		 * mqchat's topics it could forge an event, a receipt or an answer. */
+		chat_broker__log(CHAT_LOG_NOTICE, "refused the will of %s (%s) on %s",
+				 mosquitto_client_id(ed->client) ? mosquitto_client_id(ed->client) : "?",
+				 user ? user : "anonymous", ed->topic);
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if(access == CHAT_ACCESS_READ && ed->retain && verdict != CHAT_ACL_NOT_MINE) {
+		return MOSQ_ERR_ACL_DENIED; /* mqchat never retains: a retained message here is forged */
+	}
 	if(verdict == CHAT_ACL_DENY) {
+		return MOSQ_ERR_ACL_DENIED;
+	}
+	if(verdict == CHAT_ACL_NOT_MINE && access == CHAT_ACCESS_WRITE && !bridge
+	   && plugin->config.acl_fallback == CHAT_ACL_FALLBACK_CHAT_ONLY) {
+		/* a chat broker: no topic for parking payloads, nor a side channel the log never sees */
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	return plugin->config.acl_fallback == CHAT_ACL_FALLBACK_DEFER ? MOSQ_ERR_PLUGIN_DEFER
@@ -168,51 +214,10 @@ static void reply_to_from_message(struct chat_reply_to *rt, const char *client_i
 }
 
 
-/*
- * The client's socket, so that the group commit (batch.c) can see whether its next packet has already
- * arrived. Mosquitto 2.0 gives plugins no accessor for it, but struct mosquitto starts with it (lib/
- * mosquitto_internal.h, 2.0.0 to 2.0.22): `int ident` (2, id_client) then `mosq_sock_t sock` in a
- * broker built with epoll, as Debian's is, and `sock` alone otherwise. The value is only trusted if it
- * is a socket whose peer is the client's address; otherwise, and for any error, -1, which only means
- * the batch commits at this iteration's tick, as it would without the check.
- */
-#define EPOLL_ID_CLIENT 2
-
-static int client_socket(const struct mosquitto *client)
-{
-	const char *address = mosquitto_client_address(client);
-	struct sockaddr_storage peer;
-	socklen_t peer_len = sizeof(peer);
-	char text[INET6_ADDRSTRLEN];
-	const void *ip;
-	int head[2], fd;
-
-	if(address == NULL) {
-		return -1;
-	}
-	memcpy(head, (const void *)client, sizeof(head));
-	fd = head[0] == EPOLL_ID_CLIENT ? head[1] : head[0];
-	if(fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &peer_len) != 0) {
-		return -1;
-	}
-	if(peer.ss_family == AF_INET) {
-		ip = &((const struct sockaddr_in *)&peer)->sin_addr;
-	} else if(peer.ss_family == AF_INET6) {
-		ip = &((const struct sockaddr_in6 *)&peer)->sin6_addr;
-	} else {
-		return -1;
-	}
-	if(inet_ntop(peer.ss_family, ip, text, sizeof(text)) == NULL || strcmp(text, address) != 0) {
-		return -1;
-	}
-	return fd;
-}
-
-
 void chat_events__after_send(struct chat_plugin *plugin, const struct mosquitto *sender)
 {
 	if(plugin->batch.open) {
-		chat_batch__note_sender(plugin, client_socket(sender));
+		chat_batch__note_sender(plugin, chat_broker__client_socket(sender));
 		chat_batch__after_send(plugin);
 	}
 }
@@ -258,10 +263,29 @@ enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct cha
 }
 
 
+bool chat_events__qos2_resent(struct chat_plugin *plugin, const struct mosquitto_evt_message *ed,
+			      struct chat_qos2_publish *q)
+{
+	const char *device = mosquitto_client_id(ed->client);
+	bool dup = false;
+
+	if(device == NULL || !chat_broker__inbound_publish(ed->client, 2, &q->mid, &dup)) {
+		return false; /* not known: processed as at-least-once */
+	}
+	q->hash = chat_sessions__hash(ed->topic, ed->payload, ed->payloadlen);
+	if(chat_sessions__qos2_resent(&plugin->sessions, device, q->mid, dup, q->hash)) {
+		return true;
+	}
+	q->known = true;
+	return false;
+}
+
+
 int chat_events__message_cb(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_message *ed = event_data;
 	struct chat_plugin *plugin = userdata;
+	struct chat_qos2_publish qos2 = {0};
 	struct chat_requester who;
 	struct chat_reply_to rt;
 	struct chat_topic t;
@@ -283,9 +307,19 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 		return chat_edge_link__message(plugin, ed, &who); /* an edge's envelope */
 	}
 	chat_presence__seen(plugin, ed->client, who.user, who.device); /* a live client publishing */
+	if(ed->qos == 2 && chat_events__qos2_resent(plugin, ed, &qos2)) {
+		/* Answered the first time; the broker finds the first copy by its packet id once this
+		 * returns, if the topic is the sink again. */
+		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+		return MOSQ_ERR_SUCCESS;
+	}
 	reply_to_from_message(&rt, who.device, ed->properties);
+	rt.sessions = &plugin->sessions;
 	rc = chat_events__dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
 	chat_reply_to__clear(&rt);
+	if(rc == CHAT_ERR_OK && qos2.known) {
+		chat_sessions__qos2_taken(&plugin->sessions, who.device, qos2.mid, qos2.hash);
+	}
 	if(t.kind == CHAT_TOPIC_MESSAGES) {
 		chat_events__after_send(plugin, ed->client);
 	}

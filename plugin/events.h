@@ -4,7 +4,9 @@
 #ifndef CHAT_EVENTS_H
 #define CHAT_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "errors.h"
 
@@ -26,6 +28,26 @@ struct mosquitto;
 struct chat_requester;
 struct chat_reply_to;
 struct chat_topic;
+
+/* At BASIC_AUTH, in both roles: records client's connection with user (NULL: anonymous) under its
+ * client id (sessions.h). Returns 0, or -1 (logged) when the connection must be refused: its client
+ * id belongs to another user, or out of memory. */
+int chat_events__claim_client_id(struct chat_plugin *plugin, const struct mosquitto *client,
+				 const char *user);
+
+/* A QoS 2 publish: its packet id and a hash of its content, to recognise a resend (sessions.h). */
+struct chat_qos2_publish {
+	bool known; /* the packet id could be read: record it with chat_sessions__qos2_taken once taken */
+	uint16_t mid;
+	uint64_t hash;
+};
+
+struct mosquitto_evt_message;
+
+/* In the message callback of a QoS 2 publish: true if ed is a resend (DUP) of one already taken, which
+ * must not be acted on again; otherwise fills q. Without a readable packet id: false (at least once). */
+bool chat_events__qos2_resent(struct chat_plugin *plugin, const struct mosquitto_evt_message *ed,
+			      struct chat_qos2_publish *q);
 
 /* After a send from sender (a client, or an edge's bridge carrying its clients' sends): lets the open
  * group commit (batch.c) watch the sender's socket, or commits at once when the broker gives no ticks. */

@@ -124,6 +124,36 @@ enum chat_err chat_index__lookup(const struct chat_index *idx, const char *name,
 }
 
 
+enum chat_err chat_index__lookup_visible(const struct chat_index *idx, const char *name, size_t len,
+					 const char *user, struct chat_channel **out, struct chat_error *err)
+{
+	struct chat_channel *ch = chat_index__find(idx, name, len);
+
+	/* A private or direct channel is, to whoever is not in it, a channel that does not exist: the
+	 * same code and the same message, word for word (chat_index__lookup's). */
+	if(ch != NULL && ch->visibility != CHAT_VISIBILITY_PUBLIC && chat_index__member(ch, user) == NULL) {
+		ch = NULL;
+	}
+	*out = ch;
+	if(ch == NULL) {
+		return chat_error__set(err, CHAT_ERR_NO_SUCH_CHANNEL, "there is no channel #%.*s", (int)len,
+				       name);
+	}
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_index__lookup_member(const struct chat_index *idx, const char *name, size_t len,
+					const char *user, struct chat_channel **out,
+					struct chat_member **member, struct chat_error *err)
+{
+	if(chat_index__lookup_visible(idx, name, len, user, out, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	return chat_index__require_member(*out, user, member, err);
+}
+
+
 enum chat_err chat_index__require_member(const struct chat_channel *ch, const char *user,
 					 struct chat_member **out, struct chat_error *err)
 {

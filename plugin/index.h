@@ -109,6 +109,20 @@ struct chat_member *chat_index__member(const struct chat_channel *ch, const char
 enum chat_err chat_index__lookup(const struct chat_index *idx, const char *name, size_t len,
 				 struct chat_channel **out, struct chat_error *err);
 
+/* The channel named name[0..len) as user may know it, in *out. CHAT_ERR_NO_SUCH_CHANNEL ("there is no
+ * channel #x") when there is none, and exactly the same error, message included, when it is a private
+ * or direct channel that user is not a member of: to a non-member a private channel does not exist
+ * (as a private repository is a 404 to a stranger), so no answer tells the two apart. A public channel
+ * is found whoever asks: anyone may join it. */
+enum chat_err chat_index__lookup_visible(const struct chat_index *idx, const char *name, size_t len,
+					 const char *user, struct chat_channel **out, struct chat_error *err);
+
+/* chat_index__lookup_visible, then user's membership of it in *member (may be NULL): the check of every
+ * member-only topic. A public channel user is not in is CHAT_ERR_NOT_MEMBER. */
+enum chat_err chat_index__lookup_member(const struct chat_index *idx, const char *name, size_t len,
+					const char *user, struct chat_channel **out,
+					struct chat_member **member, struct chat_error *err);
+
 /* user's membership of ch in *out (out may be NULL), or CHAT_ERR_NOT_MEMBER ("cy is not a member of
  * #ops"). */
 enum chat_err chat_index__require_member(const struct chat_channel *ch, const char *user,

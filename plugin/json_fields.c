@@ -65,7 +65,8 @@ enum chat_err chat_json__parse_object(const void *payload, size_t len, const cha
 	if(end != (const char *)payload + len) {
 		cJSON_Delete(tree);
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "malformed JSON: text after the object");
-	}	*out = tree; /* an object: it started with '{' and parsed */
+	}
+	*out = tree; /* an object: it started with '{' and parsed */
 	return CHAT_ERR_OK;
 }
 

@@ -14,7 +14,9 @@
 #include "ids.h"
 #include "cursors.h"
 #include "membership.h"
+#include "quotas.h"
 #include "txn.h"
+#include "users.h"
 
 #define DM_PREFIX   "dm-"
 #define DM_ID_BYTES 8
@@ -134,26 +136,20 @@ static enum chat_err store_new_channel(struct chat_plugin *plugin, const struct 
 }
 
 
+/* Creates channel name holding the users of changes (from initial_members), checked already. */
 static enum chat_err create_channel(struct chat_plugin *plugin, const struct chat_requester *who,
 				    const char *name, enum chat_visibility visibility, const char *title,
-				    const char *const *members, size_t member_count,
-				    struct chat_channel **out, struct chat_error *err)
+				    struct change *changes, size_t count, struct chat_channel **out,
+				    struct chat_error *err)
 {
 	char epoch[CHAT_UUID_LEN + 1];
 	struct chat_event last;
 	struct chat_channel *ch;
-	struct change *changes;
-	size_t count = 0;
 	int64_t rowid = 0;
 
-	changes = initial_members(who, visibility, members, member_count, &count);
-	if(changes == NULL) {
-		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
-	}
 	chat_ids__uuid(epoch);
 	if(store_new_channel(plugin, who, name, visibility, title, epoch, changes, count, &rowid, &last, err)
 	   != CHAT_ERR_OK) {
-		free(changes);
 		return err->code;
 	}
 	ch = chat_index__add_channel(&plugin->index, rowid, name, title, visibility, epoch);
@@ -164,7 +160,6 @@ static enum chat_err create_channel(struct chat_plugin *plugin, const struct cha
 			index_failed("adding a member", name);
 		}
 	}
-	free(changes);
 	if(ch == NULL) {
 		index_failed("adding the channel", name);
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
@@ -175,19 +170,67 @@ static enum chat_err create_channel(struct chat_plugin *plugin, const struct cha
 }
 
 
+/* Every user a new channel would hold exists, and may be in one more channel. */
+static enum chat_err check_new_members(const struct chat_plugin *plugin, const struct change *changes,
+				       size_t count, struct chat_error *err)
+{
+	/* All names first: a create naming one made-up user is no_such_user whatever else is wrong. The
+	 * creator (changes[0]) is connected, so known. */
+	for(size_t i = 1; i < count; i++) {
+		if(!chat_users__exists(plugin, changes[i].user)) {
+			return chat_error__set(err, CHAT_ERR_NO_SUCH_USER, "there is no user %s",
+					       changes[i].user);
+		}
+	}
+	for(size_t i = 0; i < count; i++) {
+		if(chat_quotas__may_join(plugin, changes[i].user, err) != CHAT_ERR_OK) {
+			return err->code;
+		}
+	}
+	return CHAT_ERR_OK;
+}
+
+
+/*
+ * Channel names are one namespace, so creating a name that is taken must fail, even when what holds
+ * it is a private or direct channel the creator may not know of. The answer says no more than that the
+ * name is taken: the same `conflict` and the same message whether the holder is public, private or a
+ * dm, whether or not the asker is in it, and nothing of the channel itself. And since each such answer
+ * is one bit about a name, it costs a token of the creation quota like a create that succeeds: names
+ * cannot be probed faster than channels can be created (plugin_opt_create_rate).
+ */
 enum chat_err chat_membership__create(struct chat_plugin *plugin, const struct chat_requester *who,
 				      const char *name, enum chat_visibility visibility, const char *title,
 				      const char *const *members, size_t member_count,
 				      struct chat_channel **out, struct chat_error *err)
 {
-	if(chat_index__find(&plugin->index, name, strlen(name)) != NULL) {
-		return chat_error__set(err, CHAT_ERR_CONFLICT, "channel #%s already exists", name);
-	}
+	struct change *changes;
+	size_t count = 0;
+	enum chat_err rc;
+
 	if(visibility == CHAT_VISIBILITY_DM) {
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
 				       "direct channels are opened with the dm op");
 	}
-	return create_channel(plugin, who, name, visibility, title, members, member_count, out, err);
+	if(chat_index__find(&plugin->index, name, strlen(name)) != NULL) {
+		if(chat_quotas__admit(plugin, who->user, 1, 0, err) != CHAT_ERR_OK) {
+			return err->code;
+		}
+		return chat_error__set(err, CHAT_ERR_CONFLICT, "channel #%s already exists", name);
+	}
+	changes = initial_members(who, visibility, members, member_count, &count);
+	if(changes == NULL) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	rc = check_new_members(plugin, changes, count, err);
+	if(rc == CHAT_ERR_OK) {
+		rc = chat_quotas__admit(plugin, who->user, 1, (int64_t)count - 1, err);
+	}
+	if(rc == CHAT_ERR_OK) {
+		rc = create_channel(plugin, who, name, visibility, title, changes, count, out, err);
+	}
+	free(changes);
+	return rc;
 }
 
 
@@ -231,10 +274,16 @@ enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_
 {
 	char name[sizeof(DM_PREFIX) + 2 * DM_ID_BYTES];
 	const char *peer[1] = {user};
+	struct change *changes;
+	size_t count = 0;
+	enum chat_err rc;
 
 	*created = false;
 	if(strcmp(user, who->user) == 0) {
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "a direct channel needs another user");
+	}
+	if(!chat_users__exists(plugin, user)) {
+		return chat_error__set(err, CHAT_ERR_NO_SUCH_USER, "there is no user %s", user);
 	}
 	*out = find_dm(&plugin->index, who->user, user);
 	if(*out != NULL) {
@@ -244,8 +293,22 @@ enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_
 		memcpy(name, DM_PREFIX, strlen(DM_PREFIX));
 		chat_ids__hex(name + strlen(DM_PREFIX), DM_ID_BYTES);
 	} while(chat_index__find(&plugin->index, name, strlen(name)) != NULL);
-	if(create_channel(plugin, who, name, CHAT_VISIBILITY_DM, "", peer, 1, out, err) != CHAT_ERR_OK) {
-		return err->code;
+	changes = initial_members(who, CHAT_VISIBILITY_DM, peer, 1, &count);
+	if(changes == NULL) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	/* A new dm adds the peer to someone's channels like an invite: the members quota, not the
+	 * creations one (one dm per pair of users is all there can be). */
+	rc = check_new_members(plugin, changes, count, err);
+	if(rc == CHAT_ERR_OK) {
+		rc = chat_quotas__admit(plugin, who->user, 0, 1, err);
+	}
+	if(rc == CHAT_ERR_OK) {
+		rc = create_channel(plugin, who, name, CHAT_VISIBILITY_DM, "", changes, count, out, err);
+	}
+	free(changes);
+	if(rc != CHAT_ERR_OK) {
+		return rc;
 	}
 	*created = true;
 	return CHAT_ERR_OK;
@@ -289,10 +352,13 @@ enum chat_err chat_membership__join(struct chat_plugin *plugin, const struct cha
 		return CHAT_ERR_OK;
 	}
 	if(ch->visibility != CHAT_VISIBILITY_PUBLIC) {
+		/* the API never gets here (to a non-member a private channel does not exist): the rule
+		 * stays for any other caller */
 		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "#%s is private: ask its owner for an invite",
 				       ch->name);
 	}
-	if(add_member(plugin, who, ch, who->user, err) != CHAT_ERR_OK) {
+	if(chat_quotas__may_join(plugin, who->user, err) != CHAT_ERR_OK
+	   || add_member(plugin, who, ch, who->user, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	*joined = true;
@@ -320,7 +386,12 @@ enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct c
 	if(chat_index__member(ch, user) != NULL) {
 		return CHAT_ERR_OK;
 	}
-	if(add_member(plugin, who, ch, user, err) != CHAT_ERR_OK) {
+	if(!chat_users__exists(plugin, user)) {
+		return chat_error__set(err, CHAT_ERR_NO_SUCH_USER, "there is no user %s", user);
+	}
+	if(chat_quotas__may_join(plugin, user, err) != CHAT_ERR_OK
+	   || chat_quotas__admit(plugin, who->user, 0, 1, err) != CHAT_ERR_OK
+	   || add_member(plugin, who, ch, user, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	*added = true;

@@ -7,7 +7,11 @@
  * - a member of a public channel, or the owner of a private one, may invite;
  * - only an owner may remove someone; when the last owner leaves, the longest-standing member becomes
  *   owner;
- * - a direct channel (dm) has exactly its two users: nobody joins, leaves, is invited or removed.
+ * - a direct channel (dm) has exactly its two users: nobody joins, leaves, is invited or removed;
+ * - only users (users.h) can be named: create's members, invite and dm refuse any other name with
+ *   no_such_user, and a create with one such name creates nothing;
+ * - the quotas of quotas.h bound what one account may create and add, and how many channels anyone
+ *   may be in (quota_exceeded).
  */
 #ifndef CHAT_MEMBERSHIP_H
 #define CHAT_MEMBERSHIP_H
@@ -22,7 +26,9 @@
 #define CHAT_USER_MAX 256
 
 /* Creates channel name, owned by who, with members (who need not be listed; duplicates are ignored).
- * CHAT_ERR_CONFLICT if the name is taken. *out is the new channel. */
+ * CHAT_ERR_CONFLICT if the name is taken (the same answer whatever holds it), CHAT_ERR_NO_SUCH_USER if a
+ * member is not a user, CHAT_ERR_QUOTA_EXCEEDED over a quota; then nothing is created. *out is the new
+ * channel. */
 enum chat_err chat_membership__create(struct chat_plugin *plugin, const struct chat_requester *who,
 				      const char *name, enum chat_visibility visibility, const char *title,
 				      const char *const *members, size_t member_count,
@@ -36,7 +42,8 @@ enum chat_err chat_membership__join(struct chat_plugin *plugin, const struct cha
 enum chat_err chat_membership__leave(struct chat_plugin *plugin, const struct chat_requester *who,
 				     struct chat_channel *ch, struct chat_error *err);
 
-/* who adds user to ch. *added is false when user already was a member. */
+/* who adds user to ch. *added is false when user already was a member. CHAT_ERR_NO_SUCH_USER if user
+ * is not a user. */
 enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct chat_requester *who,
 				      struct chat_channel *ch, const char *user, bool *added,
 				      struct chat_error *err);
@@ -45,7 +52,8 @@ enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct c
 enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct chat_requester *who,
 				      struct chat_channel *ch, const char *user, struct chat_error *err);
 
-/* The direct channel of who and user, created when they have none. *created tells which. */
+/* The direct channel of who and user, created when they have none. *created tells which.
+ * CHAT_ERR_NO_SUCH_USER if user is not a user. */
 enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_requester *who,
 				  const char *user, struct chat_channel **out, bool *created,
 				  struct chat_error *err);

@@ -2,12 +2,15 @@
  * plugin.c - mqchat's entry points: version, init, cleanup.
  *
  * Init parses the options (config.c), opens and migrates the database (store.c), loads channels and
- * members into memory (index.c) and registers the callbacks of one table, which cleanup walks again to
- * unregister them. Any failure stops the broker with a message naming the cause.
+ * members (index.c) and the directory of users (users.c) into memory and registers the callbacks of
+ * one table, which cleanup walks again to unregister them. Any failure stops the broker with a message
+ * naming the cause.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mosquitto_broker.h>
 /* Only the three entry points leave the shared object. */
@@ -18,13 +21,17 @@
 
 #include "batch.h"
 #include "broker.h"
+#include "broker_conf.h"
 #include "chat.h"
 #include "edge.h"
 #include "edge_link.h"
 #include "events.h"
+#include "tick.h"
 
 #define PLUGIN_API_VERSION 5
 #define ERROR_LEN          512
+#define MS_PER_MINUTE      60000
+#define MS_PER_HOUR        3600000
 /* With the checkpointer thread, a commit checkpoints by itself only if the WAL reaches 64 MiB. */
 #define BACKSTOP_CHECKPOINT_PAGES 16384
 
@@ -72,6 +79,12 @@ int mosquitto_plugin_version(int supported_version_count, const int *supported_v
 }
 
 
+static int load_client_id(void *ctx, const char *client_id, const char *user)
+{
+	return chat_sessions__load(ctx, client_id, user);
+}
+
+
 /* Frees a plugin, whole or half-built. */
 static void plugin_free(struct chat_plugin *plugin)
 {
@@ -79,8 +92,10 @@ static void plugin_free(struct chat_plugin *plugin)
 		return;
 	}
 	if(plugin->store != NULL) {
-		chat_batch__flush(plugin);   /* sends of the last loop iteration */
-		chat_cursors__flush(plugin); /* the moves of the last interval */
+		chat_batch__flush(plugin);           /* sends of the last loop iteration */
+		chat_cursors__flush(plugin);         /* the moves of the last interval */
+		chat_users__flush(plugin);           /* the users first seen since the last flush */
+		chat_tick__flush_client_ids(plugin); /* persistent sessions' client ids */
 		chat_broker__log(CHAT_LOG_INFO, "group commit: %lu sends in %lu transactions",
 				 plugin->batch.committed, plugin->batch.commits);
 		if(plugin->run_begun && chat_store__end_run(plugin->store) != 0) {
@@ -93,9 +108,14 @@ static void plugin_free(struct chat_plugin *plugin)
 	chat_cursors__clear(&plugin->cursors);
 	chat_typing__clear(&plugin->typing);
 	chat_presence__clear(&plugin->presence);
+	chat_sessions__clear(&plugin->sessions);
 	chat_ratelimit__free(plugin->send_limits);
 	chat_ratelimit__free(plugin->request_limits);
 	chat_ratelimit__free(plugin->typing_limits);
+	chat_ratelimit__free(plugin->create_limits);
+	chat_ratelimit__free(plugin->member_limits);
+	chat_ratelimit__free(plugin->presence_limits);
+	chat_users__clear(&plugin->users);
 	chat_index__clear(&plugin->index);
 	chat_edge__free(plugin->edge);
 	chat_edge_link__free(plugin->edge_link);
@@ -224,7 +244,73 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 			return -1;
 		}
 	}
-	return chat_store__load(plugin->store, &plugin->index, err, err_len);
+	if(chat_store__load(plugin->store, &plugin->index, err, err_len) != 0
+	   || chat_store__load_client_ids(plugin->store, load_client_id, &plugin->sessions, err, err_len)
+		      != 0) {
+		return -1;
+	}
+	return chat_users__load(plugin, err, err_len);
+}
+
+
+/*
+ * Refuses options that contradict the broker's own configuration (broker_conf.h), read from the
+ * file the broker was started with. Without one (no -c, or unreadable), says it could not check.
+ */
+static int check_broker_conf(const struct chat_config *cfg, char *err, size_t err_len)
+{
+	char cmdline[16384], path[4096], why[512];
+	struct chat_broker_conf bc;
+	ssize_t len = -1;
+	int fd = open("/proc/self/cmdline", O_RDONLY);
+
+	if(fd >= 0) {
+		len = read(fd, cmdline, sizeof(cmdline));
+		close(fd);
+	}
+	if(len <= 0 || !chat_broker_conf__path_from_cmdline(cmdline, (size_t)len, path, sizeof(path))
+	   || chat_broker_conf__read(path, &bc, why, sizeof(why)) != 0) {
+		chat_broker__log(CHAT_LOG_NOTICE, "cannot read the broker's configuration file: its "
+						  "authentication and ACL settings are not checked against "
+						  "mqchat's options");
+		return 0;
+	}
+	if(bc.per_listener_settings) {
+		snprintf(err, err_len,
+			 "per_listener_settings true: Mosquitto 2.0 then gives plugins no "
+			 "ticks and hides bridged messages from them; remove it");
+		return -1;
+	}
+	if(cfg->auth_fallback == CHAT_AUTH_FALLBACK_ALLOW && (bc.password_file || bc.dynamic_security)) {
+		snprintf(err, err_len,
+			 "plugin_opt_auth_fallback allow accepts every username with any "
+			 "password before %s is asked; with it, leave auth_fallback at defer",
+			 bc.password_file ? "password_file" : "dynamic-security");
+		return -1;
+	}
+	if(cfg->auth_fallback == CHAT_AUTH_FALLBACK_ALLOW && bc.allow_anonymous == 0) {
+		snprintf(err, err_len,
+			 "plugin_opt_auth_fallback allow accepts every username without a "
+			 "password, which contradicts allow_anonymous false; configure an "
+			 "authentication source (password_file, dynamic-security) instead");
+		return -1;
+	}
+	if(cfg->acl_fallback != CHAT_ACL_FALLBACK_DEFER && (bc.acl_file || bc.dynamic_security)) {
+		/* Mosquitto 2.0 asks no further ACL source once a plugin grants. */
+		snprintf(err, err_len,
+			 "plugin_opt_acl_fallback %s grants before %s is asked; with it, set "
+			 "plugin_opt_acl_fallback defer",
+			 cfg->acl_fallback == CHAT_ACL_FALLBACK_ALLOW ? "allow" : "chat_only",
+			 bc.acl_file ? "acl_file" : "dynamic-security");
+		return -1;
+	}
+	if(!bc.max_packet_size) {
+		chat_broker__log(CHAT_LOG_NOTICE,
+				 "no max_packet_size: a client may send a packet of up to "
+				 "256 MB, which the broker reads whole before mqchat can refuse "
+				 "it; set one (the shipped mosquitto.conf does)");
+	}
+	return 0;
 }
 
 
@@ -238,7 +324,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	plugin->identifier = identifier;
-	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0) {
+	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0
+	   || check_broker_conf(&plugin->config, err, sizeof(err)) != 0) {
 		goto fail;
 	}
 	if(plugin->config.role == CHAT_ROLE_EDGE ? chat_edge__init(plugin, err, sizeof(err)) != 0
@@ -250,7 +337,15 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	plugin->request_limits =
 		chat_ratelimit__new(plugin->config.request_rate, plugin->config.request_burst);
 	plugin->typing_limits = chat_ratelimit__new(plugin->config.typing_rate, plugin->config.typing_burst);
-	if(plugin->send_limits == NULL || plugin->request_limits == NULL || plugin->typing_limits == NULL) {
+	plugin->create_limits =
+		chat_ratelimit__new_per(plugin->config.create_rate, MS_PER_HOUR, plugin->config.create_burst);
+	plugin->member_limits = chat_ratelimit__new_per(plugin->config.member_rate, MS_PER_MINUTE,
+							plugin->config.member_burst);
+	plugin->presence_limits = chat_ratelimit__new_per(plugin->config.presence_rate, MS_PER_MINUTE,
+							  plugin->config.presence_burst);
+	if(plugin->send_limits == NULL || plugin->request_limits == NULL || plugin->typing_limits == NULL
+	   || plugin->create_limits == NULL || plugin->member_limits == NULL
+	   || plugin->presence_limits == NULL) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}
@@ -262,18 +357,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 				 plugin->config.edge_id, plugin->config.core_clientid);
 	} else {
 		chat_broker__log(CHAT_LOG_INFO,
-				 "serving chat/ from %s (schema %d, %u channels, synchronous=%s)",
+				 "serving chat/ from %s (schema %d, %u channels, %zu users, synchronous=%s)",
 				 plugin->config.database, chat_store__schema_version(),
-				 HASH_COUNT(plugin->index.channels),
+				 HASH_COUNT(plugin->index.channels), chat_users__count(&plugin->users),
 				 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
-	}
-	if(plugin->config.acl_fallback == CHAT_ACL_FALLBACK_ALLOW) {
-		/* Mosquitto 2.0 asks no further ACL source once a plugin grants: say so, since an operator
-		 * with an acl_file would otherwise not know it is being bypassed. */
-		chat_broker__log(CHAT_LOG_NOTICE,
-				 "acl_fallback allow: what mqchat does not forbid is granted "
-				 "without asking acl_file or dynamic-security; use "
-				 "plugin_opt_acl_fallback defer with those");
 	}
 	if(plugin->config.auth_fallback == CHAT_AUTH_FALLBACK_ALLOW) {
 		chat_broker__log(CHAT_LOG_WARNING,

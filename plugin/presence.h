@@ -12,15 +12,32 @@
  * A user is online from its first confirmed connection until it has no connection left, pending or
  * confirmed. Counting pending ones is what keeps a session takeover from flapping the user offline:
  * the new connection is recorded before the old one's disconnect.
- * * A connection first seen elsewhere (a subscribe, or a publish reaching the message callback, by a
+ *
+ * A connection first seen elsewhere (a subscribe, or a publish reaching the message callback, by a
  * client whose authentication another plugin answered before mqchat was asked) is recorded as
  * confirmed then. Not on a write check: Mosquitto checks a will's write access after the connection
  * ended, and recording it then would bring the user back online for good.
+ *
+ * Announcements are bounded, because one transition is one message per channel of the user to every
+ * listening member: a user in 1000 small channels who reconnects 47 times a second would otherwise make
+ * each of those members' devices receive 94,000 messages a second. So:
+ * - each user's announcements are rate-limited (plugin_opt_presence_rate per minute, bursts of
+ *   plugin_opt_presence_burst). An honest user's few transitions go out at once; a transition over the
+ *   limit is *held*, and when the user's next token is due the state the user is in *then* is announced
+ *   if it differs from the last one announced (a flap that settled back announces nothing). So the last
+ *   state announced is always, after at most one period, the user's real state: never a stale one;
+ * - an announcement goes to at most plugin_opt_presence_max_channels channels: the user's direct
+ *   channels first, then its other channels of at most plugin_opt_presence_max_members members, each
+ *   pass in the index's order of the user's channels. That order only changes with the user's
+ *   memberships, so the channels that heard it go online hear it go offline (as before, a channel
+ *   joined while online hears nothing until the next transition: clients read `members` when they
+ *   join).
  */
 #ifndef CHAT_PRESENCE_H
 #define CHAT_PRESENCE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct chat_plugin;
 struct chat_connection;
@@ -28,7 +45,9 @@ struct chat_presence_user;
 
 struct chat_presence {
 	struct chat_connection *connections; /* keyed by the broker's client pointer */
-	struct chat_presence_user *users;    /* users with at least one connection */
+	struct chat_presence_user *users;    /* users with a connection, or with a transition held */
+	struct chat_presence_user *held;     /* users whose transition waits for its token (a list) */
+	int64_t next_due_ms;                 /* the earliest due time in held (monotonic ms) */
 	unsigned pending;                    /* connections not yet confirmed */
 };
 
@@ -40,15 +59,21 @@ void chat_presence__connecting(struct chat_plugin *plugin, const void *client, c
 void chat_presence__seen(struct chat_plugin *plugin, const void *client, const char *user,
 			 const char *device);
 
-/* The end of a broker loop iteration: every pending connection was accepted. */
+/* The end of a broker loop iteration: every pending connection was accepted (and its user is a user:
+ * users.c). */
 void chat_presence__confirm_pending(struct chat_plugin *plugin);
+
+/* The tick: announces the held transitions whose token is due by now_ms (monotonic). Cheap when none
+ * is. */
+void chat_presence__settle_due(struct chat_plugin *plugin, int64_t now_ms);
 
 /* The client's connection ended. Returns its device (client id), malloc'd for the caller to free, if
  * the connection had been accepted; NULL for an unknown or refused one (a refused login may present
  * the client id of a device that is still connected). */
 char *chat_presence__gone(struct chat_plugin *plugin, const void *client);
 
-/* True if user has a confirmed connection (or is keeping its presence through a takeover). */
+/* True if user has a confirmed connection (or is keeping its presence through a takeover): the real
+ * state, which `members` reports, even while an announcement of it is held. */
 bool chat_presence__online(const struct chat_plugin *plugin, const char *user);
 
 /* Frees all presence state. */

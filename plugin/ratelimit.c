@@ -25,16 +25,28 @@ struct chat_ratelimit {
 };
 
 
-struct chat_ratelimit *chat_ratelimit__new(int64_t rate, int64_t burst)
+struct chat_ratelimit *chat_ratelimit__new_per(int64_t count, int64_t period_ms, int64_t burst)
 {
 	struct chat_ratelimit *rl = calloc(1, sizeof(*rl));
 
 	if(rl == NULL) {
 		return NULL;
 	}
-	rl->rate = (double)rate / 1000.0;
+	rl->rate = period_ms > 0 ? (double)count / (double)period_ms : 0.0;
 	rl->burst = (double)burst;
 	return rl;
+}
+
+
+struct chat_ratelimit *chat_ratelimit__new(int64_t rate, int64_t burst)
+{
+	return chat_ratelimit__new_per(rate, 1000, burst);
+}
+
+
+bool chat_ratelimit__enabled(const struct chat_ratelimit *rl)
+{
+	return rl->rate > 0.0;
 }
 
 
@@ -64,10 +76,16 @@ static double refilled(const struct chat_ratelimit *rl, const struct bucket *b, 
 
 bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t now_ms)
 {
+	return chat_ratelimit__take(rl, key, 1.0, now_ms);
+}
+
+
+bool chat_ratelimit__take(struct chat_ratelimit *rl, const char *key, double n, int64_t now_ms)
+{
 	struct bucket *b;
 	size_t len;
 
-	if(rl->rate <= 0.0) {
+	if(rl->rate <= 0.0 || n <= 0.0) {
 		return true;
 	}
 	len = strlen(key);
@@ -84,28 +102,37 @@ bool chat_ratelimit__allow(struct chat_ratelimit *rl, const char *key, int64_t n
 	}
 	b->tokens = refilled(rl, b, now_ms);
 	b->updated_ms = now_ms;
-	if(b->tokens < 1.0) {
+	if(b->tokens < n) {
 		return false;
 	}
-	b->tokens -= 1.0;
+	b->tokens -= n;
 	return true;
 }
 
 
-int64_t chat_ratelimit__wait_ms(const struct chat_ratelimit *rl, const char *key, int64_t now_ms)
+int64_t chat_ratelimit__wait_n_ms(const struct chat_ratelimit *rl, const char *key, double n, int64_t now_ms)
 {
 	struct bucket *b;
 	double missing;
 
-	if(rl->rate <= 0.0) {
+	if(rl->rate <= 0.0 || n <= 0.0) {
 		return 0;
+	}
+	if(n > rl->burst) {
+		return -1;
 	}
 	HASH_FIND(hh, rl->buckets, key, strlen(key), b);
 	if(b == NULL) {
 		return 0;
 	}
-	missing = 1.0 - refilled(rl, b, now_ms);
+	missing = n - refilled(rl, b, now_ms);
 	return missing > 0.0 ? (int64_t)(missing / rl->rate) + 1 : 0;
+}
+
+
+int64_t chat_ratelimit__wait_ms(const struct chat_ratelimit *rl, const char *key, int64_t now_ms)
+{
+	return chat_ratelimit__wait_n_ms(rl, key, 1.0, now_ms);
 }
 
 

@@ -1,5 +1,5 @@
 /*
- * reply.c - addresses and sends acks, errors and replies.
+ * reply.c - addresses and sends acks, errors and replies (the bounds on them: reply.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,9 +8,16 @@
 #include <mosquitto.h>
 
 #include "broker.h"
+#include "clock.h"
 #include "edge_link.h"
 #include "reply.h"
+#include "sessions.h"
 #include "topic.h"
+
+/* At most one rate_limited error per client per this many ms: each error is itself a message, so a
+ * flood answered error for error would be amplified, not limited. MQTT 5 senders still get PUBACK
+ * 0x87 for each refused publish. */
+#define RATE_LIMITED_QUIET_MS 1000
 
 
 int chat_reply_to__init(struct chat_reply_to *rt, const char *client_id, const char *response_topic,
@@ -53,6 +60,30 @@ void chat_reply_to__clear(struct chat_reply_to *rt)
 }
 
 
+void chat_reply__deliver(struct chat_sessions *sessions, const char *client_id, const char *topic,
+			 const char *payload, size_t len, const void *correlation, uint16_t correlation_len)
+{
+	const void *client = NULL;
+
+	if(sessions != NULL) {
+		client = chat_sessions__client(sessions, client_id);
+		if(client == NULL) {
+			return; /* gone: it asks again when it is back */
+		}
+		if(chat_broker__client_congested(client)) {
+			if(chat_sessions__note_dropped_reply(sessions, client_id, chat_clock__mono_ms())) {
+				chat_broker__log(CHAT_LOG_NOTICE,
+						 "%s is not reading what it is sent: its answers are dropped "
+						 "until it does",
+						 client_id);
+			}
+			return;
+		}
+	}
+	chat_broker__reply_to(client_id, topic, payload, len, correlation, correlation_len);
+}
+
+
 void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len)
 {
 	if(rt->topic == NULL || json == NULL) {
@@ -64,7 +95,8 @@ void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t l
 				      rt->correlation_len);
 		return;
 	}
-	chat_broker__send_to(rt->client_id, rt->topic, json, len, rt->correlation, rt->correlation_len);
+	chat_reply__deliver(rt->sessions, rt->client_id, rt->topic, json, len, rt->correlation,
+			    rt->correlation_len);
 }
 
 
@@ -83,8 +115,14 @@ enum chat_err chat_reply__error(const struct chat_reply_to *rt, const struct cha
 {
 	static const struct chat_error_context none = {0};
 	size_t len = 0;
-	char *json = chat_error_json__build(err, ctx ? ctx : &none, &len);
+	char *json;
 
+	if(err->code == CHAT_ERR_RATE_LIMITED && rt->sessions != NULL && rt->via == NULL
+	   && !chat_sessions__may_say(rt->sessions, rt->client_id, chat_clock__mono_ms(),
+				      RATE_LIMITED_QUIET_MS)) {
+		return err->code;
+	}
+	json = chat_error_json__build(err, ctx ? ctx : &none, &len);
 	chat_reply__send(rt, json, len);
 	free(json);
 	return err->code;

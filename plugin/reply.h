@@ -5,6 +5,12 @@
  * Response Topic gets its answer there, with its Correlation Data; any other client gets it on
  * chat/_reply/<clientid>. Either way it is a directed publish, delivered to that client whether or not
  * it subscribed, and never to anyone else.
+ *
+ * Answers are bounded for a client that does not take them (see docs/security.md): they go at QoS 0,
+ * only to a client that is connected now (never parked in a session's queue, where a later connection
+ * could pick them up), not while its socket shows it has stopped reading, and at most one
+ * `rate_limited` error per second. Each is safe to lose: a client asks again, or retries its send with
+ * the same client_msg_id.
  */
 #ifndef CHAT_REPLY_H
 #define CHAT_REPLY_H
@@ -19,6 +25,7 @@
 #include "event_json.h"
 
 struct chat_edge_route;
+struct chat_sessions;
 
 struct chat_reply_to {
 	const char *client_id; /* borrowed from the broker for the duration of the callback */
@@ -27,6 +34,7 @@ struct chat_reply_to {
 	uint16_t correlation_len;
 	bool requested;                    /* the client set a Response Topic: it waits for an answer */
 	const struct chat_edge_route *via; /* a client of an edge: answers go through it (edge_link.c) */
+	struct chat_sessions *sessions;    /* who is connected; NULL: send without asking (a bridge) */
 };
 
 /* Sets rt up for client_id. response_topic (may be NULL or invalid, then chat/_reply/<client_id> is
@@ -37,6 +45,11 @@ int chat_reply_to__init(struct chat_reply_to *rt, const char *client_id, const c
 
 /* Releases what chat_reply_to__init allocated. */
 void chat_reply_to__clear(struct chat_reply_to *rt);
+
+/* Sends payload[0..len) on topic to the connected client client_id, unless it is not connected or
+ * has stopped reading (then it is dropped, and logged). sessions NULL: no such check. */
+void chat_reply__deliver(struct chat_sessions *sessions, const char *client_id, const char *topic,
+			 const char *payload, size_t len, const void *correlation, uint16_t correlation_len);
 
 /* Sends json[0..len) to rt. */
 void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len);

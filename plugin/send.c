@@ -1,7 +1,8 @@
 /*
  * send.c - the send path.
  *
- *   rate limit -> parse and validate (send_request.c) -> channel exists -> sender is a member
+ *   rate limit -> parse and validate (send_request.c) -> channel exists (for a non-member, a private
+ *   one does not: index.h, chat_index__lookup_visible) -> sender is a member
  *   -> retry? answer with the original ack -> referenced message is valid -> append with seq head+1
  *   to the open batch -> (batch.c, at the tick) commit, then the stored event for subscribers, then
  *   the ack
@@ -215,10 +216,9 @@ enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct
 	rc = chat_send_request__parse(payload, len, (size_t)plugin->config.max_body, &req, &err);
 	ctx.client_msg_id = req.client_msg_id;
 	if(rc == CHAT_ERR_OK) {
-		rc = chat_index__lookup(&plugin->index, channel, channel_len, &ch, &err);
-	}
-	if(rc == CHAT_ERR_OK) {
-		rc = chat_index__require_member(ch, who->user, NULL, &err);
+		/* a private channel the sender is not in is answered as one that does not exist */
+		rc = chat_index__lookup_member(&plugin->index, channel, channel_len, who->user, &ch, NULL,
+					       &err);
 	}
 	if(rc == CHAT_ERR_OK) {
 		rc = serve(plugin, who, rt, ch, &req, &err);

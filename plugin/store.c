@@ -41,8 +41,11 @@ enum statement {
 	S_ADVANCE_DELIVERED_CURSOR,
 	S_DELETE_READ_CURSORS,
 	S_DELETE_DELIVERED_CURSORS,
+	S_PUT_CLIENT_ID,
+	S_DELETE_CLIENT_ID,
 	S_MSG_NO_AT,
 	S_AUTHOR_MSG_NO_AT,
+	S_INSERT_USER,
 	S_COUNT
 };
 
@@ -81,6 +84,10 @@ static const char *const statement_sql[S_COUNT] = {
 				       " WHERE excluded.seq > delivered_cursors.seq",
 	[S_DELETE_READ_CURSORS] = "DELETE FROM read_cursors WHERE channel_id = ? AND user = ?",
 	[S_DELETE_DELIVERED_CURSORS] = "DELETE FROM delivered_cursors WHERE channel_id = ? AND user = ?",
+	[S_PUT_CLIENT_ID] = "INSERT INTO client_ids (client_id, user, last_seen) VALUES (?, ?, ?)"
+			    " ON CONFLICT (client_id) DO UPDATE SET user = excluded.user,"
+			    " last_seen = excluded.last_seen",
+	[S_DELETE_CLIENT_ID] = "DELETE FROM client_ids WHERE client_id = ?",
 	[S_MSG_NO_AT] =
 		"SELECT msg_no FROM events WHERE channel_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
 	/* Without statistics the planner walks the primary key back from seq instead, row by row until
@@ -88,6 +95,8 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_AUTHOR_MSG_NO_AT] =
 		"SELECT author_msg_no FROM events INDEXED BY events_by_author WHERE channel_id = ?"
 		" AND author = ? AND type = 'message' AND seq <= ? ORDER BY seq DESC LIMIT 1",
+	/* A name already there keeps its first_seen and provisioned flag. */
+	[S_INSERT_USER] = "INSERT INTO users (name, first_seen) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
 };
 
 struct chat_store {
@@ -598,6 +607,25 @@ static int load_cursors(struct chat_store *store, struct chat_index *idx, char *
 }
 
 
+int chat_store__load_users(struct chat_store *store, bool (*cb)(const char *name, void *ctx), void *ctx,
+			   char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(store->db, "SELECT name FROM users", -1, &stmt, NULL);
+
+	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		rc = cb((const char *)sqlite3_column_text(stmt, 0), ctx) ? SQLITE_OK : SQLITE_NOMEM;
+	}
+	sqlite3_finalize(stmt);
+	if(rc != SQLITE_DONE) {
+		snprintf(err, err_len, "cannot load users: %s",
+			 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return 0;
+}
+
+
 int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len)
 {
 	if(load_channels(store, idx, err, err_len) != 0 || load_members(store, idx, err, err_len) != 0
@@ -734,6 +762,47 @@ enum chat_err chat_store__advance_delivered_cursor(struct chat_store *store, int
 }
 
 
+int chat_store__load_client_ids(struct chat_store *store,
+				int (*cb)(void *ctx, const char *client_id, const char *user), void *ctx,
+				char *err, size_t err_len)
+{
+	sqlite3_stmt *stmt = NULL;
+	int rc = sqlite3_prepare_v2(store->db, "SELECT client_id, user FROM client_ids", -1, &stmt, NULL);
+	const char *id, *user;
+
+	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+		id = (const char *)sqlite3_column_text(stmt, 0);
+		user = (const char *)sqlite3_column_text(stmt, 1);
+		rc = id != NULL && user != NULL && cb(ctx, id, user) == 0 ? SQLITE_OK : SQLITE_NOMEM;
+	}
+	sqlite3_finalize(stmt);
+	if(rc != SQLITE_DONE) {
+		snprintf(err, err_len, "cannot load client ids: %s",
+			 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(store->db));
+		return -1;
+	}
+	return 0;
+}
+
+
+enum chat_err chat_store__put_client_id(struct chat_store *store, const char *client_id, const char *user,
+					int64_t ts, struct chat_error *err)
+{
+	sqlite3_stmt *stmt;
+
+	if(user == NULL) {
+		stmt = stmt_get(store, S_DELETE_CLIENT_ID);
+		bind_text(stmt, 1, client_id);
+		return step_done(store, stmt, err, "releasing a client id");
+	}
+	stmt = stmt_get(store, S_PUT_CLIENT_ID);
+	bind_text(stmt, 1, client_id);
+	bind_text(stmt, 2, user);
+	sqlite3_bind_int64(stmt, 3, ts);
+	return step_done(store, stmt, err, "binding a client id");
+}
+
+
 enum chat_err chat_store__delete_cursors(struct chat_store *store, int64_t channel, const char *user,
 					 struct chat_error *err)
 {
@@ -748,6 +817,17 @@ enum chat_err chat_store__delete_cursors(struct chat_store *store, int64_t chann
 	sqlite3_bind_int64(stmt, 1, channel);
 	bind_text(stmt, 2, user);
 	return step_done(store, stmt, err, "forgetting cursors");
+}
+
+
+enum chat_err chat_store__insert_user(struct chat_store *store, const char *name, int64_t first_seen,
+				      struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_INSERT_USER);
+
+	bind_text(stmt, 1, name);
+	sqlite3_bind_int64(stmt, 2, first_seen);
+	return step_done(store, stmt, err, "recording a user");
 }
 
 

@@ -2,10 +2,10 @@
  * store.h - the durable side of mqchat: one SQLite database in WAL mode.
  *
  * The store holds channels, members and every channel's event log; it is the source of truth, and the
- * in-memory index (index.h) is rebuilt from it at start. Writes happen inside a transaction opened with
- * chat_store__begin and end with chat_store__commit, which returns only once the commit is as durable
- * as the configured synchronous level promises (see README, "Durability"). A failed write leaves the
- * database as it was before the transaction.
+ * in-memory index (index.h) is rebuilt from it at start, as is the directory of users (users.h). Writes
+ * happen inside a transaction opened with chat_store__begin and end with chat_store__commit, which returns
+ * only once the commit is as durable as the configured synchronous level promises (see README, "Durability").
+ * A failed write leaves the database as it was before the transaction.
  *
  * Every function that can fail returns CHAT_ERR_OK or CHAT_ERR_UNAVAILABLE with SQLite's message in
  * err, so a send that could not be stored is refused as `unavailable` and may be retried.
@@ -56,8 +56,27 @@ void chat_store__close(struct chat_store *store);
 /* The schema version this build creates: the number of migrations. */
 int chat_store__schema_version(void);
 
+/* Calls cb(ctx, client_id, user) for every stored client-id binding (sessions.h); cb returns 0, or -1
+ * when out of memory. Returns 0, or -1 with a message in err. */
+int chat_store__load_client_ids(struct chat_store *store,
+				int (*cb)(void *ctx, const char *client_id, const char *user), void *ctx,
+				char *err, size_t err_len);
+
+/* Binds client_id to user (a persistent session's), or, with user NULL, deletes its binding. */
+enum chat_err chat_store__put_client_id(struct chat_store *store, const char *client_id, const char *user,
+					int64_t ts, struct chat_error *err);
+
 /* Fills idx with every channel, member, head and last message. Returns 0, or -1 with a message. */
 int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err, size_t err_len);
+
+/* Calls cb with every name of the users table (the user directory, users.h); cb returns false to stop
+ * when out of memory. Returns 0, or -1 with a message in err. */
+int chat_store__load_users(struct chat_store *store, bool (*cb)(const char *name, void *ctx), void *ctx,
+			   char *err, size_t err_len);
+
+/* Records user name, first seen at first_seen (ms since the epoch); a no-op for a name already there. */
+enum chat_err chat_store__insert_user(struct chat_store *store, const char *name, int64_t first_seen,
+				      struct chat_error *err);
 
 /* Transactions. begin takes the write lock (waiting up to the busy timeout); commit makes everything
  * since begin durable, or rolls it back and fails; rollback abandons it. */

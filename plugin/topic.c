@@ -3,6 +3,7 @@
  *
  * Topics served (see docs/protocol.md):
  *   chat/<ch>  chat/<ch>/{typing,presence,read,delivered,sync}  chat/_api  chat/_reply/<clientid>
+ * and the bare topic `chat`, which serves nothing but is mqchat's (chat/# matches it).
  * Channel ids starting with '_' are reserved for the plugin's own topics. In a filter, a wildcard in
  * the channel level makes it WIDE (its deliveries are checked one by one); a wildcard below a named
  * channel keeps it scoped to that channel.
@@ -78,6 +79,12 @@ void chat_topic__parse(const char *topic, struct chat_topic *out)
 	size_t len;
 
 	memset(out, 0, sizeof(*out));
+	if(strcmp(topic, "chat") == 0) {
+		/* The bare parent is mqchat's too: "chat/#" matches it, so a publish there would reach
+		 * every subscriber of chat/# without passing the plugin. */
+		out->kind = CHAT_TOPIC_INVALID;
+		return;
+	}
 	if(strncmp(topic, CHAT_TOPIC_PREFIX, CHAT_TOPIC_PREFIX_LEN) != 0) {
 		out->kind = CHAT_TOPIC_OTHER;
 		return;

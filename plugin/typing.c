@@ -151,8 +151,8 @@ enum chat_err chat_typing__serve_or_reply(struct chat_plugin *plugin, const stru
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
 	if(parse(payload, len, &typing, &err) != CHAT_ERR_OK
-	   || chat_index__lookup(&plugin->index, channel, channel_len, &ch, &err) != CHAT_ERR_OK
-	   || chat_index__require_member(ch, who->user, NULL, &err) != CHAT_ERR_OK) {
+	   || chat_index__lookup_member(&plugin->index, channel, channel_len, who->user, &ch, NULL, &err)
+		      != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(typing) {

@@ -6,7 +6,8 @@
 #      Chromium among them; then the reliability checker's summaries;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
 #   3. valgrind (memcheck) around the broker for a subset: the worked example, the API, retries, the
-#      README tour, the real-time layer, the ACL matrix and the gateway tier (core and edges all under
+#      README tour, the real-time layer, the ACL matrix, the attacks of docs/security.md and the
+#      gateway tier (core and edges all under
 #      valgrind; tests/valgrind.supp lists what Mosquitto itself leaks or trips);
 #   4. a few seconds of libFuzzer per parser (tests/fuzz; MQCHAT_FUZZ_SECONDS, default 5).
 # Any failure fails the script. MQCHAT_QUICK=1 runs only pass 1.
@@ -37,7 +38,7 @@ ctest --test-dir build-asan -j"$jobs" --output-on-failure
 
 echo "== pass 3: valgrind around the broker"
 MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
-TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway)$'
+TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway|attacks|abuse_limits)$'
 
 # -- reliability (docs/reliability.md): the ACL matrix under valgrind too (12 s); pass 4, a short
 # libFuzzer run of every parser --
@@ -47,7 +48,7 @@ TH_TIMEOUT_S=300 ctest --test-dir build --output-on-failure -R '^test_acl_matrix
 echo "== pass 4: fuzzing the parsers (${MQCHAT_FUZZ_SECONDS:-5} s per target)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_FUZZ=ON -DMQCHAT_TESTS=OFF \
   -DMQCHAT_BENCH=OFF -DMQCHAT_WEB=OFF >/dev/null
-targets=(fuzz_send_request fuzz_topic fuzz_utf8 fuzz_requests fuzz_config)
+targets=(fuzz_send_request fuzz_topic fuzz_utf8 fuzz_requests fuzz_config fuzz_sessions)
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 for t in "${targets[@]}"; do
   work=$(mktemp -d)

@@ -165,11 +165,17 @@ struct th_broker {
 struct th_raw_options {
 	int keepalive_s;
 	bool clean_session;
-	const char *will_topic; /* NULL: no will; otherwise a will "gone" on this topic */
+	const char *will_topic;   /* NULL: no will; otherwise a will on this topic */
+	const char *will_payload; /* NULL: "gone" */
+	int will_qos;
+	bool will_retain;
+	int protocol;           /* 4 (MQTT 3.1.1, also when 0) or 5 */
+	unsigned will_delay_s;  /* MQTT 5: Will Delay Interval (0: none) */
+	unsigned session_expiry_s; /* MQTT 5: Session Expiry Interval (0: none) */
 };
 
-/* Connects to b as user (password "<user>-pw") and client_id, waits for a CONNACK that accepts it and
- * returns the socket (the caller closes it). Fails the test otherwise. */
+/* Connects to b as user (password "<user>-pw"; NULL: anonymous) and client_id, waits for a CONNACK
+ * that accepts it and returns the socket (the caller closes it). Fails the test otherwise. */
 int th_raw_connect(const struct th_broker *b, const char *user, const char *client_id,
 		   const struct th_raw_options *opt);
 
@@ -186,6 +192,23 @@ int th_raw_subscribe(int fd, const char *filter, int qos);
 
 /* Sends a QoS 0 PUBLISH of payload on topic over a raw connection. */
 void th_raw_publish(int fd, const char *topic, const char *payload);
+
+/* Sends a PUBLISH with every header bit chosen: qos, packet id mid (qos > 0), dup and retain, for
+ * protocol 4 or 5 (an empty property list). */
+void th_raw_publish_full(int fd, int protocol, const char *topic, const char *payload, int qos, int mid,
+			 bool dup, bool retain);
+
+/* Sends a PUBREL for mid (QoS 2, second half), for protocol 4 or 5. */
+void th_raw_pubrel(int fd, int mid);
+
+/* Reads one packet within timeout_ms: returns its first byte (type and flags) and puts its body in
+ * body (at most cap bytes; the rest is read and dropped), its length in *len. -1 on timeout or a
+ * closed connection. */
+int th_raw_read_packet(int fd, unsigned char *body, size_t cap, size_t *len, int timeout_ms);
+
+/* Reads packets until one whose type (high nibble) is type arrives within timeout_ms; returns its
+ * first byte as th_raw_read_packet does, or -1. Packets of other types are dropped. */
+int th_raw_expect_packet(int fd, int type, unsigned char *body, size_t cap, size_t *len, int timeout_ms);
 
 /* A line for the extra config of a broker without the password file (no authentication source). */
 #define TH_NO_PASSWORD_FILE "# th: no password_file"

@@ -37,6 +37,23 @@ static cJSON *vrequest(struct th_client *c, const char *topic, const char *fmt, 
 }
 
 
+void tc_sign_in(struct th_broker *b, ...)
+{
+	char client_id[300];
+	const char *user;
+	va_list ap;
+
+	va_start(ap, b);
+	while((user = va_arg(ap, const char *)) != NULL) {
+		/* The plugin records a user at the end of the loop iteration that accepted its CONNECT,
+		 * before it reads anything that was sent after the CONNACK. */
+		snprintf(client_id, sizeof(client_id), "%s-signs-in", user);
+		th_disconnect(th_connect(b, user, client_id, 4, true));
+	}
+	va_end(ap);
+}
+
+
 cJSON *tc_request(struct th_client *c, const char *topic, const char *fmt, ...)
 {
 	va_list ap;
@@ -200,6 +217,10 @@ void tc_worked_example(struct th_broker *ada_at, struct th_broker *bo_at, struct
 	ada = th_connect(ada_at, "ada", "ada-laptop", 5, true);
 	bo = th_connect(bo_at, "bo", "bo-phone", 5, true);
 	cy = th_connect(cy_at, "cy", "cy-tablet", 4, true);
+	/* Bo and Cy are users once the broker holding the log has seen them connect; on an edge, a
+	 * request of theirs, which follows the edge's report of the connection, proves it has */
+	tc_api_ok(bo, "{\"op\":\"channels\"}");
+	tc_api_ok(cy, "{\"op\":\"channels\"}");
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	/* on another broker, a member's subscription is granted once that broker has the membership; on
 	 * the creator's own it is granted at once */

@@ -52,6 +52,11 @@ cJSON *tc_expect_event(struct th_client *c, const char *channel, bool skip_joins
  * byte for byte what Bo got. */
 void tc_worked_example(struct th_broker *ada_at, struct th_broker *bo_at, struct th_broker *cy_at);
 
+/* Each user named (a NULL-terminated list) signs in to b once: connects, then leaves. The broker then
+ * knows it as a user (docs/protocol.md, "Users"), so that it may be named as a member: create, invite
+ * and dm refuse anyone who never connected with no_such_user. Use it on the core of a gateway. */
+void tc_sign_in(struct th_broker *b, ...) __attribute__((sentinel));
+
 /* The reply topic of c: chat/_reply/<clientid> (static buffer). */
 const char *tc_reply_topic(const struct th_client *c);
 

@@ -108,7 +108,11 @@ static void test_non_members_cannot_send_or_catch_up(void)
 			"dee is not a member of #general");
 	tc_expect_error(tc_request(f.dee, "chat/general/sync", "{\"since\":0}"), "not_member",
 			"dee is not a member of #general");
-	tc_expect_error(tc_request(f.bo, "chat/ops/sync", "{}"), "not_member", "bo is not a member of #ops");
+	/* a private channel is, to a non-member, one that does not exist: the same answer as #nowhere */
+	tc_expect_error(tc_request(f.bo, "chat/ops/sync", "{}"), "no_such_channel",
+			"there is no channel #ops");
+	tc_expect_error(tc_request(f.bo, "chat/nowhere/sync", "{}"), "no_such_channel",
+			"there is no channel #nowhere");
 	page = tc_sync(f.bo, "general", 0, 0);
 	TH_EQ_INT(th_json_int(page, "head"), 2); /* nothing stored */
 	cJSON_Delete(page);

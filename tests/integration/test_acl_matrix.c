@@ -8,10 +8,14 @@
  * The channel is #priv (private): ada owns it, bo and eve are members, cy was a member and was
  * removed, dee never was. Roles: owner (ada), device (another connection of ada), member (bo),
  * removed (cy), nonmember (dee), anonymous (no username).
+ *
+ * Wills and takeovers too: no role's will is published on any topic mqchat owns, and no role but
+ * the holder's own user may connect with a client id another user holds.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "th_chat.h"
 
@@ -151,6 +155,7 @@ static struct th_client *connect_role(struct th_broker *b, enum role r, const ch
 static void setup(struct th_broker *b, struct th_client **gen)
 {
 	th_broker_start(b, "plugin_opt_request_rate 0\nplugin_opt_typing_rate 0");
+	tc_sign_in(b, "bo", "cy", "dee", "eve", NULL);
 	*gen = th_connect(b, "ada", "ada-gen", 5, true);
 	tc_api_ok(*gen,
 		  "{\"op\":\"create\",\"channel\":\"priv\",\"visibility\":\"private\",\"members\":[\"bo\","
@@ -286,7 +291,7 @@ static void test_subscribe_and_deliver(void)
  * says (MQTT 5 PUBACK, then the reply topic's answer), and a member's watcher receives exactly what
  * was accepted. */
 enum pub_rule {
-	P_MEMBERS, /* accepted from members; not_member for other users */
+	P_MEMBERS, /* accepted from members; for other users #priv does not exist: no_such_channel */
 	P_NOBODY,  /* refused to everyone with `code` */
 };
 
@@ -297,12 +302,12 @@ static const struct {
 	bool reply_on_ok; /* an accepted publish is answered on the reply topic */
 	bool delivered;   /* an accepted publish reaches the watcher */
 } pubs[] = {
-	{"chat/priv", "{\"client_msg_id\":\"ID\",\"body\":\"x\"}", P_MEMBERS, "not_member", true, true},
-	{"chat/priv/typing", "{\"typing\":true}", P_MEMBERS, "not_member", false, true},
-	{"chat/priv/read", "{\"seq\":SEQ}", P_MEMBERS, "not_member", false, true},
-	{"chat/priv/delivered", "{\"seq\":SEQ}", P_MEMBERS, "not_member", false, true},
-	{"chat/priv/sync", "{\"since\":0}", P_MEMBERS, "not_member", true, false},
-	{"chat/_api", "{\"op\":\"members\",\"channel\":\"priv\"}", P_MEMBERS, "not_member", true, false},
+	{"chat/priv", "{\"client_msg_id\":\"ID\",\"body\":\"x\"}", P_MEMBERS, "no_such_channel", true, true},
+	{"chat/priv/typing", "{\"typing\":true}", P_MEMBERS, "no_such_channel", false, true},
+	{"chat/priv/read", "{\"seq\":SEQ}", P_MEMBERS, "no_such_channel", false, true},
+	{"chat/priv/delivered", "{\"seq\":SEQ}", P_MEMBERS, "no_such_channel", false, true},
+	{"chat/priv/sync", "{\"since\":0}", P_MEMBERS, "no_such_channel", true, false},
+	{"chat/_api", "{\"op\":\"members\",\"channel\":\"priv\"}", P_MEMBERS, "no_such_channel", true, false},
 	{"chat/priv/presence", "{\"online\":true}", P_NOBODY, "bad_topic", false, false},
 	{"chat/_reply/ada-gen", "{\"ok\":true}", P_NOBODY, "bad_topic", false, false},
 	{"chat/_reply/SELF", "{\"ok\":true}", P_NOBODY, "bad_topic", false, false},
@@ -473,4 +478,90 @@ static void test_publish(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_subscribe_and_deliver), TH_TEST(test_publish))
+/* Every role leaves a retained will, shaped like the next event, on every topic mqchat owns: none is
+ * published (the watcher, a member on chat/#, gets none, live or retained); then every role tries
+ * bo's client id while bo holds it: only bo's own user may. */
+static void test_wills_and_takeovers(void)
+{
+	static const char *const will_topics[] = {"chat/priv",	       "chat/priv/typing", "chat/priv/read",
+						  "chat/priv/delivered", "chat/priv/presence", "chat/_api",
+						  "chat/_reply/bo-held", "chat/priv/sync",	"chat"};
+	struct th_broker b;
+	struct th_client *gen, *watcher, *held, *late, *taker;
+	int wrong = 0;
+	struct th_msg *m;
+
+	setup(&b, &gen);
+	watcher = th_connect(&b, "eve", "eve-watch", 5, true);
+	TH_EQ_INT(th_subscribe(watcher, "chat/#", 1), 1);
+	TH_EQ_INT(th_subscribe(watcher, "zz/barrier", 1), 1);
+	held = th_connect(&b, "bo", "bo-held", 5, false);
+	for(int r = 0; r < NROLES; r++) {
+		for(size_t t = 0; t < sizeof(will_topics) / sizeof(will_topics[0]); t++) {
+			char id[48], line[128];
+			int fd;
+
+			snprintf(id, sizeof(id), "%s-will-%zu", role_name[r], t);
+			fd = th_raw_connect(&b, role_user[r], id,
+					    &(struct th_raw_options){
+						    .keepalive_s = 60, .clean_session = true, .will_topic = will_topics[t],
+						    .will_payload = "{\"channel\":\"priv\",\"seq\":9,\"type\":\"message\","
+								    "\"from\":\"ada\",\"body\":\"forged\"}",
+						    .will_qos = 1, .will_retain = true});
+			close(fd);
+			snprintf(line, sizeof(line), "refused the will of %s (%s) on %s", id,
+				 role_user[r] ? role_user[r] : "anonymous", will_topics[t]);
+			th_wait_until(th_broker_log_contains(&b, line), 5000);
+			checks++;
+		}
+	}
+	/* bo himself last: his own takeover ends his session, and frees the id */
+	static const enum role takers[] = {OWNER, DEVICE, REMOVED, NONMEMBER, ANON, MEMBER};
+	for(size_t i = 0; i < sizeof(takers) / sizeof(takers[0]); i++) {
+		enum role r = takers[i];
+		char password[32];
+		int rc;
+		bool may = r == MEMBER;
+
+		snprintf(password, sizeof(password), "%s-pw", role_user[r] ? role_user[r] : "");
+		rc = th_connect_rc(&b, role_user[r], role_user[r] ? password : NULL, "bo-held", 4, &taker);
+		checks++;
+		if(may != (rc == 0)) {
+			th_log("%s connecting with bo's client id: CONNACK %d", role_name[r], rc);
+			wrong++;
+		}
+		if(rc == 0) {
+			th_disconnect(taker);
+			th_disconnect(held);
+			held = NULL;
+		}
+	}
+	/* nothing forged reached the watcher, and nothing was retained for a new subscriber */
+	barrier(gen, &watcher, 1);
+	while((m = th_wait_msg(watcher, "chat/#", 0)) != NULL) {
+		if(strcmp(m->topic, "chat/priv/presence") != 0) { /* bo coming and going is real */
+			th_log("watcher: unexpected %s: %.*s", m->topic, m->len, (char *)m->payload);
+			wrong++;
+		}
+		th_msg_free(m);
+	}
+	late = th_connect(&b, "eve", "eve-late", 5, true);
+	TH_EQ_INT(th_subscribe(late, "chat/#", 1), 1);
+	TH_EQ_INT(th_subscribe(late, "zz/barrier", 1), 1);
+	barrier(gen, &late, 1);
+	while((m = th_wait_msg(late, "chat/#", 0)) != NULL) {
+		th_log("late subscriber: retained %s: %.*s", m->topic, m->len, (char *)m->payload);
+		wrong++;
+		th_msg_free(m);
+	}
+	th_log("wills and takeovers: %lld outcomes checked, %d wrong", checks, wrong);
+	TH_EQ_INT(wrong, 0);
+	th_disconnect(late);
+	th_disconnect(held);
+	th_disconnect(watcher);
+	th_disconnect(gen);
+	th_broker_stop(&b);
+}
+
+
+TH_TEST_LIST(TH_TEST(test_subscribe_and_deliver), TH_TEST(test_publish), TH_TEST(test_wills_and_takeovers))

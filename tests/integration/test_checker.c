@@ -683,6 +683,7 @@ static void run_checker(const char *name, const char *synchronous, bool power_lo
 	if(power_loss) {
 		TH_CHECK(th_broker_log_contains(&b, "faultvfs: registered"));
 	}
+	tc_sign_in(&b, "bo", "cy", "dee", "eve", "mallory", NULL);
 	ada = th_connect(&b, "ada", "ada-admin", 5, true);
 	for(int ch = 0; ch < NCH; ch++) {
 		tc_api_ok(ada,

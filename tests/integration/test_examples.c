@@ -68,6 +68,10 @@ static void test_readme_tour(void)
 	th_broker_start(&b, "");
 	bo_listener = th_connect(&b, "bo", "bo-terminal", 4, true);
 
+	expect_in(
+		tour(&b, 0,
+		     "mosquitto_rr $P -u cy -P cy-pw -t chat/_api -e replies/cy -m '{\"op\":\"channels\"}'"),
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"channels\",\"channels\":[]}");
 	expect_in(tour(&b, 0,
 		       "mosquitto_rr $P -u ada -P ada-pw -t chat/_api -e replies/ada "
 		       "-m "

@@ -208,6 +208,7 @@ static void test_slow_consumer_is_bounded(void)
 	TH_CHECK(payload != NULL);
 	th_broker_start(&b,
 			"plugin_opt_send_rate 0\nplugin_opt_synchronous normal\nmax_queued_messages 1000");
+	tc_sign_in(&b, "dee", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	bo = th_connect(&b, "bo", "bo-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"dee\"]}");
@@ -328,6 +329,7 @@ static void test_reconnect_storm(void)
 	fds = calloc((size_t)n, sizeof(*fds));
 	TH_CHECK(fds != NULL);
 	th_broker_start(&b, "max_connections -1");
+	tc_sign_in(&b, "eve", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	obs = th_connect(&b, "bo", "bo-obs", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"eve\"]}");

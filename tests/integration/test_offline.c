@@ -74,6 +74,7 @@ static void queued_while_briefly_offline(int protocol)
 	char cmid[16], body[32];
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	bo = th_connect(&b, "bo", "bo-phone", protocol, false);
@@ -123,6 +124,7 @@ static void test_restart_loses_the_queue_not_the_events(void)
 	char *epoch;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	bo = th_connect(&b, "bo", "bo-phone", 5, false);
@@ -248,6 +250,7 @@ static void test_queue_overflow_is_closed_by_catch_up(void)
 	int queued = 0;
 
 	th_broker_start(&b, "max_queued_messages 5\n");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	bo = th_connect(&b, "bo", "bo-phone", 5, false);

@@ -304,6 +304,7 @@ static void test_presence_follows_first_and_last_device(void)
 	struct th_client *ada, *bo1, *bo2, *cy;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", "cy", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
@@ -356,6 +357,7 @@ static void test_presence_in_every_channel_of_the_user(void)
 	const char *dm_ch;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"random\",\"members\":[\"bo\"]}");
@@ -388,6 +390,7 @@ static void test_session_takeover_does_not_flap(void)
 	struct th_client *ada, *bo, *bo_again, *bo_third, *cy;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", "cy", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
@@ -437,6 +440,7 @@ static void test_keepalive_timeout_goes_offline(void)
 	int fd;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
@@ -475,6 +479,7 @@ static void test_will_does_not_bring_the_user_back(void)
 	int fd;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", "cy", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
@@ -508,6 +513,7 @@ static void test_refused_login_is_never_online(void)
 	struct th_client *ada, *bo, *cy, *refused = NULL;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", "cy", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
@@ -593,6 +599,7 @@ static void test_presence_only_in_small_channels(void)
 	int seen[2] = {0, 0};
 
 	th_broker_start(&b, "plugin_opt_presence_max_members 2\n");
+	tc_sign_in(&b, "bo", "cy", "eve", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"big\",\"members\":[\"bo\",\"cy\"]}");
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"pair\",\"members\":[\"bo\"]}");
@@ -639,6 +646,7 @@ static void test_direct_channels_always_have_presence(void)
 	int seen[2] = {0, 0};
 
 	th_broker_start(&b, "plugin_opt_presence_max_members 1\n");
+	tc_sign_in(&b, "bo", "eve", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"pair\",\"members\":[\"bo\"]}");
 	dm_bo = tc_api(ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
@@ -670,6 +678,7 @@ static void test_presence_off(void)
 	cJSON *dm, *ev;
 
 	th_broker_start(&b, "plugin_opt_presence_max_members 0\n");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"pair\",\"members\":[\"bo\"]}");
 	dm = tc_api(ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
@@ -1334,6 +1343,7 @@ static void test_non_members_get_no_signals(void)
 	cJSON *ev;
 
 	th_broker_start(&b, "");
+	tc_sign_in(&b, "bo", NULL);
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	dee = th_connect(&b, "dee", "dee-1", 5, true);
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");

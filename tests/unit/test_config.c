@@ -30,6 +30,14 @@ static void test_defaults(void)
 	TH_EQ_INT(cfg.typing_burst, 3);
 	TH_EQ_INT(cfg.presence_max_members, 200);
 	TH_EQ_INT(cfg.cursor_flush_ms, 1000);
+	TH_EQ_INT(cfg.create_rate, 60);
+	TH_EQ_INT(cfg.create_burst, 50);
+	TH_EQ_INT(cfg.member_rate, 100);
+	TH_EQ_INT(cfg.member_burst, 1000);
+	TH_EQ_INT(cfg.max_memberships, 1000);
+	TH_EQ_INT(cfg.presence_rate, 60);
+	TH_EQ_INT(cfg.presence_burst, 5);
+	TH_EQ_INT(cfg.presence_max_channels, 100);
 	chat_config__clear(&cfg);
 }
 
@@ -72,10 +80,12 @@ static void test_bad_values(void)
 	expect_failure("max_body", "99999999999999999999",
 		       "plugin_opt_max_body: '99999999999999999999' is not an integer from 1 to 1048576");
 	expect_failure("synchronous", "extra", "plugin_opt_synchronous: 'extra' is not one of normal full");
-	expect_failure("acl_fallback", "ALLOW", "plugin_opt_acl_fallback: 'ALLOW' is not one of allow defer");
+	expect_failure("acl_fallback", "ALLOW", "plugin_opt_acl_fallback: 'ALLOW' is not one of allow defer chat_only");
 	expect_failure("auth_fallback", "yes", "plugin_opt_auth_fallback: 'yes' is not one of defer allow");
 	expect_failure("typing_timeout_ms", "100",
 		       "plugin_opt_typing_timeout_ms: '100' is not an integer from 500 to 60000");
+	expect_failure("presence_max_channels", "0",
+		       "plugin_opt_presence_max_channels: '0' is not an integer from 1 to 1000000");
 	expect_failure("bogus", "1", "plugin_opt_bogus: unknown option (value '1')");
 	expect_failure("database", "other", "plugin_opt_database: given twice (second value 'other')");
 	expect_failure("catchup_limit", "5000",

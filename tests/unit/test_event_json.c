@@ -124,14 +124,39 @@ static void test_ack_and_error(void)
 		    "{\"ok\":false,\"kind\":\"error\",\"code\":\"rate_limited\","
 		    "\"message\":\"ada is sending messages too fast; slow down\",\"retry_after_ms\":48,"
 		    "\"channel\":\"ops\",\"client_msg_id\":\"c-1\"}");
+	/* a quota that refills says when too; one that never will (retry_after_ms 0) says nothing */
+	chat_error__set(&err, CHAT_ERR_QUOTA_EXCEEDED,
+			"ada may create 50 channels at once and 60 more per hour: retry later");
+	err.retry_after_ms = 60000;
+	expect_json(chat_error_json__build(&err, &ctx, &len),
+		    "{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\","
+		    "\"message\":\"ada may create 50 channels at once and 60 more per hour: retry later\","
+		    "\"retry_after_ms\":60000,\"channel\":\"ops\",\"client_msg_id\":\"c-1\"}");
+	chat_error__set(&err, CHAT_ERR_QUOTA_EXCEEDED,
+			"bo is already in 1000 channels, the most one user may be in");
+	expect_json(chat_error_json__build(&err, &ctx, &len),
+		    "{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\","
+		    "\"message\":\"bo is already in 1000 channels, the most one user may be in\","
+		    "\"channel\":\"ops\",\"client_msg_id\":\"c-1\"}");
 }
 
 
 static void test_error_table(void)
 {
-	static const char *const expected[] = {"ok",        "bad_request",     "bad_utf8",   "too_large",
-					       "bad_topic", "no_such_channel", "not_member", "forbidden",
-					       "conflict",  "rate_limited",    "unavailable"};
+	static const char *const expected[] = {"ok",
+					       "bad_request",
+					       "bad_utf8",
+					       "too_large",
+					       "bad_topic",
+					       "no_such_channel",
+					       "not_member",
+					       "forbidden",
+					       "conflict",
+					       "rate_limited",
+					       "unavailable",
+					       "no_such_user",
+					       "no_such_media",
+					       "quota_exceeded"};
 	struct chat_error err;
 
 	TH_EQ_INT(CHAT_ERR__COUNT, sizeof(expected) / sizeof(expected[0]));

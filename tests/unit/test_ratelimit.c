@@ -1,6 +1,6 @@
 /*
  * test_ratelimit.c - token buckets: burst, refill, independence of keys, the retry hint, pruning,
- * disabled limiter.
+ * disabled limiter; quotas' buckets: periods other than a second, several tokens at once or none.
  */
 #include "ratelimit.h"
 #include "th.h"
@@ -72,6 +72,28 @@ static void test_disabled(void)
 }
 
 
+/* A quota's bucket: 60 per hour (one a minute), bursts of 5; a request of n tokens takes all or none. */
+static void test_period_and_several_tokens(void)
+{
+	struct chat_ratelimit *rl = chat_ratelimit__new_per(60, 3600000, 5);
+
+	TH_CHECK(chat_ratelimit__enabled(rl));
+	TH_EQ_INT(chat_ratelimit__wait_n_ms(rl, "ada", 6, 0), -1); /* more than the burst: never */
+	TH_EQ_INT(chat_ratelimit__wait_n_ms(rl, "ada", 5, 0), 0);
+	TH_CHECK(chat_ratelimit__take(rl, "ada", 4, 0));
+	TH_CHECK(!chat_ratelimit__take(rl, "ada", 2, 0)); /* one left: two are refused whole... */
+	TH_CHECK(chat_ratelimit__take(rl, "ada", 1, 0));  /* ...and the one is still there */
+	TH_EQ_INT(chat_ratelimit__wait_n_ms(rl, "ada", 2, 0), 120001);
+	TH_CHECK(!chat_ratelimit__allow(rl, "ada", 59999));
+	TH_CHECK(chat_ratelimit__allow(rl, "ada", 60000)); /* a minute later, one more */
+	chat_ratelimit__free(rl);
+	rl = chat_ratelimit__new_per(0, 60000, 1); /* count 0: no limit */
+	TH_CHECK(!chat_ratelimit__enabled(rl));
+	TH_CHECK(chat_ratelimit__take(rl, "ada", 1000, 0));
+	chat_ratelimit__free(rl);
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
@@ -79,6 +101,7 @@ int main(int argc, char **argv)
 		{"retry_hint", test_retry_hint},
 		{"prune", test_prune},
 		{"disabled", test_disabled},
+		{"period_and_several_tokens", test_period_and_several_tokens},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));

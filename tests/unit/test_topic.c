@@ -44,7 +44,7 @@ static void test_topic_names(void)
 		{"chat/_reply/ada-laptop", CHAT_TOPIC_REPLY, NULL},
 		{"chat/_reply/a/b", CHAT_TOPIC_REPLY, NULL},
 		{"other/topic", CHAT_TOPIC_OTHER, NULL},
-		{"chat", CHAT_TOPIC_OTHER, NULL},
+		{"chat", CHAT_TOPIC_INVALID, NULL}, /* mqchat's: chat/# matches it */
 		{"chatter/x", CHAT_TOPIC_OTHER, NULL},
 		{"chat/", CHAT_TOPIC_INVALID, NULL},
 		{"chat/_", CHAT_TOPIC_INVALID, NULL},

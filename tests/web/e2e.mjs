@@ -231,8 +231,9 @@ test('a DM and a private channel; a non-member never sees the private one', asyn
   await bo.waitForSelector('#channel-list button[data-channel=ops] .badge:text-is("1")', { timeout: WAIT_MS });
   await settled(ada);
 
-  // Cy is in neither: nothing of them reaches her page, and joining the private one is refused.
-  await channelDialog(cy, 'ops', 'join', { expectError: 'forbidden' });
+  // Cy is in neither: nothing of them reaches her page, and joining the private one is refused as if
+  // it did not exist (docs/protocol.md, "Private channels"): the answer does not reveal that it does.
+  await channelDialog(cy, 'ops', 'join', { expectError: 'no_such_channel' });
   const seen = await cy.evaluate(() => [...window.mqchat.conn.channelsSeen].sort());
   assert.deepEqual(seen, ['general']);
   assert.equal(await cy.$$eval('button[data-channel=ops]', (l) => l.length), 0);
