@@ -1,73 +1,84 @@
 // chat.js - the client's state and everything it does, without the DOM (ui.js draws it).
 //
-// On every (re)connect: subscribe, fetch the inbox (channels, unread counts), retry unacknowledged
-// sends, and catch each channel up from its cursor. Live events and catch-up pages both go through
-// ChannelLog.offer(), so each event is applied once and in order; a gap in live delivery starts a
-// catch-up. Every change calls onChange(), which ui.js coalesces into one redraw per frame.
+// On every (re)connect: subscribe, fetch the inbox (channels, unread counts), send the outbox again
+// (outbox.js), and catch each channel up from its cursor (sync.js, which also applies live events,
+// each once and in order, and catches up on a gap). Every change calls onChange(), which ui.js
+// coalesces into one redraw per frame.
+//
+// Chat is given what it works with (the connection, the browser's storage, the page's visibility)
+// rather than reaching for globals: app.js passes the real ones, the unit tests fakes.
 
-import { ChannelLog, KEEP_EVENTS } from './channel-log.js';
-import { Connection, newId } from './connection.js';
+import { ChannelLog } from './channel-log.js';
+import { newId } from './connection.js';
+import { Outbox } from './outbox.js';
+import { Sync } from './sync.js';
 import { countUnread } from './timeline.js';
-import { loadState, saveState } from './storage.js';
 
 const TYPING_REFRESH_MS = 3000; // we repeat typing:true this often while typing
 const TYPING_SHOW_MS = 6500;    // and forget someone's typing:true this long after the last one
 const READ_DELAY_MS = 250;
 const SAVE_DELAY_MS = 300;
 const TOAST_MS = 10000;
-// Refusals that say "not now" rather than "no": a send is tried again, up to MAX_ATTEMPTS times.
-// "timeout" is ours: no answer at all (an edge whose core just went away may drop a send).
-const RETRYABLE = new Set(['timeout', 'unavailable', 'rate_limited']);
-const MAX_ATTEMPTS = 8;
 
 export class Chat {
   /**
-   * @param {{url: string, username: string, password: string}} login
+   * @param {object} deps
+   * @param {string} deps.user who signed in
+   * @param {import('./connection.js').Connection} deps.conn not started yet: start() starts it (the
+   *   unit tests give an object with the same methods)
+   * @param {import('./storage.js').ChatStorage} deps.storage what is kept between visits
+   * @param {import('./visibility.js').Visibility} deps.visibility whether the page is on screen
    * @param {() => void} onChange
    */
-  constructor(login, onChange) {
-    this.me = login.username;
+  constructor({ user, conn, storage, visibility }, onChange) {
+    this.me = user;
+    this.conn = conn;
+    this.storage = storage;
+    this.visibility = visibility;
+    this.clientId = conn.clientId; // our device, in typing signals
     this.onChange = onChange;
-    this.saved = loadState(this.me);
+    this.saved = storage.load(this.me);
     this.status = 'connecting';
     this.statusDetail = '';
     this.channels = new Map(); // id -> channel state (see channelState())
     this.presence = new Map(); // user -> online
-    this.outbox = new Map();   // client_msg_id -> {channel, body, state, error, seq}
     this.toasts = [];
     this.open = this.saved.open;
     this.inboxLoaded = false;
     this.inboxPromise = null;
     this.inboxAgain = false;
-    for (const item of this.saved.outbox) {
-      if (item && item.channel && item.body && item.body.client_msg_id) {
-        this.outbox.set(item.body.client_msg_id, { channel: item.channel, body: item.body, state: 'sending' });
-      }
-    }
-    let clientId = sessionStorage.getItem(`mqchat:client:${this.me}`);
-    if (!clientId) {
-      clientId = `web-${this.me}-${newId().slice(0, 8)}`;
-      sessionStorage.setItem(`mqchat:client:${this.me}`, clientId);
-    }
-    this.clientId = clientId;
-    this.conn = new Connection({ ...login, clientId }, {
-      onStatus: (state, detail) => { this.status = state; this.statusDetail = detail || ''; this.changed(); },
-      onOnline: () => this.resume(),
-      onEvent: (topic, msg) => this.onEvent(topic, msg),
+    this.outbox = new Outbox(conn, {
+      onAcked: (item) => this.acked(item),
+      onFailed: (item, err) => this.toast(err),
+      onChange: () => { this.scheduleSave(); this.changed(); },
+    }, this.saved.outbox);
+    this.sync = new Sync(conn, {
+      onApplied: (c, ev) => this.applied(c, ev),
+      onSynced: () => { this.scheduleRead(); this.changed(); },
+      onError: (c, err) => {
+        if (err.code === 'not_member' || err.code === 'no_such_channel') this.refreshInbox();
+        else if (err.code !== 'disconnected') this.toast(err);
+      },
     });
     this.typingSentAt = 0;
     this.saveTimer = null;
     this.readTimer = null;
-    this.onVisibility = () => this.scheduleRead();
-    document.addEventListener('visibilitychange', this.onVisibility);
+    // Coming back to the page reads what arrived meanwhile.
+    this.unwatchVisibility = visibility.onChange(() => this.scheduleRead());
   }
 
-  start() { this.conn.start(); }
+  start() {
+    this.conn.start({
+      onStatus: (state, detail) => { this.status = state; this.statusDetail = detail || ''; this.changed(); },
+      onOnline: () => this.resume(),
+      onEvent: (topic, msg) => this.onEvent(topic, msg),
+    });
+  }
 
   stop() {
-    document.removeEventListener('visibilitychange', this.onVisibility);
+    this.unwatchVisibility();
     clearTimeout(this.readTimer);
-    for (const item of this.outbox.values()) clearTimeout(item.retryTimer);
+    this.outbox.stop();
     this.flushSave();
     this.conn.stop();
   }
@@ -78,10 +89,8 @@ export class Chat {
 
   async resume() {
     const fresh = await this.refreshInbox();
-    for (const item of this.outbox.values()) {
-      if (item.state === 'sending') this.transmit(item);
-    }
-    for (const c of this.channels.values()) if (!fresh.has(c.channel)) this.catchUp(c);
+    this.outbox.resend();
+    for (const c of this.channels.values()) if (!fresh.has(c.channel)) this.sync.catchUp(c);
     for (const c of this.channels.values()) {
       if (c.visibility === 'dm' || c.channel === this.open) this.fetchMembers(c);
     }
@@ -94,7 +103,7 @@ export class Chat {
       channel: info.channel, title: info.title || info.channel, visibility: info.visibility,
       user: info.user || null, epoch: info.epoch, head: info.head || 0, read: info.read || 0,
       serverUnread: info.unread || 0, serverHead: info.head || 0,
-      activity: (info.last && info.last.ts) || 0, log, synced: false, syncing: false, again: false,
+      activity: (info.last && info.last.ts) || 0, log, synced: false,
       readCursors: { ...(this.saved.readCursors[info.channel] || {}) },
       typing: new Map(), members: null,
     };
@@ -149,50 +158,14 @@ export class Chat {
     }
     this.inboxLoaded = true;
     if (!this.open || !this.channels.has(this.open)) this.open = this.sortedChannels()[0]?.channel || null;
-    for (const id of fresh) this.catchUp(this.channels.get(id));
+    for (const id of fresh) this.sync.catchUp(this.channels.get(id));
     this.scheduleSave();
     this.changed();
     return fresh;
   }
 
-  /** Pages from the cursor to the head; a second call while one runs makes it go round again. */
-  async catchUp(c) {
-    if (c.syncing) { c.again = true; return; }
-    c.syncing = true;
-    try {
-      if (c.log.epoch === null) c.log.adoptEpoch(c.epoch, Math.max(0, c.head - KEEP_EVENTS));
-      let more = true;
-      while (more || c.again) {
-        c.again = false;
-        const page = await this.conn.sync(c.channel, c.log.last);
-        if (c.log.adoptEpoch(page.epoch, Math.max(0, page.head - KEEP_EVENTS))) {
-          c.again = true; // another log: start again from its window
-          continue;
-        }
-        for (const ev of page.events) this.apply(c, ev);
-        c.head = Math.max(c.head, page.head);
-        more = page.more;
-      }
-      c.synced = true;
-      this.scheduleRead();
-      this.changed();
-    } catch (err) {
-      if (err.code === 'not_member' || err.code === 'no_such_channel') this.refreshInbox();
-      else if (err.code !== 'disconnected') this.toast(err);
-    } finally {
-      c.syncing = false;
-    }
-  }
-
-  /** One event, live or from a page: applied at most once, in seq order. */
-  apply(c, ev) {
-    const verdict = c.log.offer(ev);
-    if (verdict === 'gap') {
-      this.catchUp(c);
-      return;
-    }
-    if (verdict !== 'applied') return;
-    c.head = Math.max(c.head, ev.seq);
+  /** An event newly applied to c's log (sync.js), live or from a catch-up page. */
+  applied(c, ev) {
     if (ev.type === 'message') c.activity = Math.max(c.activity, ev.ts || 0);
     if (ev.from === this.me && ev.client_msg_id && this.outbox.has(ev.client_msg_id)) {
       this.outbox.delete(ev.client_msg_id);
@@ -235,7 +208,7 @@ export class Chat {
       return;
     }
     switch (parts[2]) {
-      case undefined: this.apply(c, msg); break;
+      case undefined: this.sync.offer(c, msg); break;
       case 'typing': this.onTyping(c, msg); break;
       case 'presence':
         this.presence.set(msg.user, !!msg.online);
@@ -283,65 +256,20 @@ export class Chat {
     const c = this.channels.get(this.open);
     if (!c || !text.trim()) return;
     this.stopTyping();
-    const body = { client_msg_id: newId(), body: text };
-    const item = { channel: c.channel, body, state: 'sending' };
-    this.outbox.set(body.client_msg_id, item);
-    this.scheduleSave();
-    this.changed();
-    this.transmit(item);
+    this.outbox.add(c.channel, { client_msg_id: newId(), body: text });
   }
 
-  /** Sends an outbox item; on a lost connection it stays queued and resume() sends it again. */
-  async transmit(item) {
-    clearTimeout(item.retryTimer);
-    item.retryTimer = null;
-    try {
-      const ack = await this.conn.send(item.channel, item.body);
-      item.state = 'acked';
-      item.seq = ack.seq;
-      item.error = null;
-      const c = this.channels.get(item.channel);
-      if (c && c.log.last >= ack.seq) this.outbox.delete(item.body.client_msg_id);
-      else if (c) this.catchUp(c); // the live copy went missing: fetch it
-    } catch (err) {
-      // A lost connection: resume() sends it again after the reconnect.
-      if (err.code === 'disconnected' || err.code === 'busy') return;
-      if (RETRYABLE.has(err.code) && (item.attempts = (item.attempts || 0) + 1) <= MAX_ATTEMPTS) {
-        // Safe to repeat: the same client_msg_id is stored once. The server may say when.
-        const hint = err.reply && err.reply.retry_after_ms;
-        const delay = typeof hint === 'number' ? hint : Math.min(30000, 1000 * 2 ** (item.attempts - 1));
-        item.error = err; // shown beside "Sending…"
-        item.retryTimer = setTimeout(() => {
-          if (this.outbox.get(item.body.client_msg_id) === item && item.state === 'sending') this.transmit(item);
-        }, delay);
-      } else {
-        item.state = 'failed';
-        item.error = err;
-        this.toast(err);
-      }
-    }
-    this.scheduleSave();
-    this.changed();
+  /** The server stored a send: done once the log has it, else the live copy went missing: fetch it. */
+  acked(item) {
+    const c = this.channels.get(item.channel);
+    if (c && c.log.last >= item.seq) this.outbox.delete(item.body.client_msg_id);
+    else if (c) this.sync.catchUp(c);
   }
 
   /** Sends a failed message again, with its original client_msg_id. */
-  retry(clientMsgId) {
-    const item = this.outbox.get(clientMsgId);
-    if (!item || item.state !== 'failed') return;
-    item.state = 'sending';
-    item.attempts = 0;
-    item.error = null;
-    this.changed();
-    this.transmit(item);
-  }
+  retry(clientMsgId) { this.outbox.retry(clientMsgId); }
 
-  discard(clientMsgId) {
-    const item = this.outbox.get(clientMsgId);
-    if (item) clearTimeout(item.retryTimer);
-    this.outbox.delete(clientMsgId);
-    this.scheduleSave();
-    this.changed();
-  }
+  discard(clientMsgId) { this.outbox.discard(clientMsgId); }
 
   /** Edits, deletes and reactions: events in the log like messages; errors are shown. */
   async sendChange(fields) {
@@ -459,7 +387,7 @@ export class Chat {
 
   markRead() {
     const c = this.channels.get(this.open);
-    if (!c || document.visibilityState !== 'visible' || this.status !== 'online') return;
+    if (!c || !this.visibility.isVisible() || this.status !== 'online') return;
     if (c.log.last > c.read) {
       c.read = c.log.last;
       this.conn.signal(c.channel, 'read', { seq: c.read });
@@ -481,8 +409,6 @@ export class Chat {
       channels[c.channel] = c.log.toJSON();
       readCursors[c.channel] = c.readCursors;
     }
-    const outbox = [...this.outbox.values()].filter((i) => i.state === 'sending')
-      .map((i) => ({ channel: i.channel, body: i.body }));
-    saveState(this.me, { channels, readCursors, outbox, open: this.open });
+    this.storage.save(this.me, { channels, readCursors, outbox: this.outbox.toJSON(), open: this.open });
   }
 }

@@ -31,15 +31,13 @@ export function newId() {
 
 export class Connection {
   /**
+   * Made by app.js and handed to Chat, which starts it with its handlers.
    * @param {{url: string, username: string, password: string, clientId: string}} opts
-   * @param {{onStatus(state: string, detail?: string), onEvent(topic: string, msg: object),
-   *          onOnline()}} handlers
-   *   onStatus: 'connecting' | 'online' | 'reconnecting' | 'denied'; onOnline runs after each
-   *   (re)connect once our subscriptions are in place; onEvent gets every non-reply message.
    */
-  constructor(opts, handlers) {
+  constructor(opts) {
     this.opts = opts;
-    this.handlers = handlers;
+    this.handlers = null;
+    this.clientId = opts.clientId;
     this.replyTopic = `chat/_reply/${opts.clientId}`;
     this.pending = new Map(); // key -> {resolve, reject, timer}
     this.nextRef = 1;
@@ -48,7 +46,15 @@ export class Connection {
     this.channelsSeen = new Set(); // every channel any message came from: for the tests' leak check
   }
 
-  start() {
+  /**
+   * Connects, and keeps reconnecting until stop().
+   * @param {{onStatus(state: string, detail?: string), onEvent(topic: string, msg: object),
+   *          onOnline()}} handlers
+   *   onStatus: 'connecting' | 'online' | 'reconnecting' | 'denied'; onOnline runs after each
+   *   (re)connect once our subscriptions are in place; onEvent gets every non-reply message.
+   */
+  start(handlers) {
+    this.handlers = handlers;
     this.handlers.onStatus('connecting');
     this.client = mqtt.connect(this.opts.url, {
       protocolVersion: 5,
