@@ -51,10 +51,8 @@
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
-#include "edge_link.h"
 #include "ids.h"
 #include "reply.h"
-#include "txn.h"
 
 enum item_kind { ITEM_EVENT, ITEM_ANSWER };
 
@@ -321,7 +319,7 @@ enum chat_err chat_batch__append(struct chat_plugin *plugin, struct chat_channel
 	}
 	enqueue(batch, item);
 	batch->events++;
-	chat_txn__advance_head(ch, ev);
+	chat_index__advance_head(ch, ev);
 	return CHAT_ERR_OK;
 }
 
@@ -379,4 +377,13 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 		return;
 	}
 	enqueue(batch, item);
+}
+
+
+void chat_batch__sent_by(struct chat_plugin *plugin, const struct mosquitto *sender)
+{
+	if(plugin->batch.open) {
+		chat_batch__note_sender(plugin, chat_broker__client_socket(sender));
+		chat_batch__after_send(plugin);
+	}
 }

@@ -23,6 +23,10 @@ struct chat_reply_to;
 struct chat_batch_item;
 struct chat_batch_saved;
 
+/* Events go out at QoS 1: subscribers with a persistent session and a QoS 1 subscription get them
+ * queued while briefly offline. */
+#define CHAT_EVENT_QOS 1
+
 /* A batch stays open across loop iterations while one of its senders has more bytes waiting on its
  * socket (so the broker's next iteration is sure to come at once), up to these bounds. */
 #define CHAT_BATCH_MAX_EVENTS  256
@@ -62,6 +66,12 @@ void chat_batch__note_sender(struct chat_plugin *plugin, int fd);
 
 /* After a send was appended: commits at once if the broker has stopped delivering ticks. */
 void chat_batch__after_send(struct chat_plugin *plugin);
+
+struct mosquitto;
+
+/* After a send from sender (a client, or an edge's bridge carrying its clients' sends): lets the open
+ * batch watch the sender's socket (chat_batch__note_sender), then chat_batch__after_send. */
+void chat_batch__sent_by(struct chat_plugin *plugin, const struct mosquitto *sender);
 
 /* The tick at the end of a loop iteration: commits the batch unless one of its senders has bytes
  * waiting on its socket and the batch is still within its bounds. */

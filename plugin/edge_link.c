@@ -24,7 +24,7 @@
 #include "clock.h"
 #include "edge_link.h"
 #include "envelope.h"
-#include "events.h"
+#include "dispatch.h"
 #include "ids.h"
 #include "presence.h"
 #include "reply.h"
@@ -256,24 +256,6 @@ void chat_edge_link__bridge_connecting(struct chat_plugin *plugin, const char *e
 }
 
 
-void chat_edge_link__reply(const struct chat_edge_route *route, const char *client_id, const char *topic,
-			   const char *json, size_t len, const void *correlation, uint16_t correlation_len)
-{
-	char down[sizeof(CHAT_EDGE_DOWN_PREFIX) + CHAT_EDGE_ID_MAX + 1];
-	size_t env_len = 0;
-	char *env = chat_envelope__reply(client_id, topic, json, len, correlation, correlation_len, &env_len);
-
-	if(env == NULL) {
-		chat_broker__log(CHAT_LOG_WARNING, "could not reply to %s on edge %s: out of memory",
-				 client_id, route->edge_id);
-		return;
-	}
-	snprintf(down, sizeof(down), CHAT_EDGE_DOWN_PREFIX "%s", route->edge_id);
-	chat_broker__send_to(route->bridge_client, down, env, env_len, NULL, 0);
-	free(env);
-}
-
-
 /* ---- requests ----------------------------------------------------------------------------------- */
 
 static void serve_publish(struct chat_plugin *plugin, const struct chat_edge_peer *peer,
@@ -300,7 +282,7 @@ static void serve_publish(struct chat_plugin *plugin, const struct chat_edge_pee
 		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "no such topic");
 		chat_reply__error(&rt, &err, NULL);
 	} else {
-		chat_events__dispatch(plugin, &who, &rt, &t, env->payload, env->payload_len);
+		chat_dispatch__serve_or_reply(plugin, &who, &rt, &t, env->payload, env->payload_len);
 	}
 	chat_reply_to__clear(&rt);
 }
@@ -483,7 +465,7 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 				 peer->id);
 	} else if(env.kind == CHAT_ENV_PUBLISH) {
 		serve_publish(plugin, peer, &env);
-		chat_events__after_send(plugin, ed->client); /* the bridge's socket, for the group commit */
+		chat_batch__sent_by(plugin, ed->client); /* the bridge's socket, for the group commit */
 	} else if(env.kind == CHAT_ENV_HELLO) {
 		serve_hello(plugin, peer, &env);
 	} else if(env.kind == CHAT_ENV_CONNECT && !chat_edge_link__trusted(plugin, env.user)) {

@@ -24,17 +24,12 @@
 #include <stdint.h>
 
 #include "acl.h"
+#include "reply.h"
 
 struct chat_plugin;
 struct chat_requester;
 struct chat_edge_link;
 struct mosquitto_evt_message;
-
-/* Where a reply to a client of an edge goes: that edge's bridge connection. Borrowed. */
-struct chat_edge_route {
-	const char *edge_id;
-	const char *bridge_client; /* the bridge's client id on the core */
-};
 
 /* Sets up the link from plugin_opt_bridge_users (plugin->edge_link stays NULL when there are none).
  * Returns 0, or -1 with a message in err. */
@@ -65,9 +60,5 @@ void chat_edge_link__client_gone(struct chat_plugin *plugin, const void *client)
 
 /* Periodic: the heartbeat. */
 void chat_edge_link__tick(struct chat_plugin *plugin, int64_t now_ms);
-
-/* Sends json to client_id (a client of the edge of route) on topic, through the edge. */
-void chat_edge_link__reply(const struct chat_edge_route *route, const char *client_id, const char *topic,
-			   const char *json, size_t len, const void *correlation, uint16_t correlation_len);
 
 #endif

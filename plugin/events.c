@@ -26,17 +26,14 @@
 #include <mqtt_protocol.h>
 
 #include "acl.h"
-#include "api.h"
 #include "batch.h"
 #include "broker.h"
-#include "catchup.h"
 #include "chat.h"
-#include "cursors.h"
 #include "edge_link.h"
 #include "envelope.h"
+#include "dispatch.h"
 #include "events.h"
 #include "presence.h"
-#include "send.h"
 #include "sessions.h"
 #include "tick.h"
 #include "topic.h"
@@ -214,55 +211,6 @@ static void reply_to_from_message(struct chat_reply_to *rt, const char *client_i
 }
 
 
-void chat_events__after_send(struct chat_plugin *plugin, const struct mosquitto *sender)
-{
-	if(plugin->batch.open) {
-		chat_batch__note_sender(plugin, chat_broker__client_socket(sender));
-		chat_batch__after_send(plugin);
-	}
-}
-
-
-enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
-				    const struct chat_reply_to *rt, const struct chat_topic *t,
-				    const void *payload, size_t len)
-{
-	struct chat_error err = {0};
-
-	/* Sends join the open batch; everything else that may read or write the store sees only
-	 * committed events, so the batch is committed first. Typing never touches the store. */
-	if(t->kind != CHAT_TOPIC_MESSAGES && t->kind != CHAT_TOPIC_TYPING) {
-		chat_batch__flush(plugin);
-	}
-	switch(t->kind) {
-	case CHAT_TOPIC_MESSAGES:
-		return chat_send__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
-	case CHAT_TOPIC_SYNC:
-		return chat_catchup__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload,
-						    len);
-	case CHAT_TOPIC_API:
-		return chat_api__serve_or_reply(plugin, who, rt, payload, len);
-	case CHAT_TOPIC_TYPING:
-		return chat_typing__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
-	case CHAT_TOPIC_READ:
-	case CHAT_TOPIC_DELIVERED:
-		return chat_cursors__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len,
-						    t->kind == CHAT_TOPIC_DELIVERED);
-	case CHAT_TOPIC_PRESENCE:
-		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "presence is published by the server only");
-		break;
-	case CHAT_TOPIC_REPLY:
-		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "reply topics are written by the server only");
-		break;
-	default:
-		chat_error__set(&err, CHAT_ERR_BAD_TOPIC,
-				"no such topic; publish to chat/<channel>, chat/<channel>/sync or chat/_api");
-		break;
-	}
-	return chat_reply__error(rt, &err, NULL);
-}
-
-
 bool chat_events__qos2_resent(struct chat_plugin *plugin, const struct mosquitto_evt_message *ed,
 			      struct chat_qos2_publish *q)
 {
@@ -315,13 +263,13 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	}
 	reply_to_from_message(&rt, who.device, ed->properties);
 	rt.sessions = &plugin->sessions;
-	rc = chat_events__dispatch(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
+	rc = chat_dispatch__serve_or_reply(plugin, &who, &rt, &t, ed->payload, ed->payloadlen);
 	chat_reply_to__clear(&rt);
 	if(rc == CHAT_ERR_OK && qos2.known) {
 		chat_sessions__qos2_taken(&plugin->sessions, who.device, qos2.mid, qos2.hash);
 	}
 	if(t.kind == CHAT_TOPIC_MESSAGES) {
-		chat_events__after_send(plugin, ed->client);
+		chat_batch__sent_by(plugin, ed->client);
 	}
 	if(rc != CHAT_ERR_OK) {
 		return MOSQ_ERR_ACL_DENIED;

@@ -49,16 +49,6 @@ struct mosquitto_evt_message;
 bool chat_events__qos2_resent(struct chat_plugin *plugin, const struct mosquitto_evt_message *ed,
 			      struct chat_qos2_publish *q);
 
-/* After a send from sender (a client, or an edge's bridge carrying its clients' sends): lets the open
- * group commit (batch.c) watch the sender's socket, or commits at once when the broker gives no ticks. */
-void chat_events__after_send(struct chat_plugin *plugin, const struct mosquitto *sender);
-
-/* Runs the service that serves topic t for who, answering to rt: what a publish under chat/ does,
- * whether it came from a local client or from a client of an edge (edge_link.c). */
-enum chat_err chat_events__dispatch(struct chat_plugin *plugin, const struct chat_requester *who,
-				    const struct chat_reply_to *rt, const struct chat_topic *t,
-				    const void *payload, size_t len);
-
 /* MOSQ_EVT_TICK: once per broker loop iteration. */
 int chat_events__tick_cb(int event, void *event_data, void *userdata);
 

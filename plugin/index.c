@@ -281,6 +281,17 @@ int chat_index__add_member(struct chat_index *idx, struct chat_channel *ch, cons
 }
 
 
+void chat_index__advance_head(struct chat_channel *ch, const struct chat_event *ev)
+{
+	ch->head = ev->seq;
+	ch->head_ts = ev->ts;
+	ch->message_count = ev->msg_no;
+	if(ev->type == CHAT_EVENT_MESSAGE) {
+		ch->last_message_seq = ev->seq;
+	}
+}
+
+
 void chat_index__forget_own_messages(struct chat_channel *ch)
 {
 	struct chat_member *m, *tmp;

@@ -99,6 +99,9 @@ struct chat_channel *chat_index__add_channel(struct chat_index *idx, int64_t row
 /* The channel named name[0..len), or NULL. */
 struct chat_channel *chat_index__find(const struct chat_index *idx, const char *name, size_t len);
 
+/* Moves ch's head to the event ev, once it is committed (seq, ts, type; msg_no for a message). */
+void chat_index__advance_head(struct chat_channel *ch, const struct chat_event *ev);
+
 /* Marks every member's own_messages of ch unknown: they counted sends a failed commit took back. */
 void chat_index__forget_own_messages(struct chat_channel *ch);
 

@@ -164,7 +164,7 @@ static enum chat_err create_channel(struct chat_plugin *plugin, const struct cha
 		index_failed("adding the channel", name);
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
-	chat_txn__advance_head(ch, &last);
+	chat_index__advance_head(ch, &last);
 	*out = ch;
 	return CHAT_ERR_OK;
 }
@@ -336,7 +336,7 @@ static enum chat_err add_member(struct chat_plugin *plugin, const struct chat_re
 	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	chat_txn__advance_head(ch, &ev);
+	chat_index__advance_head(ch, &ev);
 	if(chat_index__add_member(&plugin->index, ch, user, CHAT_ROLE_MEMBER, change.seq) != 0) {
 		index_failed("adding a member", ch->name);
 	}
@@ -429,7 +429,7 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
-	chat_txn__advance_head(ch, &ev);
+	chat_index__advance_head(ch, &ev);
 	chat_cursors__forget(plugin, ch->rowid, user); /* moves not yet written must not bring them back */
 	chat_index__remove_member(&plugin->index, ch, user);
 	if(heir != NULL) {

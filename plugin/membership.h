@@ -21,9 +21,7 @@
 
 #include "chat.h"
 #include "errors.h"
-
-/* Longest user name mqchat accepts in requests. */
-#define CHAT_USER_MAX 256
+#include "users.h" /* CHAT_USER_MAX */
 
 /* Creates channel name, owned by who, with members (who need not be listed; duplicates are ignored).
  * CHAT_ERR_CONFLICT if the name is taken (the same answer whatever holds it), CHAT_ERR_NO_SUCH_USER if a

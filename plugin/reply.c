@@ -9,7 +9,7 @@
 
 #include "broker.h"
 #include "clock.h"
-#include "edge_link.h"
+#include "envelope.h"
 #include "reply.h"
 #include "sessions.h"
 #include "topic.h"
@@ -84,6 +84,24 @@ void chat_reply__deliver(struct chat_sessions *sessions, const char *client_id, 
 }
 
 
+void chat_reply__via_edge(const struct chat_edge_route *route, const char *client_id, const char *topic,
+			  const char *json, size_t len, const void *correlation, uint16_t correlation_len)
+{
+	char down[sizeof(CHAT_EDGE_DOWN_PREFIX) + CHAT_EDGE_ID_MAX + 1];
+	size_t env_len = 0;
+	char *env = chat_envelope__reply(client_id, topic, json, len, correlation, correlation_len, &env_len);
+
+	if(env == NULL) {
+		chat_broker__log(CHAT_LOG_WARNING, "could not reply to %s on edge %s: out of memory",
+				 client_id, route->edge_id);
+		return;
+	}
+	snprintf(down, sizeof(down), CHAT_EDGE_DOWN_PREFIX "%s", route->edge_id);
+	chat_broker__send_to(route->bridge_client, down, env, env_len, NULL, 0);
+	free(env);
+}
+
+
 void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len)
 {
 	if(rt->topic == NULL || json == NULL) {
@@ -91,8 +109,8 @@ void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t l
 		return;
 	}
 	if(rt->via != NULL) {
-		chat_edge_link__reply(rt->via, rt->client_id, rt->topic, json, len, rt->correlation,
-				      rt->correlation_len);
+		chat_reply__via_edge(rt->via, rt->client_id, rt->topic, json, len, rt->correlation,
+				     rt->correlation_len);
 		return;
 	}
 	chat_reply__deliver(rt->sessions, rt->client_id, rt->topic, json, len, rt->correlation,

@@ -24,8 +24,13 @@
 #include "errors.h"
 #include "event_json.h"
 
-struct chat_edge_route;
 struct chat_sessions;
+
+/* Where a reply to a client of an edge goes: that edge's bridge connection on the core. Borrowed. */
+struct chat_edge_route {
+	const char *edge_id;
+	const char *bridge_client; /* the bridge's client id on the core */
+};
 
 struct chat_reply_to {
 	const char *client_id; /* borrowed from the broker for the duration of the callback */
@@ -50,6 +55,11 @@ void chat_reply_to__clear(struct chat_reply_to *rt);
  * has stopped reading (then it is dropped, and logged). sessions NULL: no such check. */
 void chat_reply__deliver(struct chat_sessions *sessions, const char *client_id, const char *topic,
 			 const char *payload, size_t len, const void *correlation, uint16_t correlation_len);
+
+/* Sends json to client_id (a client of the edge of route) on topic, in an envelope on
+ * chat/_edge/down/<edge-id> directed at that edge's bridge connection (edge_link.h). */
+void chat_reply__via_edge(const struct chat_edge_route *route, const char *client_id, const char *topic,
+			  const char *json, size_t len, const void *correlation, uint16_t correlation_len);
 
 /* Sends json[0..len) to rt. */
 void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len);

@@ -101,14 +101,3 @@ void chat_txn__abort(struct chat_txn *txn)
 	chat_store__rollback(txn->plugin->store);
 	forget_events(txn);
 }
-
-
-void chat_txn__advance_head(struct chat_channel *ch, const struct chat_event *ev)
-{
-	ch->head = ev->seq;
-	ch->head_ts = ev->ts;
-	ch->message_count = ev->msg_no;
-	if(ev->type == CHAT_EVENT_MESSAGE) {
-		ch->last_message_seq = ev->seq;
-	}
-}

@@ -16,9 +16,6 @@
 #include "errors.h"
 #include "event_json.h"
 
-/* Events go out at QoS 1: subscribers with a persistent session and a QoS 1 subscription get them
- * queued while briefly offline. */
-#define CHAT_EVENT_QOS 1
 
 struct chat_txn_event; /* an appended event waiting for the commit */
 
@@ -42,8 +39,5 @@ enum chat_err chat_txn__commit(struct chat_txn *txn, struct chat_error *err);
 
 /* Rolls back and forgets the appended events. */
 void chat_txn__abort(struct chat_txn *txn);
-
-/* Moves ch's head to the committed event ev (seq, ts, type; msg_no for a message). */
-void chat_txn__advance_head(struct chat_channel *ch, const struct chat_event *ev);
 
 #endif

@@ -15,7 +15,6 @@
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
-#include "membership.h"
 #include "users.h"
 
 struct chat_user_entry {

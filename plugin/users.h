@@ -20,6 +20,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* Longest user name mqchat accepts in requests. */
+#define CHAT_USER_MAX 256
+
 struct chat_plugin;
 struct chat_index;
 struct chat_user_entry;

@@ -1,0 +1,116 @@
+/*
+ * dispatch.c - the route table (see dispatch.h).
+ *
+ * One row per kind of topic, in the spirit of Redis's command table: the service that serves it, and
+ * what every request of that kind needs before its service runs. Today that is one flag: whether the
+ * open group commit must be committed first. Sends join the open batch; typing never touches the
+ * store; everything else that reads or writes the store must see only committed events (batch.c).
+ * A kind with no service names the error its publishers get.
+ */
+#include <stdbool.h>
+
+#include "batch.h"
+#include "catchup.h"
+#include "chat.h"
+#include "cursors.h"
+#include "dispatch.h"
+#include "api.h"
+#include "reply.h"
+#include "send.h"
+#include "topic.h"
+#include "typing.h"
+
+typedef enum chat_err (*serve_fn)(struct chat_plugin *plugin, const struct chat_requester *who,
+				  const struct chat_reply_to *rt, const struct chat_topic *t,
+				  const void *payload, size_t len);
+
+enum route_flags {
+	ROUTE_FLUSH_BATCH = 1, /* commit the open batch first: the service reads or writes the store */
+};
+
+struct route {
+	enum chat_topic_kind kind;
+	serve_fn serve;      /* NULL: the topic takes no publishes */
+	unsigned flags;      /* enum route_flags */
+	const char *refusal; /* without a service: the bad_topic message */
+};
+
+
+static enum chat_err serve_send(struct chat_plugin *plugin, const struct chat_requester *who,
+				const struct chat_reply_to *rt, const struct chat_topic *t,
+				const void *payload, size_t len)
+{
+	return chat_send__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
+}
+
+
+static enum chat_err serve_catchup(struct chat_plugin *plugin, const struct chat_requester *who,
+				   const struct chat_reply_to *rt, const struct chat_topic *t,
+				   const void *payload, size_t len)
+{
+	return chat_catchup__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
+}
+
+
+static enum chat_err serve_api(struct chat_plugin *plugin, const struct chat_requester *who,
+			       const struct chat_reply_to *rt, const struct chat_topic *t,
+			       const void *payload, size_t len)
+{
+	(void)t;
+	return chat_api__serve_or_reply(plugin, who, rt, payload, len);
+}
+
+
+static enum chat_err serve_typing(struct chat_plugin *plugin, const struct chat_requester *who,
+				  const struct chat_reply_to *rt, const struct chat_topic *t,
+				  const void *payload, size_t len)
+{
+	return chat_typing__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len);
+}
+
+
+static enum chat_err serve_cursor(struct chat_plugin *plugin, const struct chat_requester *who,
+				  const struct chat_reply_to *rt, const struct chat_topic *t,
+				  const void *payload, size_t len)
+{
+	return chat_cursors__serve_or_reply(plugin, who, rt, t->channel, t->channel_len, payload, len,
+					    t->kind == CHAT_TOPIC_DELIVERED);
+}
+
+
+static const struct route routes[] = {
+	{CHAT_TOPIC_MESSAGES, serve_send, 0, NULL},
+	{CHAT_TOPIC_SYNC, serve_catchup, ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_API, serve_api, ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_TYPING, serve_typing, 0, NULL},
+	{CHAT_TOPIC_READ, serve_cursor, ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_DELIVERED, serve_cursor, ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_PRESENCE, NULL, 0, "presence is published by the server only"},
+	{CHAT_TOPIC_REPLY, NULL, 0, "reply topics are written by the server only"},
+};
+
+#define NO_ROUTE "no such topic; publish to chat/<channel>, chat/<channel>/sync or chat/_api"
+
+
+enum chat_err chat_dispatch__serve_or_reply(struct chat_plugin *plugin, const struct chat_requester *who,
+					    const struct chat_reply_to *rt, const struct chat_topic *t,
+					    const void *payload, size_t len)
+{
+	const struct route *r = NULL;
+	struct chat_error err = {0};
+
+	for(size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if(routes[i].kind == t->kind) {
+			r = &routes[i];
+			break;
+		}
+	}
+	if(r != NULL && (r->flags & ROUTE_FLUSH_BATCH)) {
+		chat_batch__flush(plugin);
+	}
+	if(r != NULL && r->serve != NULL) {
+		return r->serve(plugin, who, rt, t, payload, len);
+	}
+	chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "%s", r != NULL ? r->refusal : NO_ROUTE);
+	return chat_reply__error(rt, &err, NULL);
+}
