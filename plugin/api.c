@@ -13,6 +13,8 @@
 #include "json_fields.h"
 #include "membership.h"
 #include "presence.h"
+#include "ratelimit.h"
+#include "store.h"
 #include "topic.h"
 
 #define MAX_INITIAL_MEMBERS 1000

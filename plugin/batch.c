@@ -53,6 +53,7 @@
 #include "clock.h"
 #include "ids.h"
 #include "reply.h"
+#include "store.h"
 
 enum item_kind { ITEM_EVENT, ITEM_ANSWER };
 
@@ -148,7 +149,7 @@ static void item_send(struct chat_plugin *plugin, const struct chat_batch_item *
 /* Rolls back, puts the heads back and answers every sender of the batch with err. */
 static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 
 	chat_store__rollback(plugin->store);
 	for(struct chat_batch_saved *s = batch->saved; s != NULL; s = s->next) {
@@ -181,7 +182,7 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 
 enum chat_err chat_batch__flush(struct chat_plugin *plugin)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 	struct chat_error err = {0};
 
 	if(!batch->open) {
@@ -220,7 +221,7 @@ static bool has_bytes(int fd)
 
 void chat_batch__tick(struct chat_plugin *plugin)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 	bool wait = false;
 
 	batch->last_tick_ms = chat_clock__mono_ms();
@@ -241,7 +242,7 @@ void chat_batch__tick(struct chat_plugin *plugin)
 
 void chat_batch__after_send(struct chat_plugin *plugin)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 
 	if(batch->open && chat_clock__mono_ms() - batch->last_tick_ms > CHAT_BATCH_TICK_SILENCE_MS) {
 		chat_batch__flush(plugin);
@@ -251,7 +252,7 @@ void chat_batch__after_send(struct chat_plugin *plugin)
 
 void chat_batch__note_sender(struct chat_plugin *plugin, int fd)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 
 	if(fd < 0 || batch->nsenders == CHAT_BATCH_MAX_SENDERS) {
 		return;
@@ -289,7 +290,7 @@ static int save_head(struct chat_batch *batch, struct chat_channel *ch)
 enum chat_err chat_batch__append(struct chat_plugin *plugin, struct chat_channel *ch, struct chat_event *ev,
 				 struct chat_error *err)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 	struct chat_batch_item *item;
 
 	if(!batch->open) {
@@ -327,7 +328,7 @@ enum chat_err chat_batch__append(struct chat_plugin *plugin, struct chat_channel
 void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *rt, const char *json,
 			size_t len, const struct chat_error_context *ctx)
 {
-	struct chat_batch *batch = &plugin->batch;
+	struct chat_batch *batch = plugin->batch;
 	struct chat_batch_item *item;
 
 	if(!batch->open) {
@@ -382,7 +383,7 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 
 void chat_batch__sent_by(struct chat_plugin *plugin, const struct mosquitto *sender)
 {
-	if(plugin->batch.open) {
+	if(plugin->batch->open) {
 		chat_batch__note_sender(plugin, chat_broker__client_socket(sender));
 		chat_batch__after_send(plugin);
 	}

@@ -18,6 +18,8 @@
 #include "catchup.h"
 #include "clock.h"
 #include "json_fields.h"
+#include "ratelimit.h"
+#include "store.h"
 
 struct page {
 	char *buf; /* the events array's contents: "{...},{...}" */

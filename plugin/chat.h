@@ -3,26 +3,33 @@
  *
  * Everything mqchat keeps lives here; there are no other globals. It is created by plugin.c at init and
  * freed at cleanup, and only ever touched from the broker's thread.
+ *
+ * It sits in the lowest layer that holds state (core/), so every layer above may take a struct
+ * chat_plugin: what belongs to a higher layer (the store, the group commit, the services' state, the
+ * gateway links) is held by pointer to a type only that layer defines, allocated by plugin.c.
  */
 #ifndef CHAT_H
 #define CHAT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "acl.h"
-#include "batch.h"
-#include "checkpoint.h"
 #include "config.h"
-#include "cursors.h"
 #include "index.h"
-#include "ratelimit.h"
-#include "presence.h"
 #include "sessions.h"
-#include "store.h"
-#include "typing.h"
-#include "users.h"
 
 struct mosquitto_plugin_id_t;
+struct chat_store;
+struct chat_checkpointer;
+struct chat_ratelimit;
+struct chat_users;
+struct chat_presence;
+struct chat_typing;
+struct chat_cursors;
+struct chat_batch;
+struct chat_edge_link;
+struct chat_edge;
 
 struct chat_plugin {
 	struct mosquitto_plugin_id_t *identifier;
@@ -38,12 +45,12 @@ struct chat_plugin {
 	struct chat_ratelimit *create_limits;   /* channels created, per user (quotas.c) */
 	struct chat_ratelimit *member_limits;   /* members added by create, invite and dm, per user */
 	struct chat_ratelimit *presence_limits; /* presence announcements, per user (presence.c) */
-	struct chat_users users;                /* who may be named as a member (users.c) */
+	struct chat_users *users;               /* who may be named as a member (users.c) */
 	struct chat_sessions sessions;          /* client ids, live connections, wills, QoS 2 (sessions.h) */
-	struct chat_presence presence;
-	struct chat_typing typing;
-	struct chat_cursors cursors;
-	struct chat_batch batch;          /* sends awaiting their group commit (batch.c) */
+	struct chat_presence *presence;         /* who is online (presence.c) */
+	struct chat_typing *typing;             /* who is typing where (typing.c) */
+	struct chat_cursors *cursors;           /* cursor moves awaiting their flush (cursors.c) */
+	struct chat_batch *batch;         /* sends awaiting their group commit (batch.c) */
 	struct chat_edge_link *edge_link; /* core: edges bridged to it (NULL without bridge_users) */
 	struct chat_edge *edge;           /* edge role: its link to the core (NULL on the core) */
 	int64_t next_prune_ms;            /* tick.c: when each periodic job is due next (monotonic ms) */

@@ -14,7 +14,9 @@
 #include "clock.h"
 #include "cursors.h"
 #include "json_fields.h"
+#include "ratelimit.h"
 #include "reply.h"
+#include "store.h"
 
 #define CURSOR_QOS 1
 
@@ -169,7 +171,7 @@ enum chat_err chat_cursors__serve_or_reply(struct chat_plugin *plugin, const str
 		answer(rt, kind, name, device ? (d ? d->seq : 0) : m->read_seq);
 		return CHAT_ERR_OK;
 	}
-	remember(&plugin->cursors, ch->rowid, who->user, device, seq, ts);
+	remember(plugin->cursors, ch->rowid, who->user, device, seq, ts);
 	json = chat_cursor_json__build(name, who->user, device, seq, ts, &json_len);
 	if(json != NULL) {
 		chat_broker__publish(name, kind, json, json_len, CURSOR_QOS);
@@ -182,7 +184,7 @@ enum chat_err chat_cursors__serve_or_reply(struct chat_plugin *plugin, const str
 
 void chat_cursors__flush(struct chat_plugin *plugin)
 {
-	struct chat_cursors *cursors = &plugin->cursors;
+	struct chat_cursors *cursors = plugin->cursors;
 	struct chat_cursor_write *w, *tmp;
 	struct chat_error err = {0};
 	enum chat_err rc;
@@ -222,9 +224,9 @@ void chat_cursors__forget(struct chat_plugin *plugin, int64_t channel, const cha
 {
 	struct chat_cursor_write *w, *tmp;
 
-	HASH_ITER(hh, plugin->cursors.pending, w, tmp) {
+	HASH_ITER(hh, plugin->cursors->pending, w, tmp) {
 		if(w->channel == channel && strcmp(w->user, user) == 0) {
-			HASH_DEL(plugin->cursors.pending, w);
+			HASH_DEL(plugin->cursors->pending, w);
 			free_write(w);
 		}
 	}

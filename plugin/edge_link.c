@@ -28,6 +28,7 @@
 #include "ids.h"
 #include "presence.h"
 #include "reply.h"
+#include "store.h"
 #include "topic.h"
 #include "typing.h"
 #include "users.h"

@@ -15,6 +15,7 @@
 #include "cursors.h"
 #include "membership.h"
 #include "quotas.h"
+#include "store.h"
 #include "txn.h"
 #include "users.h"
 

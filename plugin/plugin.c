@@ -27,6 +27,13 @@
 #include "edge_link.h"
 #include "events.h"
 #include "tick.h"
+#include "ratelimit.h"
+#include "checkpoint.h"
+#include "store.h"
+#include "users.h"
+#include "typing.h"
+#include "presence.h"
+#include "cursors.h"
 
 #define PLUGIN_API_VERSION 5
 #define ERROR_LEN          512
@@ -85,6 +92,32 @@ static int load_client_id(void *ctx, const char *client_id, const char *user)
 }
 
 
+/* Allocates the state that belongs to layers above core/ (chat.h): all of it, or none. */
+static int state_new(struct chat_plugin *plugin)
+{
+	plugin->batch = calloc(1, sizeof(*plugin->batch));
+	plugin->cursors = calloc(1, sizeof(*plugin->cursors));
+	plugin->typing = calloc(1, sizeof(*plugin->typing));
+	plugin->presence = calloc(1, sizeof(*plugin->presence));
+	plugin->users = calloc(1, sizeof(*plugin->users));
+	if(plugin->batch == NULL || plugin->cursors == NULL || plugin->typing == NULL || plugin->presence == NULL
+	   || plugin->users == NULL) {
+		free(plugin->batch);
+		free(plugin->cursors);
+		free(plugin->typing);
+		free(plugin->presence);
+		free(plugin->users);
+		plugin->batch = NULL;
+		plugin->cursors = NULL;
+		plugin->typing = NULL;
+		plugin->presence = NULL;
+		plugin->users = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+
 /* Frees a plugin, whole or half-built. */
 static void plugin_free(struct chat_plugin *plugin)
 {
@@ -97,17 +130,25 @@ static void plugin_free(struct chat_plugin *plugin)
 		chat_users__flush(plugin);           /* the users first seen since the last flush */
 		chat_tick__flush_client_ids(plugin); /* persistent sessions' client ids */
 		chat_broker__log(CHAT_LOG_INFO, "group commit: %lu sends in %lu transactions",
-				 plugin->batch.committed, plugin->batch.commits);
+				 plugin->batch->committed, plugin->batch->commits);
 		if(plugin->run_begun && chat_store__end_run(plugin->store) != 0) {
 			chat_broker__log(CHAT_LOG_WARNING, "cannot record a clean stop in the database; at "
 							   "synchronous normal the next start after a reboot "
 							   "gives every channel a new epoch");
 		}
 	}
-	chat_batch__clear(&plugin->batch);
-	chat_cursors__clear(&plugin->cursors);
-	chat_typing__clear(&plugin->typing);
-	chat_presence__clear(&plugin->presence);
+	if(plugin->batch != NULL) { /* all five are allocated together, first (state_new) */
+		chat_batch__clear(plugin->batch);
+		chat_cursors__clear(plugin->cursors);
+		chat_typing__clear(plugin->typing);
+		chat_presence__clear(plugin->presence);
+		chat_users__clear(plugin->users);
+	}
+	free(plugin->batch);
+	free(plugin->cursors);
+	free(plugin->typing);
+	free(plugin->presence);
+	free(plugin->users);
 	chat_sessions__clear(&plugin->sessions);
 	chat_ratelimit__free(plugin->send_limits);
 	chat_ratelimit__free(plugin->request_limits);
@@ -115,7 +156,6 @@ static void plugin_free(struct chat_plugin *plugin)
 	chat_ratelimit__free(plugin->create_limits);
 	chat_ratelimit__free(plugin->member_limits);
 	chat_ratelimit__free(plugin->presence_limits);
-	chat_users__clear(&plugin->users);
 	chat_index__clear(&plugin->index);
 	chat_edge__free(plugin->edge);
 	chat_edge_link__free(plugin->edge_link);
@@ -324,6 +364,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	plugin->identifier = identifier;
+	if(state_new(plugin) != 0) {
+		goto fail;
+	}
 	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0
 	   || check_broker_conf(&plugin->config, err, sizeof(err)) != 0) {
 		goto fail;
@@ -359,7 +402,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		chat_broker__log(CHAT_LOG_INFO,
 				 "serving chat/ from %s (schema %d, %u channels, %zu users, synchronous=%s)",
 				 plugin->config.database, chat_store__schema_version(),
-				 HASH_COUNT(plugin->index.channels), chat_users__count(&plugin->users),
+				 HASH_COUNT(plugin->index.channels), chat_users__count(plugin->users),
 				 plugin->config.synchronous == CHAT_SYNC_FULL ? "full" : "normal");
 	}
 	if(plugin->config.auth_fallback == CHAT_AUTH_FALLBACK_ALLOW) {

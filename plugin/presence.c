@@ -25,6 +25,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "presence.h"
+#include "ratelimit.h"
 #include "users.h"
 
 #define PRESENCE_QOS 0
@@ -168,16 +169,16 @@ static void settle(struct chat_plugin *plugin, struct chat_presence_user *u, int
 	int64_t wait;
 
 	if(u->online == u->announced) {
-		release(&plugin->presence, u); /* a flap that settled back: nothing to say */
+		release(plugin->presence, u); /* a flap that settled back: nothing to say */
 		return;
 	}
 	if(has_audience(plugin, u->name)
 	   && !chat_ratelimit__allow(plugin->presence_limits, u->name, now_ms)) {
 		wait = chat_ratelimit__wait_ms(plugin->presence_limits, u->name, now_ms);
-		hold(&plugin->presence, u, now_ms + (wait > 0 ? wait : 1));
+		hold(plugin->presence, u, now_ms + (wait > 0 ? wait : 1));
 		return;
 	}
-	release(&plugin->presence, u);
+	release(plugin->presence, u);
 	u->announced = u->online;
 	announce(plugin, u->name, u->online);
 }
@@ -185,7 +186,7 @@ static void settle(struct chat_plugin *plugin, struct chat_presence_user *u, int
 
 void chat_presence__settle_due(struct chat_plugin *plugin, int64_t now_ms)
 {
-	struct chat_presence *presence = &plugin->presence;
+	struct chat_presence *presence = plugin->presence;
 	struct chat_presence_user *u, *tmp;
 
 	if(presence->held == NULL || now_ms < presence->next_due_ms) {
@@ -264,9 +265,9 @@ void chat_presence__connecting(struct chat_plugin *plugin, const void *client, c
 {
 	struct chat_connection *c = NULL;
 
-	HASH_FIND_PTR(plugin->presence.connections, &client, c);
-	if(c == NULL && add(&plugin->presence, client, user, device) != NULL) {
-		plugin->presence.pending++;
+	HASH_FIND_PTR(plugin->presence->connections, &client, c);
+	if(c == NULL && add(plugin->presence, client, user, device) != NULL) {
+		plugin->presence->pending++;
 	}
 }
 
@@ -275,8 +276,8 @@ void chat_presence__seen(struct chat_plugin *plugin, const void *client, const c
 {
 	struct chat_connection *c = NULL;
 
-	HASH_FIND_PTR(plugin->presence.connections, &client, c);
-	if(c == NULL && (c = add(&plugin->presence, client, user, device)) != NULL) {
+	HASH_FIND_PTR(plugin->presence->connections, &client, c);
+	if(c == NULL && (c = add(plugin->presence, client, user, device)) != NULL) {
 		confirm(plugin, c);
 	}
 }
@@ -286,21 +287,21 @@ void chat_presence__confirm_pending(struct chat_plugin *plugin)
 {
 	struct chat_connection *c, *tmp;
 
-	if(plugin->presence.pending == 0) {
+	if(plugin->presence->pending == 0) {
 		return;
 	}
-	HASH_ITER(hh, plugin->presence.connections, c, tmp) {
+	HASH_ITER(hh, plugin->presence->connections, c, tmp) {
 		if(!c->confirmed) {
 			confirm(plugin, c);
 		}
 	}
-	plugin->presence.pending = 0;
+	plugin->presence->pending = 0;
 }
 
 
 char *chat_presence__gone(struct chat_plugin *plugin, const void *client)
 {
-	struct chat_presence *presence = &plugin->presence;
+	struct chat_presence *presence = plugin->presence;
 	struct chat_connection *c = NULL;
 	struct chat_presence_user *u;
 	char *device;
@@ -330,7 +331,7 @@ char *chat_presence__gone(struct chat_plugin *plugin, const void *client)
 
 bool chat_presence__online(const struct chat_plugin *plugin, const char *user)
 {
-	const struct chat_presence_user *u = find_user(&plugin->presence, user);
+	const struct chat_presence_user *u = find_user(plugin->presence, user);
 
 	return u != NULL && u->online;
 }

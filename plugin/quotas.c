@@ -6,6 +6,7 @@
  */
 #include "clock.h"
 #include "quotas.h"
+#include "ratelimit.h"
 
 
 enum chat_err chat_quotas__may_join(const struct chat_plugin *plugin, const char *user,

@@ -16,10 +16,12 @@
 #include <string.h>
 
 #include "clock.h"
+#include "ratelimit.h"
 #include "send.h"
 #include "send_request.h"
 #include "batch.h"
 #include "reply.h"
+#include "store.h"
 
 
 /* Answers the sender: its ack (for every send with a client_msg_id, or a Response Topic), sent once the

@@ -21,6 +21,8 @@
 #include "cursors.h"
 #include "edge_link.h"
 #include "presence.h"
+#include "ratelimit.h"
+#include "store.h"
 #include "tick.h"
 #include "typing.h"
 #include "users.h"

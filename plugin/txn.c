@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "clock.h"
 #include "ids.h"
+#include "store.h"
 #include "txn.h"
 
 struct chat_txn_event {

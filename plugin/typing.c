@@ -17,6 +17,7 @@
 #include "chat.h"
 #include "clock.h"
 #include "json_fields.h"
+#include "ratelimit.h"
 #include "reply.h"
 #include "typing.h"
 
@@ -158,12 +159,12 @@ enum chat_err chat_typing__serve_or_reply(struct chat_plugin *plugin, const stru
 	if(typing) {
 		/* Over the rate: dropped without an error, since typing is a hint, not a message. */
 		if(!over_rate(plugin, who->user, name)
-		   && remember(&plugin->typing, name, who->user, who->device,
+		   && remember(plugin->typing, name, who->user, who->device,
 			       chat_clock__mono_ms() + plugin->config.typing_timeout_ms)) {
 			announce(name, who->user, who->device, true);
 		}
-	} else if((e = find(&plugin->typing, name, who->device)) != NULL) {
-		forget(&plugin->typing, e);
+	} else if((e = find(plugin->typing, name, who->device)) != NULL) {
+		forget(plugin->typing, e);
 		announce(name, who->user, who->device, false);
 	}
 	answer(rt, name, typing);
@@ -175,10 +176,10 @@ void chat_typing__expire(struct chat_plugin *plugin, int64_t now_ms)
 {
 	struct chat_typing_entry *e, *tmp;
 
-	HASH_ITER(hh, plugin->typing.entries, e, tmp) {
+	HASH_ITER(hh, plugin->typing->entries, e, tmp) {
 		if(e->expires_ms <= now_ms) {
 			announce(e->channel, e->user, e->device, false);
-			forget(&plugin->typing, e);
+			forget(plugin->typing, e);
 		}
 	}
 }
@@ -188,10 +189,10 @@ void chat_typing__device_gone(struct chat_plugin *plugin, const char *device)
 {
 	struct chat_typing_entry *e, *tmp;
 
-	HASH_ITER(hh, plugin->typing.entries, e, tmp) {
+	HASH_ITER(hh, plugin->typing->entries, e, tmp) {
 		if(strcmp(e->device, device) == 0) {
 			announce(e->channel, e->user, e->device, false);
-			forget(&plugin->typing, e);
+			forget(plugin->typing, e);
 		}
 	}
 }

@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
+#include "store.h"
 #include "users.h"
 
 struct chat_user_entry {
@@ -68,15 +69,15 @@ int chat_users__load(struct chat_plugin *plugin, char *err, size_t err_len)
 {
 	struct chat_user *u, *tmp;
 
-	if(chat_store__load_users(plugin->store, add_stored, &plugin->users, err, err_len) != 0) {
-		chat_users__clear(&plugin->users);
+	if(chat_store__load_users(plugin->store, add_stored, plugin->users, err, err_len) != 0) {
+		chat_users__clear(plugin->users);
 		return -1;
 	}
 	/* A member is a user, whatever the users table says (a crash may have lost the row of someone
 	 * made a member since the last flush): the next flush writes what was missing. */
 	HASH_ITER(hh, plugin->index.users, u, tmp) {
-		if(!add(&plugin->users, u->name, false)) {
-			chat_users__clear(&plugin->users);
+		if(!add(plugin->users, u->name, false)) {
+			chat_users__clear(plugin->users);
 			snprintf(err, err_len, "cannot load users: out of memory");
 			return -1;
 		}
@@ -87,7 +88,7 @@ int chat_users__load(struct chat_plugin *plugin, char *err, size_t err_len)
 
 void chat_users__note(struct chat_plugin *plugin, const char *user)
 {
-	if(user != NULL && !add(&plugin->users, user, false)) {
+	if(user != NULL && !add(plugin->users, user, false)) {
 		chat_broker__log(CHAT_LOG_WARNING,
 				 "out of memory recording user %s; it is recorded at its next login", user);
 	}
@@ -96,7 +97,7 @@ void chat_users__note(struct chat_plugin *plugin, const char *user)
 
 bool chat_users__exists(const struct chat_plugin *plugin, const char *user)
 {
-	return find(&plugin->users, user) != NULL;
+	return find(plugin->users, user) != NULL;
 }
 
 
@@ -108,7 +109,7 @@ size_t chat_users__count(const struct chat_users *users)
 
 void chat_users__flush(struct chat_plugin *plugin)
 {
-	struct chat_users *users = &plugin->users;
+	struct chat_users *users = plugin->users;
 	struct chat_user_entry *e, *next;
 	struct chat_error err = {0};
 	enum chat_err rc;
