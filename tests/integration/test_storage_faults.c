@@ -84,7 +84,7 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 
 	set_fault(&b, fault, true);
 	/* sends: refused with unavailable, nothing fanned out. The MQTT 5 PUBACK says 0x87 when the
-	 * fault shows at the insert; when it shows only at the group commit (plugin/batch.c), the broker
+	 * fault shows at the insert; when it shows only at the group commit (commit/batch.c), the broker
 	 * has acknowledged the publish already (0x10, no matching subscribers), and the JSON error,
 	 * which is the durability promise, is the only answer. Either way never a plain success. */
 	for(int i = 0; i < 5; i++) {
