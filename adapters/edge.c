@@ -321,7 +321,7 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 			apply_snapshot(plugin, &env);
 		}
 		chat_envelope__clear(&env);
-		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+		chat_broker__divert(ed);
 		return MOSQ_ERR_SUCCESS;
 	}
 	chat_topic__parse(ed->topic, &t);
@@ -330,7 +330,7 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 		return MOSQ_ERR_SUCCESS;
 	case CHAT_TOPIC_MESSAGES:
 		if(!apply_event(plugin, &t, ed->payload, ed->payloadlen)) {
-			memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+			chat_broker__divert(ed);
 		}
 		return MOSQ_ERR_SUCCESS; /* the broker fans it out; the read ACL filters */
 	case CHAT_TOPIC_TYPING:
@@ -340,9 +340,7 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 		return MOSQ_ERR_SUCCESS;
 	default:
 		/* the sink, other edges' envelopes: nothing for this edge's clients */
-		if(strlen(ed->topic) >= sizeof(CHAT_SINK_TOPIC) - 1) {
-			memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
-		}
+		chat_broker__divert(ed);
 		return MOSQ_ERR_SUCCESS;
 	}
 }
@@ -355,17 +353,14 @@ static void refuse(struct chat_sessions *sessions, const char *client_id, const 
 		   const struct chat_topic *t, const void *payload, size_t len, enum chat_err code,
 		   const char *message)
 {
-	char *response_topic = NULL, channel[CHAT_CHANNEL_ID_MAX + 1] = "";
-	void *correlation = NULL;
-	uint16_t correlation_len = 0;
+	char channel[CHAT_CHANNEL_ID_MAX + 1] = "";
+	struct chat_response_request response;
 	struct chat_error err = {0};
 	struct chat_error_context ctx = {0};
 	struct chat_reply_to rt;
 	cJSON *req = NULL;
 
-	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
-	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len,
-				       false);
+	chat_broker__response_request(props, &response);
 	if(t->channel != NULL && t->channel_len <= CHAT_CHANNEL_ID_MAX) {
 		memcpy(channel, t->channel, t->channel_len);
 		channel[t->channel_len] = '\0';
@@ -378,15 +373,16 @@ static void refuse(struct chat_sessions *sessions, const char *client_id, const 
 		ctx.op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "op"));
 		ctx.ref = cJSON_GetObjectItemCaseSensitive(req, "ref");
 	}
-	if(chat_reply_to__init(&rt, client_id, response_topic, correlation, correlation_len) == 0) {
+	if(chat_reply_to__init(&rt, client_id, response.topic, response.correlation, response.correlation_len)
+	   == 0) {
 		rt.sessions = sessions;
 		chat_error__set(&err, code, "%s", message);
 		chat_reply__error(&rt, &err, &ctx);
 	}
 	chat_reply_to__clear(&rt);
 	cJSON_Delete(req);
-	free(response_topic);
-	free(correlation);
+	free(response.topic);
+	free(response.correlation);
 }
 
 
@@ -395,9 +391,8 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 	struct chat_qos2_publish qos2 = {0};
 	const char *user = mosquitto_client_username(ed->client);
 	const char *device = mosquitto_client_id(ed->client);
-	char *response_topic = NULL, *json;
-	void *correlation = NULL;
-	uint16_t correlation_len = 0;
+	struct chat_response_request response;
+	char *json;
 	struct chat_topic t;
 	size_t len = 0;
 
@@ -415,7 +410,7 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	if(ed->qos == 2 && chat_events__qos2_resent(plugin, ed, &qos2)) {
-		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC)); /* forwarded the first time */
+		chat_broker__divert(ed); /* forwarded the first time */
 		return MOSQ_ERR_SUCCESS;
 	}
 	if(plugin->edge->state != LINK_READY) {
@@ -424,13 +419,11 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 		       "the chat core is unreachable: nothing was stored, safe to retry");
 		return MOSQ_ERR_ACL_DENIED;
 	}
-	mosquitto_property_read_string(ed->properties, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
-	mosquitto_property_read_binary(ed->properties, MQTT_PROP_CORRELATION_DATA, &correlation,
-				       &correlation_len, false);
+	chat_broker__response_request(ed->properties, &response);
 	json = chat_envelope__publish(user, device, ed->topic, ed->payload, ed->payloadlen, ed->qos,
-				      response_topic, correlation, correlation_len, &len);
-	free(response_topic);
-	free(correlation);
+				      response.topic, response.correlation, response.correlation_len, &len);
+	free(response.topic);
+	free(response.correlation);
 	if(json == NULL) {
 		refuse(&plugin->sessions, device, ed->properties, &t, ed->payload, ed->payloadlen,
 		       CHAT_ERR_UNAVAILABLE, "out of memory on the edge: nothing was stored, safe to retry");
@@ -441,10 +434,7 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 	if(qos2.known) {
 		chat_sessions__qos2_taken(&plugin->sessions, device, qos2.mid, qos2.hash);
 	}
-	/* Every topic under chat/ that reaches here is at least as long as the sink. */
-	if(strlen(ed->topic) >= sizeof(CHAT_SINK_TOPIC) - 1) {
-		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
-	}
+	chat_broker__divert(ed);
 	return MOSQ_ERR_SUCCESS;
 }
 

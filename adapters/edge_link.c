@@ -173,11 +173,11 @@ bool chat_edge_link__trusted(const struct chat_plugin *plugin, const char *user)
 }
 
 
-enum chat_acl_verdict chat_edge_link__acl(const char *topic, int access)
+enum chat_acl_verdict chat_edge_link__acl(const char *topic, enum chat_access access)
 {
 	struct chat_topic t;
 
-	if(access != MOSQ_ACL_READ) {
+	if(access != CHAT_ACCESS_READ) {
 		return strncmp(topic, CHAT_TOPIC_PREFIX, CHAT_TOPIC_PREFIX_LEN) == 0 ? CHAT_ACL_GRANT
 										     : CHAT_ACL_NOT_MINE;
 	}
@@ -475,8 +475,7 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 		device_disconnect(plugin, peer, env.user, env.device);
 	}
 	chat_envelope__clear(&env);
-	ed->retain = false;
-	memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+	chat_broker__divert(ed);
 	return MOSQ_ERR_SUCCESS;
 }
 

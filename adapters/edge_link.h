@@ -43,7 +43,7 @@ bool chat_edge_link__trusted(const struct chat_plugin *plugin, const char *user)
 
 /* The access of a trusted bridge user: it reads every channel topic and the heartbeat, nothing else
  * (not the sink, not other edges' envelopes); it may subscribe to anything under chat/. */
-enum chat_acl_verdict chat_edge_link__acl(const char *topic, int access);
+enum chat_acl_verdict chat_edge_link__acl(const char *topic, enum chat_access access);
 
 /* A trusted bridge user connects (MOSQ_EVT_BASIC_AUTH): tells its edge to say hello again, right
  * after the CONNACK, so a bridge that reconnected re-snapshots. */

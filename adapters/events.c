@@ -156,7 +156,7 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 		return MOSQ_ERR_ACL_DENIED;
 	}
 	if(bridge) {
-		verdict = chat_edge_link__acl(ed->topic, ed->access);
+		verdict = chat_edge_link__acl(ed->topic, access);
 	} else if(access == CHAT_ACCESS_READ) { /* every delivery to every subscriber */
 		verdict = chat_acl__check_read(&plugin->index, &plugin->acl_cache, user,
 					       mosquitto_client_id(ed->client), ed->topic);
@@ -198,16 +198,12 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 static void reply_to_from_message(struct chat_reply_to *rt, const char *client_id,
 				  const mosquitto_property *props)
 {
-	char *response_topic = NULL;
-	void *correlation = NULL;
-	uint16_t correlation_len = 0;
+	struct chat_response_request req;
 
-	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &response_topic, false);
-	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &correlation, &correlation_len,
-				       false);
-	chat_reply_to__init(rt, client_id, response_topic, correlation, correlation_len);
-	free(response_topic);
-	free(correlation);
+	chat_broker__response_request(props, &req);
+	chat_reply_to__init(rt, client_id, req.topic, req.correlation, req.correlation_len);
+	free(req.topic);
+	free(req.correlation);
 }
 
 
@@ -258,7 +254,7 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	if(ed->qos == 2 && chat_events__qos2_resent(plugin, ed, &qos2)) {
 		/* Answered the first time; the broker finds the first copy by its packet id once this
 		 * returns, if the topic is the sink again. */
-		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+		chat_broker__divert(ed);
 		return MOSQ_ERR_SUCCESS;
 	}
 	reply_to_from_message(&rt, who.device, ed->properties);
@@ -276,7 +272,7 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	}
 	/* Every topic that can succeed (chat/<ch>[/...], chat/_api) is at least as long as the sink, so it
 	 * fits in place. */
-	memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+	chat_broker__divert(ed);
 	return MOSQ_ERR_SUCCESS;
 }
 

@@ -279,6 +279,24 @@ static int send_directed(const char *client_id, const char *topic, const char *p
 }
 
 
+void chat_broker__divert(struct mosquitto_evt_message *ed)
+{
+	ed->retain = false;
+	if(strlen(ed->topic) >= sizeof(CHAT_SINK_TOPIC) - 1) {
+		memcpy(ed->topic, CHAT_SINK_TOPIC, sizeof(CHAT_SINK_TOPIC));
+	}
+}
+
+
+void chat_broker__response_request(const struct mqtt5__property *props, struct chat_response_request *out)
+{
+	memset(out, 0, sizeof(*out));
+	mosquitto_property_read_string(props, MQTT_PROP_RESPONSE_TOPIC, &out->topic, false);
+	mosquitto_property_read_binary(props, MQTT_PROP_CORRELATION_DATA, &out->correlation,
+				       &out->correlation_len, false);
+}
+
+
 int chat_broker__send_to(const char *client_id, const char *topic, const char *payload, size_t len,
 			 const void *correlation, uint16_t correlation_len)
 {

@@ -15,6 +15,16 @@
 #include "sessions.h"
 
 struct mosquitto;
+struct mosquitto_evt_message;
+struct mqtt5__property; /* mosquitto_property */
+
+/* What an MQTT 5 request asked for its answer: its Response Topic and Correlation Data, malloc'd (the
+ * caller frees both), each NULL when absent. */
+struct chat_response_request {
+	char *topic;
+	void *correlation;
+	uint16_t correlation_len;
+};
 
 enum chat_log_level {
 	CHAT_LOG_DEBUG,
@@ -36,6 +46,16 @@ int chat_broker__publish(const char *channel, const char *subtopic, const char *
 
 /* Queues json for every subscriber of topic (any topic), at qos, as chat_broker__publish does. */
 int chat_broker__publish_topic(const char *topic, const char *json, size_t len, int qos);
+
+/* Diverts the publish being handled to the sink (chat/_), which no one may read: its topic is
+ * rewritten in place (every 2.0.x release handles that alike) and retain cleared. The broker then
+ * acknowledges it and delivers it to nobody. Every topic mqchat takes is at least as long as the sink;
+ * one that is not (which no caller passes) is left alone. */
+void chat_broker__divert(struct mosquitto_evt_message *ed);
+
+/* Reads the Response Topic and Correlation Data of props into out (see struct
+ * chat_response_request). */
+void chat_broker__response_request(const struct mqtt5__property *props, struct chat_response_request *out);
 
 /* The socket of client, or -1 when not known (see broker.c: Mosquitto 2.0 has no accessor for it). */
 int chat_broker__client_socket(const struct mosquitto *client);
