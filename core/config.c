@@ -13,69 +13,62 @@
 #include <string.h>
 
 #include "config.h"
+#include "envelope.h" /* CHAT_EDGE_ID_MAX */
 
 enum option_type {
 	OPT_PATH,
 	OPT_INT,
-	OPT_WORD, /* one of words[], stored as its index */
+	OPT_WORD, /* one of words[], stored as its index: the enum's value */
 };
 
 struct option {
 	const char *key;
 	enum option_type type;
-	size_t offset;
 	int64_t min, max, def;
 	const char *const *words;
+	char **path;                                         /* OPT_PATH: where it goes */
+	void (*set)(struct chat_config *cfg, int64_t value); /* OPT_INT, OPT_WORD: stores it in its type */
 };
 
+/* The words of each WORD option, in the order of its enum's values. */
 static const char *const synchronous_words[] = {"normal", "full", NULL};
 static const char *const acl_fallback_words[] = {"allow", "defer", "chat_only", NULL};
 static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
 static const char *const role_words[] = {"core", "edge", NULL};
 
-/* One row of the table per option: its name is the field's name. */
+/* A setter per number and word option: the value was checked against the row's bounds (or words)
+ * first, so it fits the field's type. */
+#define PATH_SETTER(key, doc)
+#define INT_SETTER(key, type, min, max, def, doc)                                                            \
+	static void set_##key(struct chat_config *cfg, int64_t value)                                        \
+	{                                                                                                    \
+		cfg->key = (type)value;                                                                      \
+	}
+#define WORD_SETTER(key, type, def, doc) INT_SETTER(key, type, 0, 0, def, doc)
+CHAT_OPTIONS(PATH_SETTER, INT_SETTER, WORD_SETTER)
+
 // clang-format off
-#define INT_OPTION(key, min, max, def) {#key, OPT_INT, offsetof(struct chat_config, key), min, max, def, NULL}
-#define WORD_OPTION(key, def, words) {#key, OPT_WORD, offsetof(struct chat_config, key), 0, 0, def, words}
+#define PATH_ROW(key, doc) {#key, OPT_PATH, 0, 0, 0, NULL, NULL, NULL},
+#define INT_ROW(key, type, min, max, def, doc) {#key, OPT_INT, min, max, def, NULL, NULL, set_##key},
+#define WORD_ROW(key, type, def, doc) {#key, OPT_WORD, 0, 0, def, key##_words, NULL, set_##key},
 // clang-format on
 
-static const struct option options[] = {
-	{"database", OPT_PATH, offsetof(struct chat_config, database), 0, 0, 0, NULL},
-	WORD_OPTION(role, CHAT_ROLE_CORE, role_words),
-	{"edge_id", OPT_PATH, offsetof(struct chat_config, edge_id), 0, 0, 0, NULL},
-	{"core_clientid", OPT_PATH, offsetof(struct chat_config, core_clientid), 0, 0, 0, NULL},
-	{"bridge_users", OPT_PATH, offsetof(struct chat_config, bridge_users), 0, 0, 0, NULL},
-	INT_OPTION(edge_beat_ms, 100, 10000, 1000),
-	INT_OPTION(edge_timeout_ms, 300, 60000, 3000),
-	WORD_OPTION(synchronous, CHAT_SYNC_FULL, synchronous_words),
-	INT_OPTION(max_body, 1, 1048576, 16384),
-	INT_OPTION(catchup_limit, 1, 100000, 100),
-	INT_OPTION(catchup_max_limit, 1, 100000, 1000),
-	INT_OPTION(catchup_page_bytes, 4096, 16777216, 262144),
-	INT_OPTION(busy_timeout_ms, 0, 60000, 200),
-	INT_OPTION(checkpoint_interval_ms, 0, 60000, 1000),
-	INT_OPTION(send_rate, 0, 1000000, 20),
-	INT_OPTION(send_burst, 1, 1000000, 100),
-	INT_OPTION(request_rate, 0, 1000000, 50),
-	INT_OPTION(request_burst, 1, 1000000, 200),
-	WORD_OPTION(acl_fallback, CHAT_ACL_FALLBACK_ALLOW, acl_fallback_words),
-	WORD_OPTION(auth_fallback, CHAT_AUTH_FALLBACK_DEFER, auth_fallback_words),
-	INT_OPTION(typing_timeout_ms, 500, 60000, 5000),
-	INT_OPTION(typing_rate, 0, 1000, 1),
-	INT_OPTION(typing_burst, 1, 1000, 3),
-	INT_OPTION(presence_max_members, 0, 1000000, 200),
-	INT_OPTION(cursor_flush_ms, 10, 60000, 1000),
-	INT_OPTION(create_rate, 0, 1000000, 60),
-	INT_OPTION(create_burst, 1, 1000000, 50),
-	INT_OPTION(member_rate, 0, 1000000, 100),
-	INT_OPTION(member_burst, 1, 1000000, 1000),
-	INT_OPTION(max_memberships, 0, 1000000, 1000),
-	INT_OPTION(presence_rate, 0, 1000000, 60),
-	INT_OPTION(presence_burst, 1, 1000000, 5),
-	INT_OPTION(presence_max_channels, 1, 1000000, 100),
-};
+static const struct option options[] = {CHAT_OPTIONS(PATH_ROW, INT_ROW, WORD_ROW)};
 
 #define OPTION_COUNT (sizeof(options) / sizeof(options[0]))
+
+
+/* Where a path option goes (the table cannot hold a pointer into cfg). */
+static char **path_field(struct chat_config *cfg, const char *key)
+{
+#define PATH_FIELD(k, doc)                                                                                   \
+	if(strcmp(key, #k) == 0) {                                                                           \
+		return &cfg->k;                                                                              \
+	}
+#define NOT_A_PATH(...)
+	CHAT_OPTIONS(PATH_FIELD, NOT_A_PATH, NOT_A_PATH)
+	return NULL;
+}
 
 
 __attribute__((format(printf, 3, 4))) static int fail(char *err, size_t err_len, const char *fmt, ...)
@@ -126,22 +119,31 @@ static int parse_word(const struct option *opt, const char *value, int64_t *out,
 static int parse_one(struct chat_config *cfg, const struct option *opt, const char *value, char *err,
 		     size_t err_len)
 {
-	void *field = (char *)cfg + opt->offset;
+	char **path;
+	int64_t n = 0;
 
 	switch(opt->type) {
 	case OPT_PATH:
 		if(value[0] == '\0') {
 			return fail(err, err_len, "plugin_opt_%s: '%s' is not a path", opt->key, value);
 		}
-		*(char **)field = strdup(value);
-		if(*(char **)field == NULL) {
+		path = path_field(cfg, opt->key);
+		if(path == NULL || (*path = strdup(value)) == NULL) {
 			return fail(err, err_len, "plugin_opt_%s: out of memory", opt->key);
 		}
 		return 0;
 	case OPT_INT:
-		return parse_int(opt, value, field, err, err_len);
+		if(parse_int(opt, value, &n, err, err_len) != 0) {
+			return -1;
+		}
+		opt->set(cfg, n);
+		return 0;
 	case OPT_WORD:
-		return parse_word(opt, value, field, err, err_len);
+		if(parse_word(opt, value, &n, err, err_len) != 0) {
+			return -1;
+		}
+		opt->set(cfg, n);
+		return 0;
 	}
 	return -1;
 }
@@ -166,7 +168,7 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 	memset(cfg, 0, sizeof(*cfg));
 	for(size_t i = 0; i < OPTION_COUNT; i++) {
 		if(options[i].type != OPT_PATH) {
-			*(int64_t *)((char *)cfg + options[i].offset) = options[i].def;
+			options[i].set(cfg, options[i].def);
 		}
 	}
 	for(int i = 0; i < count; i++) {
@@ -191,10 +193,10 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 				"plugin_opt_role edge needs plugin_opt_edge_id (its bridge user) and "
 				"plugin_opt_core_clientid (the local_clientid of its bridge to the core)");
 		}
-		if(strlen(cfg->edge_id) > 64 || strpbrk(cfg->edge_id, "/+#") != NULL) {
+		if(strlen(cfg->edge_id) > CHAT_EDGE_ID_MAX || strpbrk(cfg->edge_id, "/+#") != NULL) {
 			return fail(err, err_len,
-				    "plugin_opt_edge_id: '%s' is not 1-64 characters without / + #",
-				    cfg->edge_id);
+				    "plugin_opt_edge_id: '%s' is not 1-%d characters without / + #",
+				    cfg->edge_id, CHAT_EDGE_ID_MAX);
 		}
 	} else if(cfg->database == NULL) {
 		return fail(err, err_len, "plugin_opt_database is required: the path of the SQLite database");
@@ -210,9 +212,9 @@ int chat_config__parse(struct chat_config *cfg, int count, const char *const *ke
 
 void chat_config__clear(struct chat_config *cfg)
 {
-	free(cfg->database);
-	free(cfg->edge_id);
-	free(cfg->core_clientid);
-	free(cfg->bridge_users);
-	cfg->database = cfg->edge_id = cfg->core_clientid = cfg->bridge_users = NULL;
+#define FREE_PATH(key, doc)                                                                                  \
+	free(cfg->key);                                                                                      \
+	cfg->key = NULL;
+#define NOT_A_PATH(...)
+	CHAT_OPTIONS(FREE_PATH, NOT_A_PATH, NOT_A_PATH)
 }

@@ -33,41 +33,61 @@ enum chat_role_option {
 	CHAT_ROLE_EDGE, /* holds client connections, bridged to a core (edge.c) */
 };
 
+/*
+ * The options, one row each: CHAT_OPTIONS(PATH, INT, WORD) expands every row with the macro of its
+ * kind. It generates both struct chat_config (each field typed as its users need it: an enum, a size,
+ * an int) and config.c's table of names, bounds and defaults, so the two never drift. A value is
+ * range-checked against its row before it is stored in its type.
+ *   PATH(key, doc)                           a string, malloc'd; NULL when not given
+ *   INT(key, type, min, max, default, doc)   an integer from min to max
+ *   WORD(key, type, default, doc)            one of config.c's key##_words, stored as the enum
+ * Keys are at least three characters: Mosquitto 2.0.11 refuses shorter plugin_opt_ keys.
+ */
+// clang-format off
+#define CHAT_OPTIONS(PATH, INT, WORD)                                                                          \
+	PATH(database, "SQLite path, required by the core; an edge has no database")                          \
+	WORD(role, enum chat_role_option, CHAT_ROLE_CORE, "core (the log) or edge")                           \
+	PATH(edge_id, "edge: its name, the bridge user it connects to the core as")                           \
+	PATH(core_clientid, "edge: local_clientid of its bridge to the core")                                 \
+	PATH(bridge_users, "core: comma-separated bridge users (edge ids) it trusts")                         \
+	INT(edge_beat_ms, int64_t, 100, 10000, 1000, "core: heartbeat period to the edges")                   \
+	INT(edge_timeout_ms, int64_t, 300, 60000, 3000, "edge: no heartbeat for this long: the core is down") \
+	WORD(synchronous, enum chat_synchronous, CHAT_SYNC_FULL, "how durable an ack is")                     \
+	INT(max_body, size_t, 1, 1048576, 16384, "largest message body, bytes")                               \
+	INT(catchup_limit, int64_t, 1, 100000, 100, "events per page when a request names no limit")         \
+	INT(catchup_max_limit, int64_t, 1, 100000, 1000, "the most events a request may ask for")            \
+	INT(catchup_page_bytes, size_t, 4096, 16777216, 262144, "the most bytes of one page")                 \
+	INT(busy_timeout_ms, int, 0, 60000, 200, "how long a write waits for the database lock")              \
+	INT(checkpoint_interval_ms, int, 0, 60000, 1000, "WAL checkpoints by a thread; 0: SQLite's own")      \
+	INT(send_rate, int64_t, 0, 1000000, 20, "sends per user per second; 0: no limit")                     \
+	INT(send_burst, int64_t, 1, 1000000, 100, "")                                                         \
+	INT(request_rate, int64_t, 0, 1000000, 50, "requests per user per second; 0: no limit")               \
+	INT(request_burst, int64_t, 1, 1000000, 200, "")                                                      \
+	WORD(acl_fallback, enum chat_acl_fallback, CHAT_ACL_FALLBACK_ALLOW, "what mqchat does not forbid")    \
+	WORD(auth_fallback, enum chat_auth_fallback, CHAT_AUTH_FALLBACK_DEFER, "who authenticates")           \
+	INT(typing_timeout_ms, int64_t, 500, 60000, 5000, "a typing:true expires after this")                 \
+	INT(typing_rate, int64_t, 0, 1000, 1, "typing:true per user and channel per second")                  \
+	INT(typing_burst, int64_t, 1, 1000, 3, "")                                                            \
+	INT(presence_max_members, unsigned, 0, 1000000, 200, "presence only in channels this small; 0: none") \
+	INT(cursor_flush_ms, int64_t, 10, 60000, 1000, "cursor moves, users, client ids written this often")  \
+	INT(create_rate, int64_t, 0, 1000000, 60, "channels created per user per hour; 0: no limit")          \
+	INT(create_burst, int64_t, 1, 1000000, 50, "")                                                        \
+	INT(member_rate, int64_t, 0, 1000000, 100, "members added per user per minute; 0: no limit")          \
+	INT(member_burst, int64_t, 1, 1000000, 1000, "")                                                      \
+	INT(max_memberships, int64_t, 0, 1000000, 1000, "channels one user may be in; 0: no limit")           \
+	INT(presence_rate, int64_t, 0, 1000000, 60, "announcements per user per minute; 0: no limit")        \
+	INT(presence_burst, int64_t, 1, 1000000, 5, "")                                                       \
+	INT(presence_max_channels, int64_t, 1, 1000000, 100, "channels one announcement goes to")
+// clang-format on
+
 struct chat_config {
-	char *database; /* SQLite path, required by the core; an edge has no database */
-	int64_t role;
-	char *edge_id;           /* edge: its name, the bridge user it connects to the core as */
-	char *core_clientid;     /* edge: local_clientid of its bridge to the core */
-	char *bridge_users;      /* core: comma-separated bridge users (edge ids) it trusts */
-	int64_t edge_beat_ms;    /* core: heartbeat period to the edges */
-	int64_t edge_timeout_ms; /* edge: no heartbeat for this long means the core is down */
-	int64_t synchronous;
-	int64_t max_body;
-	int64_t catchup_limit;
-	int64_t catchup_max_limit;
-	int64_t catchup_page_bytes;
-	int64_t busy_timeout_ms;
-	int64_t checkpoint_interval_ms;
-	int64_t send_rate;
-	int64_t send_burst;
-	int64_t request_rate;
-	int64_t request_burst;
-	int64_t acl_fallback;
-	int64_t auth_fallback;
-	int64_t typing_timeout_ms;
-	int64_t typing_rate;
-	int64_t typing_burst;
-	int64_t presence_max_members;
-	int64_t cursor_flush_ms;
-	/* Quotas per user (quotas.c) and the bounds of presence (presence.c): see mosquitto.conf. */
-	int64_t create_rate; /* channels created, per hour; 0: no limit */
-	int64_t create_burst;
-	int64_t member_rate; /* members added by create, invite and dm, per minute; 0: no limit */
-	int64_t member_burst;
-	int64_t max_memberships; /* channels one user may be in; 0: no limit */
-	int64_t presence_rate;   /* presence announcements of one user, per minute; 0: no limit */
-	int64_t presence_burst;
-	int64_t presence_max_channels; /* channels one announcement goes to */
+#define CHAT_CONFIG_PATH_FIELD(key, doc)                     char *key;
+#define CHAT_CONFIG_INT_FIELD(key, type, min, max, def, doc) type key;
+#define CHAT_CONFIG_WORD_FIELD(key, type, def, doc)          type key;
+	CHAT_OPTIONS(CHAT_CONFIG_PATH_FIELD, CHAT_CONFIG_INT_FIELD, CHAT_CONFIG_WORD_FIELD)
+#undef CHAT_CONFIG_PATH_FIELD
+#undef CHAT_CONFIG_INT_FIELD
+#undef CHAT_CONFIG_WORD_FIELD
 };
 
 /* Fills cfg from count key/value pairs (keys without the "plugin_opt_" prefix), applying defaults.

@@ -100,8 +100,8 @@ static int state_new(struct chat_plugin *plugin)
 	plugin->typing = calloc(1, sizeof(*plugin->typing));
 	plugin->presence = calloc(1, sizeof(*plugin->presence));
 	plugin->users = calloc(1, sizeof(*plugin->users));
-	if(plugin->batch == NULL || plugin->cursors == NULL || plugin->typing == NULL || plugin->presence == NULL
-	   || plugin->users == NULL) {
+	if(plugin->batch == NULL || plugin->cursors == NULL || plugin->typing == NULL
+	   || plugin->presence == NULL || plugin->users == NULL) {
 		free(plugin->batch);
 		free(plugin->cursors);
 		free(plugin->typing);
@@ -240,8 +240,8 @@ static int begin_run(struct chat_plugin *plugin, char *err, size_t err_len)
 	char boot[64];
 	int renewed = 0;
 
-	if(chat_store__begin_run(plugin->store, read_boot_id(boot, sizeof(boot)),
-				 (enum chat_synchronous)plugin->config.synchronous, &renewed, err, err_len)
+	if(chat_store__begin_run(plugin->store, read_boot_id(boot, sizeof(boot)), plugin->config.synchronous,
+				 &renewed, err, err_len)
 	   != 0) {
 		return -1;
 	}
@@ -261,8 +261,8 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 {
 	int found = 0;
 
-	if(chat_store__open(plugin->config.database, (enum chat_synchronous)plugin->config.synchronous,
-			    (int)plugin->config.busy_timeout_ms, &plugin->store, &found, err, err_len)
+	if(chat_store__open(plugin->config.database, plugin->config.synchronous,
+			    plugin->config.busy_timeout_ms, &plugin->store, &found, err, err_len)
 	   != 0) {
 		return -1;
 	}
@@ -277,9 +277,8 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 	}
 	if(plugin->config.checkpoint_interval_ms > 0) {
 		chat_store__set_autocheckpoint(plugin->store, BACKSTOP_CHECKPOINT_PAGES);
-		if(chat_checkpointer__start(plugin->config.database,
-					    (int)plugin->config.checkpoint_interval_ms, &plugin->checkpointer,
-					    err, err_len)
+		if(chat_checkpointer__start(plugin->config.database, plugin->config.checkpoint_interval_ms,
+					    &plugin->checkpointer, err, err_len)
 		   != 0) {
 			return -1;
 		}

@@ -128,7 +128,7 @@ static enum chat_err serve(struct chat_plugin *plugin, const struct chat_reply_t
 			   const struct chat_channel *ch, int64_t since, int64_t limit,
 			   struct chat_error *err)
 {
-	struct page page = {.budget = (size_t)plugin->config.catchup_page_bytes - 512};
+	struct page page = {.budget = plugin->config.catchup_page_bytes - 512};
 	size_t len = 0;
 	char *reply;
 

@@ -64,7 +64,7 @@ static struct chat_presence_user *find_user(const struct chat_presence *presence
 static bool announced_in(const struct chat_plugin *plugin, const struct chat_channel *ch)
 {
 	return ch->visibility == CHAT_VISIBILITY_DM
-	       || HASH_COUNT(ch->members) <= (unsigned)plugin->config.presence_max_members;
+	       || HASH_COUNT(ch->members) <= plugin->config.presence_max_members;
 }
 
 

@@ -215,7 +215,7 @@ enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct
 	   != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);
 	}
-	rc = chat_send_request__parse(payload, len, (size_t)plugin->config.max_body, &req, &err);
+	rc = chat_send_request__parse(payload, len, plugin->config.max_body, &req, &err);
 	ctx.client_msg_id = req.client_msg_id;
 	if(rc == CHAT_ERR_OK) {
 		/* a private channel the sender is not in is answered as one that does not exist */
