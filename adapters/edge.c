@@ -17,7 +17,12 @@
  * Presence: a connection is recorded as pending at BASIC_AUTH and confirmed at the end of the loop
  * iteration (a refused login is gone by then), as presence.c does. Connects and disconnects are sent
  * to the core from the tick, connects first, so a session taken over within one iteration counts
- * 1 -> 2 -> 1 at the core and never flaps.
+ * 1 -> 2 -> 1 at the core and never flaps. While the link is DOWN nothing is sent (the envelope could
+ * be lost on a dead bridge) and nothing is forgotten either: connects not yet announced and queued
+ * disconnects wait. A hello replaces them all (it lists the devices connected now); a core that was
+ * merely stalled gets them, connects first, the moment it answers again, before anything else this
+ * edge forwards. Otherwise a client that connected during the stall would stay offline at the core,
+ * and one that left during it would stay online for good.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +59,7 @@ struct edge_conn {
 	UT_hash_handle hh; /* keyed by the broker's client pointer */
 	const void *client;
 	bool confirmed;
-	bool announced; /* its connect went to the core */
+	bool announced; /* its connect went to the core (by itself or in a hello) */
 	char *user;
 	char *device;
 };
@@ -74,8 +79,9 @@ struct chat_edge {
 	int64_t hello_ms;
 	bool silent; /* the previous tick already found the core silent for too long */
 	struct edge_conn *conns;
-	struct edge_gone *gone, **gone_tail;
-	unsigned pending;
+	struct edge_gone *gone, **gone_tail; /* disconnects of announced connections, to send in order */
+	unsigned pending;                    /* connections not yet confirmed */
+	unsigned unannounced;                /* confirmed ones whose connect waits for the link */
 	char up_topic[sizeof(CHAT_EDGE_UP_PREFIX) + CHAT_EDGE_ID_MAX + 1];
 	char down_topic[sizeof(CHAT_EDGE_DOWN_PREFIX) + CHAT_EDGE_ID_MAX + 1];
 };
@@ -157,7 +163,6 @@ static void send_hello(struct chat_plugin *plugin, int64_t now)
 	   && (devices = cJSON_AddArrayToObject(obj, "devices")) != NULL) {
 		HASH_ITER(hh, edge->conns, c, tmp) {
 			cJSON *d;
-			c->announced = c->confirmed;
 			if(!c->confirmed) {
 				continue; /* its connect follows when it is confirmed */
 			}
@@ -171,12 +176,22 @@ static void send_hello(struct chat_plugin *plugin, int64_t now)
 	cJSON_Delete(obj);
 	if(json != NULL) {
 		forward(plugin, json, len);
+		/* the hello replaces this edge's whole device set at the core: what was held is in it */
+		HASH_ITER(hh, edge->conns, c, tmp) {
+			c->announced = c->confirmed;
+		}
+		edge->unannounced = 0;
+		drop_gone(edge);
 	}
+	/* Out of memory: nothing is marked announced or dropped; the hello is repeated after
+	 * HELLO_RETRY_MS, and replaces whatever went up one by one meanwhile */
 	free(json);
-	drop_gone(edge); /* the hello replaces this edge's whole device set at the core */
 	edge->state = LINK_HELLO;
 	edge->hello_ms = now;
 }
+
+
+static void announce_held(struct chat_plugin *plugin);
 
 
 static void on_beat(struct chat_plugin *plugin, const char *boot, bool resync)
@@ -203,6 +218,8 @@ static void on_beat(struct chat_plugin *plugin, const char *boot, bool resync)
 		edge->state = LINK_READY;
 		chat_broker__log(CHAT_LOG_NOTICE, "edge %s: core %s answers again; its view is intact",
 				 plugin->config.edge_id, boot);
+		/* what happened to this edge's clients during the stall, before any request of theirs */
+		announce_held(plugin);
 	}
 }
 
@@ -512,6 +529,8 @@ int chat_edge__disconnect_cb(int event, void *event_data, void *userdata)
 	HASH_DEL(edge->conns, c);
 	if(!c->confirmed) {
 		edge->pending--;
+	} else if(!c->announced) {
+		edge->unannounced--; /* the core never heard of it: nothing to take back */
 	}
 	if(c->announced) {
 		struct edge_gone *g = calloc(1, sizeof(*g));
@@ -528,44 +547,68 @@ int chat_edge__disconnect_cb(int event, void *event_data, void *userdata)
 }
 
 
-/* Connects of the connections that survived their CONNECT, then the disconnects of this iteration. */
-static void forward_presence(struct chat_plugin *plugin)
+/* Sends what the core has not heard yet, if the link is up: the connects of confirmed connections,
+ * then the queued disconnects, in the order they happened. What cannot be sent now (the link is
+ * DOWN, or out of memory) stays for the next call. */
+static void announce_held(struct chat_plugin *plugin)
 {
 	struct chat_edge *edge = plugin->edge;
-	bool up = edge->state != LINK_DOWN; /* after the hello, in the same stream */
 	struct edge_conn *c, *tmp;
 	size_t len = 0;
 	char *json;
 
-	if(edge->pending > 0) {
+	if(edge->state == LINK_DOWN) {
+		return; /* held until the core answers again, or replaced by the next hello */
+	}
+	if(edge->unannounced > 0) {
 		HASH_ITER(hh, edge->conns, c, tmp) {
-			if(c->confirmed) {
+			if(!c->confirmed || c->announced) {
 				continue;
 			}
-			c->confirmed = true;
-			if(up
-			   && (json = chat_envelope__device(CHAT_ENV_CONNECT, c->user, c->device, &len))
-				      != NULL) {
-				forward(plugin, json, len);
-				c->announced = true;
-				free(json);
+			json = chat_envelope__device(CHAT_ENV_CONNECT, c->user, c->device, &len);
+			if(json == NULL) {
+				return; /* the disconnects wait too: a takeover must not count 1 -> 0 -> 1 */
 			}
+			forward(plugin, json, len);
+			free(json);
+			c->announced = true;
+			edge->unannounced--;
 		}
-		edge->pending = 0;
 	}
 	while(edge->gone != NULL) {
 		struct edge_gone *g = edge->gone;
-		edge->gone = g->next;
-		if(up
-		   && (json = chat_envelope__device(CHAT_ENV_DISCONNECT, g->user, g->device, &len)) != NULL) {
-			forward(plugin, json, len);
-			free(json);
+		json = chat_envelope__device(CHAT_ENV_DISCONNECT, g->user, g->device, &len);
+		if(json == NULL) {
+			return;
 		}
+		forward(plugin, json, len);
+		free(json);
+		edge->gone = g->next;
 		free(g->user);
 		free(g->device);
 		free(g);
 	}
 	edge->gone_tail = &edge->gone;
+}
+
+
+/* The end of a loop iteration: the connections still pending survived their CONNECT; then what the
+ * core has not heard yet goes up. */
+static void forward_presence(struct chat_plugin *plugin)
+{
+	struct chat_edge *edge = plugin->edge;
+	struct edge_conn *c, *tmp;
+
+	if(edge->pending > 0) {
+		HASH_ITER(hh, edge->conns, c, tmp) {
+			if(!c->confirmed) {
+				c->confirmed = true;
+				edge->unannounced++;
+			}
+		}
+		edge->pending = 0;
+	}
+	announce_held(plugin);
 }
 
 

@@ -117,7 +117,7 @@ static void device_gone(struct chat_plugin *plugin, struct chat_edge_peer *peer,
 	char *device = chat_presence__gone(plugin, d);
 
 	if(device != NULL) {
-		chat_typing__device_gone(plugin, device);
+		chat_typing__edge_device_gone(plugin, peer->id, device);
 		free(device);
 	}
 	HASH_DEL(peer->devices, d);
@@ -335,7 +335,9 @@ static void device_disconnect(struct chat_plugin *plugin, struct chat_edge_peer 
 }
 
 
-/* The channels, their visibility, head and members, for an edge's read ACL. */
+/* The channels, their visibility, head and members, for an edge's read ACL; NULL when out of memory.
+ * All or nothing: the edge replaces its whole view with it, so a member missing from it would be
+ * refused everything in the channel there until the next snapshot. */
 static cJSON *snapshot(const struct chat_plugin *plugin)
 {
 	cJSON *obj = chat_envelope__object(CHAT_ENV_SNAPSHOT), *channels;
@@ -358,7 +360,12 @@ static cJSON *snapshot(const struct chat_plugin *plugin)
 			return NULL;
 		}
 		HASH_ITER(hh, ch->members, m, mtmp) {
-			cJSON_AddItemToArray(members, cJSON_CreateString(m->user));
+			cJSON *user = cJSON_CreateString(m->user);
+			if(user == NULL || !cJSON_AddItemToArray(members, user)) {
+				cJSON_Delete(user);
+				cJSON_Delete(obj);
+				return NULL;
+			}
 		}
 	}
 	return obj;
@@ -421,6 +428,8 @@ static void serve_hello(struct chat_plugin *plugin, struct chat_edge_peer *peer,
 	json = snap ? chat_json__print(snap, &len) : NULL;
 	cJSON_Delete(snap);
 	if(json == NULL) {
+		/* The edge stays in HELLO, answering its clients unavailable, and repeats its hello every
+		 * 2 s (edge.c) until a whole snapshot gets through. */
 		chat_broker__log(CHAT_LOG_WARNING, "out of memory answering the hello of edge %s", peer->id);
 		return;
 	}

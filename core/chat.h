@@ -1,8 +1,10 @@
 /*
  * chat.h - the plugin's state, passed as userdata to every broker callback.
  *
- * Everything mqchat keeps lives here; there are no other globals. It is created by plugin.c at init and
- * freed at cleanup, and only ever touched from the broker's thread.
+ * Everything mqchat keeps lives here. It is created by plugin.c at init and freed at cleanup, and only
+ * ever touched from the broker's thread. There are no other globals but one: ids.c's pool of random
+ * bytes not yet handed out, which holds no chat state and is shared by whoever makes an id (ids.c
+ * says why it is not a field here).
  *
  * It sits in the lowest layer that holds state (core/), so every layer above may take a struct
  * chat_plugin: what belongs to a higher layer (the store, the group commit, the services' state, the

@@ -7,6 +7,18 @@
  * ids. The bytes are the same kernel CSPRNG output, only fetched in bulk.
  *
  * Broker thread only: the pool has no lock.
+ *
+ * The pool is this file's static, the one exception to chat.h's "no other globals", on purpose:
+ * - it holds no state of the chat, only kernel randomness not yet handed out. Each byte goes out once
+ *   and is zeroed, so any number of users may share it, and there is nothing to reset, save or free
+ *   when a plugin instance ends (a later one draws bytes that are just as random);
+ * - ids are made where no struct chat_plugin is at hand, or should be: the store gives channels new
+ *   epochs inside chat_store__begin_run (store.c), pure modules and their unit tests make ids, and
+ *   the send path (commit/batch.c, commit/txn.c) makes one per event. Passing a pool to each of them
+ *   would thread the plugin through layers that do not need it, for no change in what they get;
+ * - moving it into the plugin state would not make it safer: the broker thread is the only caller
+ *   either way, and a fork after the pool is filled would hand both processes the same bytes either
+ *   way (Mosquitto daemonises before it loads plugins, and mqchat never forks).
  */
 #include <errno.h>
 #include <string.h>

@@ -5,6 +5,13 @@
  * events and change the members table, commit (which queues the events), and only then change the
  * index. If the index cannot follow (out of memory) the store is still right and the next start
  * rebuilds the index from it; that is logged.
+ *
+ * A join's or leave's seq (and msg_no) is read from the channel's head once chat_txn__begin has
+ * returned, not before: begin is what commits the open group commit (batch.c), and only then is the
+ * head the seq of the last committed event. A batch moves heads in memory as it appends and puts them
+ * back when its commit fails, so a head read before begin is right only as long as nothing between
+ * the read and the begin appends or fails; today dispatch.c commits the batch before every chat/_api
+ * request, which is all that made the old order safe. This order needs nothing of the caller.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -318,17 +325,25 @@ enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_
 
 /* ---- join, invite --------------------------------------------------------------------------------- */
 
+/* The change that puts user's join or leave next in ch: only after chat_txn__begin (top of file). */
+static struct change next_change(const struct chat_channel *ch, const char *user, enum chat_role role)
+{
+	return (struct change){user, role, ch->head + 1, ch->message_count};
+}
+
+
 /* Adds user to ch as a member, caused by who. */
 static enum chat_err add_member(struct chat_plugin *plugin, const struct chat_requester *who,
 				struct chat_channel *ch, const char *user, struct chat_error *err)
 {
-	struct change change = {user, CHAT_ROLE_MEMBER, ch->head + 1, ch->message_count};
+	struct change change;
 	struct chat_event ev;
 	struct chat_txn txn;
 
 	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
+	change = next_change(ch, user, CHAT_ROLE_MEMBER);
 	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_JOIN, &change, &ev, err)
 	   != CHAT_ERR_OK) {
 		chat_txn__abort(&txn);
@@ -408,7 +423,7 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 {
 	const struct chat_member *leaving = chat_index__member(ch, user);
 	struct chat_member *heir = NULL;
-	struct change change = {user, leaving->role, ch->head + 1, ch->message_count};
+	struct change change;
 	struct chat_event ev;
 	struct chat_txn txn;
 
@@ -418,6 +433,7 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 	if(chat_txn__begin(&txn, plugin, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
+	change = next_change(ch, user, leaving->role);
 	if(append_membership(&txn, ch->rowid, ch->name, who, CHAT_EVENT_LEAVE, &change, &ev, err)
 		   != CHAT_ERR_OK
 	   || (heir != NULL

@@ -111,11 +111,37 @@ int chat_store__schema_version(void)
 }
 
 
+/* What went wrong, for an SQLite code rc of a call on db. SQLITE_NOMEM is also what this file
+ * returns for its own allocations and for a NULL from sqlite3_column_text, after which SQLite's
+ * message is of its last call (which succeeded: "not an error"), not of this failure. */
+static const char *rc_message(sqlite3 *db, int rc)
+{
+	return rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(db);
+}
+
+
 /* Records SQLite's view of the last failure as an `unavailable` error. */
 static enum chat_err db_error(struct chat_store *store, struct chat_error *err, const char *doing)
 {
 	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "storage failed while %s: %s", doing,
 			       sqlite3_errmsg(store->db));
+}
+
+
+/* An `unavailable` error for an allocation that failed outside SQLite, or a NULL from
+ * sqlite3_column_text. */
+static enum chat_err nomem_error(struct chat_error *err, const char *doing)
+{
+	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "storage failed while %s: out of memory", doing);
+}
+
+
+/* Column col of stmt's row as text. sqlite3_column_text returns NULL for an SQL NULL, and also when
+ * out of memory (converting a value to text allocates); every column read here is NOT NULL, so NULL
+ * means out of memory, for the caller to fail with. */
+static const char *column_text(sqlite3_stmt *stmt, int col)
+{
+	return (const char *)sqlite3_column_text(stmt, col);
 }
 
 
@@ -187,7 +213,7 @@ static int set_pragmas(sqlite3 *db, enum chat_synchronous synchronous, char *err
 
 	if(sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) == SQLITE_OK
 	   && sqlite3_step(stmt) == SQLITE_ROW) {
-		mode = (const char *)sqlite3_column_text(stmt, 0);
+		mode = column_text(stmt, 0);
 		wal = mode != NULL && strcmp(mode, "wal") == 0;
 	}
 	sqlite3_finalize(stmt);
@@ -325,7 +351,8 @@ static int run_value(sqlite3 *db, const char *name, char **out)
 		sqlite3_bind_text(stmt, 1, name, -1, SQLITE_STATIC);
 		rc = sqlite3_step(stmt);
 		if(rc == SQLITE_ROW) {
-			*out = strdup((const char *)sqlite3_column_text(stmt, 0));
+			const char *value = column_text(stmt, 0);
+			*out = value != NULL ? strdup(value) : NULL;
 			rc = *out != NULL ? SQLITE_OK : SQLITE_NOMEM;
 		} else if(rc == SQLITE_DONE) {
 			rc = SQLITE_OK;
@@ -392,9 +419,12 @@ static int renew_epochs(sqlite3 *db, int *count)
 		sqlite3_reset(next);
 		chat_ids__uuid(epoch);
 		sqlite3_reset(update);
-		sqlite3_bind_text(update, 1, epoch, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_int64(update, 2, id);
-		rc = sqlite3_step(update) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		/* a copy, which may fail: unchecked, the epoch would be set to NULL */
+		rc = sqlite3_bind_text(update, 1, epoch, -1, SQLITE_TRANSIENT);
+		if(rc == SQLITE_OK) {
+			sqlite3_bind_int64(update, 2, id);
+			rc = sqlite3_step(update) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		}
 		*count += rc == SQLITE_OK;
 	}
 	sqlite3_finalize(next);
@@ -435,7 +465,7 @@ int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum ch
 		rc = sqlite3_exec(store->db, "COMMIT", NULL, NULL, NULL);
 	}
 	if(rc != SQLITE_OK) {
-		snprintf(err, err_len, "cannot record the start of this run: %s", sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot record the start of this run: %s", rc_message(store->db, rc));
 		sqlite3_exec(store->db, "ROLLBACK", NULL, NULL, NULL);
 	}
 	sqlite3_exec(store->db, synchronous_pragma(synchronous), NULL, NULL, NULL);
@@ -462,13 +492,17 @@ static int load_channels(struct chat_store *store, struct chat_index *idx, char 
 
 	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		enum chat_visibility visibility;
-		const char *name = (const char *)sqlite3_column_text(stmt, 1);
+		const char *name = column_text(stmt, 1), *vis = column_text(stmt, 2);
+		const char *title = column_text(stmt, 3), *epoch = column_text(stmt, 4);
 
+		if(name == NULL || vis == NULL || title == NULL || epoch == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 		rc = SQLITE_OK;
-		if(!chat_visibility__parse((const char *)sqlite3_column_text(stmt, 2), &visibility)
-		   || chat_index__add_channel(idx, sqlite3_column_int64(stmt, 0), name,
-					      (const char *)sqlite3_column_text(stmt, 3), visibility,
-					      (const char *)sqlite3_column_text(stmt, 4))
+		if(!chat_visibility__parse(vis, &visibility)
+		   || chat_index__add_channel(idx, sqlite3_column_int64(stmt, 0), name, title, visibility,
+					      epoch)
 			      == NULL) {
 			snprintf(err, err_len, "cannot load channel %s", name);
 			sqlite3_finalize(stmt);
@@ -477,7 +511,7 @@ static int load_channels(struct chat_store *store, struct chat_index *idx, char 
 	}
 	sqlite3_finalize(stmt);
 	if(rc != SQLITE_DONE) {
-		snprintf(err, err_len, "cannot load channels: %s", sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot load channels: %s", rc_message(store->db, rc));
 		return -1;
 	}
 	return 0;
@@ -493,13 +527,18 @@ static int load_members(struct chat_store *store, struct chat_index *idx, char *
 				    -1, &stmt, NULL);
 
 	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(stmt, 0);
-		const char *user = (const char *)sqlite3_column_text(stmt, 1);
-		struct chat_channel *ch = chat_index__find(idx, name, strlen(name));
+		const char *name = column_text(stmt, 0), *user = column_text(stmt, 1);
+		const char *role_name = column_text(stmt, 2);
+		struct chat_channel *ch;
 		enum chat_role role;
 
+		if(name == NULL || user == NULL || role_name == NULL) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 		rc = SQLITE_OK;
-		if(ch == NULL || !chat_role__parse((const char *)sqlite3_column_text(stmt, 2), &role)
+		ch = chat_index__find(idx, name, strlen(name));
+		if(ch == NULL || !chat_role__parse(role_name, &role)
 		   || chat_index__add_member(idx, ch, user, role, sqlite3_column_int64(stmt, 3)) != 0) {
 			snprintf(err, err_len, "cannot load member %s of %s", user, name);
 			sqlite3_finalize(stmt);
@@ -508,7 +547,7 @@ static int load_members(struct chat_store *store, struct chat_index *idx, char *
 	}
 	sqlite3_finalize(stmt);
 	if(rc != SQLITE_DONE) {
-		snprintf(err, err_len, "cannot load members: %s", sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot load members: %s", rc_message(store->db, rc));
 		return -1;
 	}
 	return 0;
@@ -561,7 +600,7 @@ static int load_heads(struct chat_store *store, struct chat_index *idx, char *er
 	sqlite3_finalize(head);
 	sqlite3_finalize(last);
 	if(rc != SQLITE_OK) {
-		snprintf(err, err_len, "cannot load channel heads: %s", sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot load channel heads: %s", rc_message(store->db, rc));
 		return -1;
 	}
 	return 0;
@@ -582,13 +621,20 @@ static int load_cursors(struct chat_store *store, struct chat_index *idx, char *
 		-1, &stmt, NULL);
 
 	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *name = (const char *)sqlite3_column_text(stmt, 0);
-		const char *device = (const char *)sqlite3_column_text(stmt, 3);
-		struct chat_channel *ch = chat_index__find(idx, name, strlen(name));
-		struct chat_member *m =
-			ch ? chat_index__member(ch, (const char *)sqlite3_column_text(stmt, 1)) : NULL;
+		const char *name = column_text(stmt, 0), *user = column_text(stmt, 1);
+		/* NULL for a read cursor: that row's device is an SQL NULL */
+		bool delivery = sqlite3_column_type(stmt, 3) != SQLITE_NULL;
+		const char *device = delivery ? column_text(stmt, 3) : NULL;
+		struct chat_channel *ch;
+		struct chat_member *m;
 
+		if(name == NULL || user == NULL || (delivery && device == NULL)) {
+			rc = SQLITE_NOMEM;
+			break;
+		}
 		rc = SQLITE_OK;
+		ch = chat_index__find(idx, name, strlen(name));
+		m = ch ? chat_index__member(ch, user) : NULL;
 		if(m == NULL) {
 			continue;
 		}
@@ -600,7 +646,7 @@ static int load_cursors(struct chat_store *store, struct chat_index *idx, char *
 	}
 	sqlite3_finalize(stmt);
 	if(rc != SQLITE_DONE) {
-		snprintf(err, err_len, "cannot load cursors: %s", sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot load cursors: %s", rc_message(store->db, rc));
 		return -1;
 	}
 	return 0;
@@ -614,12 +660,12 @@ int chat_store__load_users(struct chat_store *store, bool (*cb)(const char *name
 	int rc = sqlite3_prepare_v2(store->db, "SELECT name FROM users", -1, &stmt, NULL);
 
 	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		rc = cb((const char *)sqlite3_column_text(stmt, 0), ctx) ? SQLITE_OK : SQLITE_NOMEM;
+		const char *name = column_text(stmt, 0);
+		rc = name != NULL && cb(name, ctx) ? SQLITE_OK : SQLITE_NOMEM;
 	}
 	sqlite3_finalize(stmt);
 	if(rc != SQLITE_DONE) {
-		snprintf(err, err_len, "cannot load users: %s",
-			 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot load users: %s", rc_message(store->db, rc));
 		return -1;
 	}
 	return 0;
@@ -771,14 +817,13 @@ int chat_store__load_client_ids(struct chat_store *store,
 	const char *id, *user;
 
 	while(rc == SQLITE_OK && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		id = (const char *)sqlite3_column_text(stmt, 0);
-		user = (const char *)sqlite3_column_text(stmt, 1);
+		id = column_text(stmt, 0);
+		user = column_text(stmt, 1);
 		rc = id != NULL && user != NULL && cb(ctx, id, user) == 0 ? SQLITE_OK : SQLITE_NOMEM;
 	}
 	sqlite3_finalize(stmt);
 	if(rc != SQLITE_DONE) {
-		snprintf(err, err_len, "cannot load client ids: %s",
-			 rc == SQLITE_NOMEM ? "out of memory" : sqlite3_errmsg(store->db));
+		snprintf(err, err_len, "cannot load client ids: %s", rc_message(store->db, rc));
 		return -1;
 	}
 	return 0;
@@ -892,9 +937,15 @@ enum chat_err chat_store__find_client_msg(struct chat_store *store, const char *
 	rc = sqlite3_step(stmt);
 	*found = rc == SQLITE_ROW;
 	if(*found) {
+		const char *id = column_text(stmt, 2);
+		if(id == NULL) {
+			*found = false;
+			sqlite3_reset(stmt);
+			return nomem_error(err, "looking up a client_msg_id");
+		}
 		out->channel = sqlite3_column_int64(stmt, 0);
 		out->seq = sqlite3_column_int64(stmt, 1);
-		snprintf(out->id, sizeof(out->id), "%s", (const char *)sqlite3_column_text(stmt, 2));
+		snprintf(out->id, sizeof(out->id), "%s", id);
 		out->ts = sqlite3_column_int64(stmt, 3);
 	}
 	sqlite3_reset(stmt);
@@ -941,9 +992,13 @@ enum chat_err chat_store__event_brief(struct chat_store *store, int64_t channel,
 	sqlite3_bind_int64(stmt, 2, seq);
 	rc = sqlite3_step(stmt);
 	if(rc == SQLITE_ROW) {
-		const char *author = (const char *)sqlite3_column_text(stmt, 1);
+		const char *type = column_text(stmt, 0), *author = column_text(stmt, 1);
+		if(type == NULL || author == NULL) {
+			sqlite3_reset(stmt);
+			return nomem_error(err, "reading the log");
+		}
 		out->exists = true;
-		out->is_message = strcmp((const char *)sqlite3_column_text(stmt, 0), "message") == 0;
+		out->is_message = strcmp(type, "message") == 0;
 		out->in_thread = out->is_message && sqlite3_column_type(stmt, 2) != SQLITE_NULL;
 		out->author_len = strlen(author);
 		snprintf(out->author, sizeof(out->author), "%s", author);
@@ -970,8 +1025,12 @@ enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel
 	sqlite3_bind_int64(stmt, 2, since);
 	sqlite3_bind_int64(stmt, 3, limit);
 	while((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-		const char *json = (const char *)sqlite3_column_text(stmt, 1);
-		size_t len = (size_t)sqlite3_column_bytes(stmt, 1);
+		const char *json = column_text(stmt, 1);
+		size_t len = (size_t)sqlite3_column_bytes(stmt, 1); /* of the text, asked for first */
+		if(json == NULL) {
+			sqlite3_reset(stmt);
+			return nomem_error(err, "reading the log");
+		}
 		if(!cb(sqlite3_column_int64(stmt, 0), json, len, ctx)) {
 			rc = SQLITE_DONE;
 			break;
@@ -996,9 +1055,13 @@ enum chat_err chat_store__event_json(struct chat_store *store, int64_t channel, 
 	sqlite3_bind_int64(stmt, 2, seq);
 	rc = sqlite3_step(stmt);
 	if(rc == SQLITE_ROW) {
-		*json = strdup((const char *)sqlite3_column_text(stmt, 0));
+		const char *text = column_text(stmt, 0);
+		*json = text != NULL ? strdup(text) : NULL;
 		if(*json == NULL) {
-			rc = SQLITE_NOMEM;
+			/* not SQLite's failure: sqlite3_errmsg would tell of its last call, which succeeded
+			 */
+			sqlite3_reset(stmt);
+			return nomem_error(err, "reading the log");
 		}
 	}
 	sqlite3_reset(stmt);

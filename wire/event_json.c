@@ -29,8 +29,8 @@ char *chat_json__print(const cJSON *obj, size_t *len)
 {
 	char *text = cJSON_PrintUnformatted(obj);
 
-	if(text != NULL && len != NULL) {
-		*len = strlen(text);
+	if(len != NULL) {
+		*len = text != NULL ? strlen(text) : 0; /* never a length left from an earlier text */
 	}
 	return text;
 }
@@ -61,6 +61,8 @@ static char *print_and_delete(cJSON *obj, int failures, size_t *len)
 
 	if(obj != NULL && failures == 0) {
 		text = chat_json__print(obj, len);
+	} else if(len != NULL) {
+		*len = 0;
 	}
 	cJSON_Delete(obj);
 	return text;
@@ -207,12 +209,12 @@ static void jb_add_bool(struct jbuf *b, const char *key, bool value)
 static char *jb_finish(struct jbuf *b, size_t *len)
 {
 	jb_raw(b, "}", 1);
+	if(len != NULL) {
+		*len = b->oom ? 0 : b->len;
+	}
 	if(b->oom) {
 		free(b->p);
 		return NULL;
-	}
-	if(len != NULL) {
-		*len = b->len;
 	}
 	return b->p;
 }
@@ -287,7 +289,7 @@ char *chat_error_json__build(const struct chat_error *err, const struct chat_err
 	int failures = 0;
 
 	if(obj == NULL) {
-		return NULL;
+		return print_and_delete(NULL, 1, len); /* NULL, and *len 0 */
 	}
 	failures += add_bool(obj, "ok", false);
 	failures += add_string(obj, "kind", "error");
@@ -308,7 +310,11 @@ char *chat_error_json__build(const struct chat_error *err, const struct chat_err
 	}
 	if(ctx->ref) {
 		cJSON *copy = cJSON_Duplicate(ctx->ref, true);
-		failures += copy == NULL || !cJSON_AddItemToObject(obj, "ref", copy);
+		/* adding copies the key, which may fail too: the copy is then still ours */
+		if(copy == NULL || !cJSON_AddItemToObject(obj, "ref", copy)) {
+			cJSON_Delete(copy);
+			failures++;
+		}
 	}
 	return print_and_delete(obj, failures, len);
 }

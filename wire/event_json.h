@@ -84,7 +84,8 @@ char *chat_typing_json__build(const char *channel, const char *user, const char 
 char *chat_cursor_json__build(const char *channel, const char *user, const char *device, int64_t seq,
 			      int64_t ts, size_t *len);
 
-/* Prints obj unformatted into a malloc'd string; NULL when out of memory. Does not delete obj. */
+/* Prints obj unformatted into a malloc'd string; NULL when out of memory. Does not delete obj.
+ * Here and in every builder above, *len (len may be NULL) is the string's length, 0 with NULL. */
 char *chat_json__print(const cJSON *obj, size_t *len);
 
 #endif

@@ -207,12 +207,106 @@ static void test_same_bytes_as_cjson(void)
 }
 
 
+/* cJSON's allocator, counted, with one fault: the allocation numbered fail_at (from 0) fails. */
+static int live, allocations, fail_at = -1;
+static bool fault_hit;
+
+
+static void *counted_malloc(size_t n)
+{
+	void *p;
+
+	if(allocations++ == fail_at) {
+		fault_hit = true;
+		return NULL;
+	}
+	p = malloc(n);
+	live += p != NULL;
+	return p;
+}
+
+
+static void counted_free(void *p)
+{
+	live -= p != NULL;
+	free(p);
+}
+
+
+/* Runs build with a fault at each of cJSON's allocations in turn, until a run has none: each run
+ * returns either NULL (with len 0) or exactly expected, and leaves no allocation behind. */
+#define OOM_BUILD(build, expected)                                                                           \
+	do {                                                                                                 \
+		for(int at_ = 0;; at_++) {                                                                   \
+			int before_ = live;                                                                  \
+			size_t len_ = 99;                                                                    \
+			char *json_;                                                                         \
+			bool hit_;                                                                           \
+			allocations = 0;                                                                     \
+			fail_at = at_;                                                                       \
+			fault_hit = false;                                                                   \
+			json_ = (build);                                                                     \
+			hit_ = fault_hit;                                                                    \
+			fail_at = -1;                                                                        \
+			if(json_ != NULL) {                                                                  \
+				TH_EQ_STR(json_, (expected));                                                \
+				TH_EQ_INT(len_, strlen(expected));                                           \
+				counted_free(json_);                                                         \
+			} else {                                                                             \
+				TH_CHECKF(hit_, "NULL without a fault at %d", at_);                          \
+				TH_EQ_INT(len_, 0);                                                          \
+			}                                                                                    \
+			TH_CHECKF(live == before_, "fault at allocation %d: %d allocations left behind",     \
+				  at_, live - before_);                                                      \
+			if(!hit_) {                                                                          \
+				break;                                                                       \
+			}                                                                                    \
+		}                                                                                            \
+	} while(0)
+
+
+/* Out of memory anywhere while a builder runs: NULL, nothing half-built, nothing leaked. */
+static void test_builders_out_of_memory(void)
+{
+	cJSON_Hooks hooks = {counted_malloc, counted_free};
+	struct chat_error err;
+	struct chat_error_context ctx = {.channel = "ops", .client_msg_id = "c-1", .op = "invite"};
+	cJSON *ref;
+
+	cJSON_InitHooks(&hooks);
+	ref = cJSON_Parse("{\"n\":[1,\"two\"]}");
+	TH_CHECK(ref != NULL);
+	ctx.ref = ref;
+	chat_error__set(&err, CHAT_ERR_FORBIDDEN, "only an owner of #%s may invite", "ops");
+	OOM_BUILD(
+		chat_error_json__build(&err, &ctx, &len_),
+		"{\"ok\":false,\"kind\":\"error\",\"code\":\"forbidden\",\"message\":\"only an owner of #ops "
+		"may invite\",\"op\":\"invite\",\"channel\":\"ops\",\"client_msg_id\":\"c-1\","
+		"\"ref\":{\"n\":[1,\"two\"]}}");
+	OOM_BUILD(chat_presence_json__build("general", "bo", true, 17, &len_),
+		  "{\"channel\":\"general\",\"user\":\"bo\",\"online\":true,\"ts\":17}");
+	OOM_BUILD(chat_typing_json__build("general", "ada", "ada-laptop", false, 18, &len_),
+		  "{\"channel\":\"general\",\"user\":\"ada\",\"device\":\"ada-laptop\",\"typing\":false,"
+		  "\"ts\":18}");
+	OOM_BUILD(chat_cursor_json__build("general", "bo", "bo-phone", 41, 20, &len_),
+		  "{\"channel\":\"general\",\"user\":\"bo\",\"device\":\"bo-phone\",\"seq\":41,\"ts\":20}");
+	OOM_BUILD(chat_json__print(ref, &len_), "{\"n\":[1,\"two\"]}");
+	cJSON_Delete(ref);
+	TH_EQ_INT(live, 0);
+	cJSON_InitHooks(NULL);
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
-		{"message", test_message},         {"other_types", test_other_types},
-		{"signals", test_signals},         {"ack_and_error", test_ack_and_error},
-		{"error_table", test_error_table}, {"same_bytes_as_cjson", test_same_bytes_as_cjson},
+		{"message", test_message},
+		{"other_types", test_other_types},
+		{"signals", test_signals},
+		{"ack_and_error", test_ack_and_error},
+		{"error_table", test_error_table},
+		{"same_bytes_as_cjson", test_same_bytes_as_cjson},
+		{"builders_out_of_memory", test_builders_out_of_memory},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));

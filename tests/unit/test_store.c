@@ -571,6 +571,235 @@ static void test_checkpointer_runs_beside_writes(void)
 }
 
 
+/* ---- out of memory ------------------------------------------------------------------------------- */
+
+/* SQLite's allocator with one fault, as SQLite's own tests inject them: the allocation numbered
+ * fail_at (from 0, counted since arm_fault) fails, the others go to the real allocator. */
+static sqlite3_mem_methods real_mem;
+static int fail_at = -1, allocations;
+static bool fault_hit;
+
+
+static bool fault_now(void)
+{
+	if(allocations++ == fail_at) {
+		fault_hit = true;
+		return true;
+	}
+	return false;
+}
+
+
+static void *faulty_malloc(int n)
+{
+	return fault_now() ? NULL : real_mem.xMalloc(n);
+}
+
+
+static void *faulty_realloc(void *p, int n)
+{
+	return fault_now() ? NULL : real_mem.xRealloc(p, n);
+}
+
+
+static void install_faulty_allocator(void)
+{
+	sqlite3_mem_methods m;
+
+	TH_EQ_INT(sqlite3_shutdown(), SQLITE_OK);
+	TH_EQ_INT(sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem), SQLITE_OK);
+	m = real_mem;
+	m.xMalloc = faulty_malloc;
+	m.xRealloc = faulty_realloc;
+	TH_EQ_INT(sqlite3_config(SQLITE_CONFIG_MALLOC, &m), SQLITE_OK);
+	TH_EQ_INT(sqlite3_initialize(), SQLITE_OK);
+}
+
+
+static void arm_fault(int at)
+{
+	allocations = 0;
+	fail_at = at;
+	fault_hit = false;
+}
+
+
+/* Runs setup, then call_ok with a fault at one allocation, for each allocation in turn, until a run
+ * makes no allocation fail. Each run must either succeed (call_ok true) and pass check, or fail with
+ * a message that says "out of memory" (a fault is the only way it can fail here); some must fail. */
+#define OOM_LOOP(setup, call_ok, message, check)                                                             \
+	do {                                                                                                 \
+		int oom_failed_ = 0;                                                                         \
+		for(int at_ = 0;; at_++) {                                                                   \
+			bool ok_, hit_;                                                                      \
+			TH_CHECK(at_ < 100000);                                                              \
+			setup;                                                                               \
+			arm_fault(at_);                                                                      \
+			ok_ = (call_ok);                                                                     \
+			hit_ = fault_hit;                                                                    \
+			arm_fault(-1);                                                                       \
+			if(ok_) {                                                                            \
+				check;                                                                       \
+			} else {                                                                             \
+				TH_CHECKF(hit_, "failed without a fault: %s", (message));                    \
+				TH_CHECKF(strstr((message), "out of memory") != NULL,                        \
+					  "fault at allocation %d: \"%s\" does not say out of memory", at_,  \
+					  (message));                                                        \
+				oom_failed_++;                                                               \
+			}                                                                                    \
+			if(!hit_) {                                                                          \
+				break;                                                                       \
+			}                                                                                    \
+		}                                                                                            \
+		TH_CHECK(oom_failed_ > 0);                                                                   \
+	} while(0)
+
+
+/* Values of 38 bytes (see add_blob_rows). */
+#define ZED        "zed-with-a-name-of-38-bytes-0123456789"
+#define ZED_DEVICE "zed-phone-an-id-of-38-bytes-0123456789"
+#define ID_2       "id-2-with-an-id-of-38-bytes-0123456789"
+#define JSON_2     "{\"seq\":2,\"pad\":\"0123456789abcdefghij\"}"
+#define BLOBS      "blobs-with-a-name-of-38-bytes-01234567"
+
+
+struct last_json {
+	int64_t seq;
+	char json[64];
+	int calls;
+};
+
+
+static bool take_json(int64_t seq, const char *json, size_t len, void *ctx)
+{
+	struct last_json *f = ctx;
+
+	TH_CHECKF(json != NULL, "seq %lld handed over without its json", (long long)seq);
+	f->seq = seq;
+	snprintf(f->json, sizeof(f->json), "%.*s", (int)len, json);
+	f->calls++;
+	return true;
+}
+
+
+static bool note_user(const char *name, void *ctx)
+{
+	TH_CHECK(name != NULL);
+	*(int *)ctx += strcmp(name, ZED) == 0;
+	return true;
+}
+
+
+static int note_client_id(void *ctx, const char *client_id, const char *user)
+{
+	TH_CHECK(client_id != NULL && user != NULL);
+	*(int *)ctx += strcmp(client_id, ZED_DEVICE) == 0 && strcmp(user, ZED) == 0;
+	return 0;
+}
+
+
+/* Rows written by another program, with blobs in text columns. SQLite keeps a blob as it is, and
+ * sqlite3_column_text converts it, which may allocate (to add the terminating NUL when the value fills
+ * its buffer: 38 bytes does, with SQLite's default allocator) and returns NULL when that fails, as
+ * SQLite documents for any value. Blobs only where no read searches by them: a blob never equals a
+ * text. */
+static void add_blob_rows(void)
+{
+	exec_sql("INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json,"
+		 " msg_no, author_msg_no) VALUES (1, 2, CAST('" ID_2 "' AS BLOB), 'message', '" ZED "', 101,"
+		 " 'c-2', NULL, CAST('" JSON_2 "' AS BLOB), 2, 1);"
+		 "INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, json,"
+		 " msg_no, author_msg_no) VALUES (1, 3, 'id-3', 'message', CAST('" ZED
+		 "' AS BLOB), 102, NULL,"
+		 " NULL, '{\"seq\":3}', 3, 2);"
+		 "INSERT INTO channels (name, visibility, title, epoch, created_by, created_at)"
+		 " VALUES (CAST('" BLOBS "' AS BLOB), 'private', CAST('" ZED "' AS BLOB),"
+		 " CAST('" ID_2 "' AS BLOB), 'zed', 1);"
+		 "INSERT INTO members VALUES (2, CAST('" ZED "' AS BLOB), 'owner', 1);"
+		 "INSERT INTO read_cursors VALUES (2, CAST('" ZED "' AS BLOB), 1, 1);"
+		 "INSERT INTO delivered_cursors VALUES (2, CAST('" ZED "' AS BLOB), CAST('" ZED_DEVICE
+		 "' AS BLOB),"
+		 " 1, 1);"
+		 "INSERT INTO users (name, first_seen) VALUES (CAST('" ZED "' AS BLOB), 1);"
+		 "INSERT INTO client_ids VALUES (CAST('" ZED_DEVICE "' AS BLOB), CAST('" ZED
+		 "' AS BLOB), 1);");
+}
+
+
+/* The last run: unfinished, at normal, on another boot than "boot-b". */
+static void set_blob_runs(void)
+{
+	exec_sql("INSERT OR REPLACE INTO runs VALUES ('running', CAST('1' AS BLOB));"
+		 "INSERT OR REPLACE INTO runs VALUES ('synchronous', CAST('normal' AS BLOB));"
+		 "INSERT OR REPLACE INTO runs VALUES ('boot_id', CAST('" ID_2 "' AS BLOB));");
+}
+
+
+/* Out of memory anywhere in a read, sqlite3_column_text's NULL included, fails that read with "out of
+ * memory": never a NULL string passed on, copied or printed, never another error's message. */
+static void test_reads_out_of_memory(void)
+{
+	const char *bodies[] = {"a"};
+	struct chat_stored_event stored;
+	struct chat_event_brief brief;
+	struct last_json last;
+	struct chat_store *store;
+	struct chat_index idx = {0};
+	struct chat_error err;
+	char *json = NULL, msg[256];
+	bool found = false;
+	int64_t rowid;
+	int dummy, zeds = 0, renewed = 0;
+
+	install_faulty_allocator();
+	fresh_path();
+	store = open_store(&dummy);
+	rowid = seed(store, bodies, 1);
+	add_blob_rows();
+
+	OOM_LOOP((void)0,
+		 chat_store__find_client_msg(store, ZED, "c-2", &found, &stored, &err) == CHAT_ERR_OK,
+		 err.message, {
+			 TH_CHECK(found);
+			 TH_CHECK(strncmp(stored.id, ID_2, CHAT_UUID_LEN) == 0); /* ids are UUIDs: cut */
+		 });
+	OOM_LOOP((void)0, chat_store__event_brief(store, rowid, 3, &brief, &err) == CHAT_ERR_OK, err.message,
+		 {
+			 TH_CHECK(brief.exists && brief.is_message);
+			 TH_CHECK(chat_event_brief__by(&brief, ZED));
+		 });
+	OOM_LOOP(last = (struct last_json){0},
+		 chat_store__events_after(store, rowid, 1, 10, take_json, &last, &err) == CHAT_ERR_OK,
+		 err.message, {
+			 TH_EQ_INT(last.calls, 2);
+			 TH_EQ_STR(last.json, "{\"seq\":3}");
+		 });
+	OOM_LOOP((void)0, chat_store__event_json(store, rowid, 2, &json, &err) == CHAT_ERR_OK, err.message, {
+		TH_EQ_STR(json, JSON_2);
+		free(json);
+	});
+	OOM_LOOP(chat_index__clear(&idx), chat_store__load(store, &idx, msg, sizeof(msg)) == 0, msg, {
+		struct chat_channel *ch = chat_index__find(&idx, BLOBS, strlen(BLOBS));
+		TH_CHECK(ch != NULL);
+		TH_CHECK(strncmp(ch->epoch, ID_2, CHAT_UUID_LEN) == 0); /* a UUID: cut */
+		TH_EQ_STR(ch->title, ZED);
+		TH_CHECK(chat_index__member(ch, ZED) != NULL);
+		TH_EQ_INT(chat_index__member(ch, ZED)->read_seq, 1);
+	});
+	chat_index__clear(&idx);
+	OOM_LOOP(zeds = 0, chat_store__load_users(store, note_user, &zeds, msg, sizeof(msg)) == 0, msg,
+		 TH_EQ_INT(zeds, 1));
+	OOM_LOOP(zeds = 0, chat_store__load_client_ids(store, note_client_id, &zeds, msg, sizeof(msg)) == 0,
+		 msg, TH_EQ_INT(zeds, 1));
+	/* the last run: unfinished, at normal, and another boot; read as blobs */
+	OOM_LOOP(set_blob_runs(),
+		 chat_store__begin_run(store, "boot-b", CHAT_SYNC_NORMAL, &renewed, msg, sizeof(msg)) == 0,
+		 msg, TH_EQ_INT(renewed, 2));
+	chat_store__close(store);
+	remove_dir();
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
@@ -586,6 +815,7 @@ int main(int argc, char **argv)
 		{"checkpointer_runs_beside_writes", test_checkpointer_runs_beside_writes},
 		{"unread_counts", test_unread_counts},
 		{"new_epoch_after_possible_power_loss", test_new_epoch_after_possible_power_loss},
+		{"reads_out_of_memory", test_reads_out_of_memory},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
