@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #include "th_chat.h"
 
@@ -186,6 +187,68 @@ const cJSON *tc_inbox_entry(struct th_client *c, const char *ch, cJSON **reply_o
 		char *text = th_json_print(reply);
 		th_fail(__FILE__, __LINE__, "%s: no #%s in the inbox: %s", th_client_id(c), ch, text);
 	}
+}
+
+
+/* A server timestamp must be a number of milliseconds near the wall clock. */
+static void check_ts(const char *file, int line, const cJSON *j)
+{
+	const cJSON *ts = cJSON_GetObjectItem(j, "ts");
+	struct timeval tv;
+	double now;
+
+	if(ts == NULL) {
+		return;
+	}
+	gettimeofday(&tv, NULL);
+	now = (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
+	if(!cJSON_IsNumber(ts) || ts->valuedouble < now - 60000.0 || ts->valuedouble > now + 60000.0) {
+		char *text = th_json_print(j);
+		th_fail(file, line, "ts is not the server's clock in milliseconds: %s", text);
+	}
+}
+
+
+void tc_expect_next_at(const char *file, int line, struct th_client *c, const char *filter, int timeout_ms,
+		       int qos, const char *fmt, ...)
+{
+	char pattern[2048];
+	struct th_msg *m;
+	va_list ap;
+	cJSON *j;
+
+	va_start(ap, fmt);
+	vsnprintf(pattern, sizeof(pattern), fmt, ap);
+	va_end(ap);
+	m = th_wait_msg(c, filter, timeout_ms);
+	if(m == NULL) {
+		th_fail(file, line, "%s received nothing on %s within %d ms; expected %s", th_client_id(c),
+			filter, timeout_ms, pattern);
+	}
+	j = cJSON_Parse((char *)m->payload);
+	if(j == NULL) {
+		th_fail(file, line, "%s: not JSON on %s: %s", th_client_id(c), m->topic, (char *)m->payload);
+	}
+	th_json_check_(file, line, m->topic, j, pattern);
+	if(qos >= 0 && m->qos != qos) {
+		th_fail(file, line, "%s: %s arrived at QoS %d, expected %d", th_client_id(c), m->topic,
+			m->qos, qos);
+	}
+	check_ts(file, line, j);
+	cJSON_Delete(j);
+	th_msg_free(m);
+}
+
+
+void tc_expect_presence_at(const char *file, int line, struct th_client *c, const char *ch, const char *user,
+			   bool online)
+{
+	char topic[128];
+
+	snprintf(topic, sizeof(topic), "chat/%s/presence", ch);
+	tc_expect_next_at(file, line, c, topic, 5000, 0,
+			  "{\"channel\":\"%s\",\"user\":\"%s\",\"online\":%s,\"ts\":\"*\"}", ch, user,
+			  online ? "true" : "false");
 }
 
 

@@ -46,6 +46,25 @@ const cJSON *tc_inbox_entry(struct th_client *c, const char *ch, cJSON **reply_o
  * or not, depending on when its subscription landed. */
 cJSON *tc_expect_event(struct th_client *c, const char *channel, bool skip_joins);
 
+/* The next message on filter, within timeout_ms, must match the printf-formatted pattern whole (see
+ * th_json_match) and arrive at QoS qos (-1: any); a "ts" in it must be the server's clock in ms. */
+#define tc_expect_next_within(c, filter, timeout_ms, qos, ...)                                               \
+	tc_expect_next_at(__FILE__, __LINE__, (c), (filter), (timeout_ms), (qos), __VA_ARGS__)
+#define tc_expect_next(c, filter, qos, ...) tc_expect_next_within((c), (filter), 5000, (qos), __VA_ARGS__)
+void tc_expect_next_at(const char *file, int line, struct th_client *c, const char *filter, int timeout_ms,
+		       int qos, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+/* The next presence event of chat/<ch>/presence that c receives is exactly user going online (or
+ * offline), at QoS 0, stamped with the server's clock. */
+#define tc_expect_presence(c, ch, user, online)                                                              \
+	tc_expect_presence_at(__FILE__, __LINE__, (c), (ch), (user), (online))
+void tc_expect_presence_at(const char *file, int line, struct th_client *c, const char *ch, const char *user,
+			   bool online);
+
+/* The next event of chat/<channel> that c receives matches pattern whole (see th_json_match). */
+#define tc_expect_event_matching(c, channel, pattern)                                                        \
+	tc_expect_next_at(__FILE__, __LINE__, (c), "chat/" channel, 5000, -1, "%s", (pattern))
+
 /* The seeds' worked example, end to end, with Ada, Bo and Cy connected to the brokers given (the same
  * one, or edges of one core): Ada posts in #general with Bo online and Cy offline; the post becomes
  * seq 42; Bo sees it live; Cy reconnects with last-seen 41 and catch-up delivers seq 42 exactly once,

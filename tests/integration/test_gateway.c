@@ -6,11 +6,14 @@
  * kill -9 of the core mid-traffic keeps every edge client connected, answers unavailable while it is
  * away and loses no acknowledged event; killing an edge moves its clients to another without a gap;
  * a member removed at the core stops receiving on every edge; a non-member on any edge gets nothing;
- * presence counts devices on every edge; v5 request/response works through an edge.
+ * presence counts devices on every edge, and survives a stalled core; typing is per (edge, device);
+ * a snapshot the core could not build whole is not sent, and the edge asks again; v5
+ * request/response works through an edge.
  */
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mqtt_protocol.h>
 
@@ -26,21 +29,6 @@
 static void subscribe_member(struct th_client *c, const char *filter)
 {
 	th_wait_until(th_subscribe(c, filter, 1) == 1, 5000);
-}
-
-
-/* The next presence event of chat/<ch>/presence that c receives says user went online/offline. */
-static void expect_presence(struct th_client *c, const char *ch, const char *user, bool online)
-{
-	char topic[128];
-	cJSON *ev;
-
-	snprintf(topic, sizeof(topic), "chat/%s/presence", ch);
-	ev = th_expect_json(c, topic);
-	TH_EQ_STR(th_json_str(ev, "user"), user);
-	TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(ev, "online")) == online, "%s online should be %d", user,
-		  online);
-	cJSON_Delete(ev);
 }
 
 
@@ -318,7 +306,7 @@ static void test_edge_kill_moves_clients_without_gap(void)
 	th_broker_kill9(&e2);
 	TH_CHECK(th_wait_disconnect(bo, 5000) >= 0);
 	th_disconnect(bo);
-	expect_presence(ada, "general", "bo", false); /* the core saw e2's bridge go */
+	tc_expect_presence(ada, "general", "bo", false); /* the core saw e2's bridge go */
 	for(int i = 0; i < 5; i++) {
 		snprintf(cmid, sizeof(cmid), "w-%d", i);
 		cJSON_Delete(tc_send(ada, "general", cmid, "while bo moves"));
@@ -326,7 +314,7 @@ static void test_edge_kill_moves_clients_without_gap(void)
 
 	/* Bo's client moves to edge-1 and catches up from its cursor */
 	bo = th_connect(&e1, "bo", "bo-phone", 4, true);
-	expect_presence(ada, "general", "bo", true);
+	tc_expect_presence(ada, "general", "bo", true);
 	subscribe_member(bo, "chat/general");
 	head = catch_up(bo, "general", last, seen);
 	TH_EQ_INT(head, 12);
@@ -485,7 +473,7 @@ static void test_presence_aggregates_devices_across_edges(void)
 	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 0), 0);
 
 	bo1 = th_connect(&e1, "bo", "bo-1", 4, true);
-	expect_presence(ada, "general", "bo", true);
+	tc_expect_presence(ada, "general", "bo", true);
 	bo2 = th_connect(&e2, "bo", "bo-2", 4, true);
 	/* Each edge reports its own devices over its own bridge: a request of bo-2's answered by the
 	 * core means its connect, sent before, has been counted there. */
@@ -496,7 +484,7 @@ static void test_presence_aggregates_devices_across_edges(void)
 	th_sleep_ms(300);
 	TH_EQ_INT(th_queued(ada, "chat/general/presence"), 0); /* still online on edge-2 */
 	th_disconnect(bo2);
-	expect_presence(ada, "general", "bo", false);
+	tc_expect_presence(ada, "general", "bo", false);
 
 	/* Another user cannot take a client id over on an edge (docs/security.md): bo keeps his session
 	 * and his presence; once his clean session ended, the id is free for cy. */
@@ -504,16 +492,16 @@ static void test_presence_aggregates_devices_across_edges(void)
 		struct th_client *shared_bo, *shared_cy = NULL;
 		tc_api_ok(ada, "{\"op\":\"invite\",\"channel\":\"general\",\"user\":\"cy\"}");
 		shared_bo = th_connect(&e2, "bo", "shared-1", 4, true);
-		expect_presence(ada, "general", "bo", true);
+		tc_expect_presence(ada, "general", "bo", true);
 		TH_CHECK(th_connect_rc(&e2, "cy", "cy-pw", "shared-1", 4, &shared_cy) != 0);
 		th_sleep_ms(300);
 		TH_EQ_INT(th_queued(ada, "chat/general/presence"), 0); /* bo stays online, cy never came */
 		th_disconnect(shared_bo);
-		expect_presence(ada, "general", "bo", false);
+		tc_expect_presence(ada, "general", "bo", false);
 		shared_cy = th_connect(&e2, "cy", "shared-1", 4, true);
-		expect_presence(ada, "general", "cy", true);
+		tc_expect_presence(ada, "general", "cy", true);
 		th_disconnect(shared_cy);
-		expect_presence(ada, "general", "cy", false);
+		tc_expect_presence(ada, "general", "cy", false);
 	}
 	th_disconnect(ada);
 }
@@ -581,6 +569,246 @@ static void test_core_stall_answers_unavailable_then_recovers(void)
 	cJSON_Delete(reply);
 	TH_CHECK(!th_disconnected(ada));
 	th_disconnect(ada);
+}
+
+
+/* The online state of user in ch as the core's `members` answer gives it: 1 online, 0 offline. */
+static int member_online(struct th_client *c, const char *ch, const char *user)
+{
+	cJSON *reply = tc_api(c, "{\"op\":\"members\",\"channel\":\"%s\"}", ch), *m;
+	int online = -1;
+
+	cJSON_ArrayForEach(m, cJSON_GetObjectItem(reply, "members")) {
+		if(strcmp(th_json_str(m, "user"), user) == 0) {
+			online = cJSON_IsTrue(cJSON_GetObjectItem(m, "online"));
+		}
+	}
+	TH_CHECKF(online >= 0, "%s is not in the members of #%s: %s", user, ch, th_json_print(reply));
+	cJSON_Delete(reply);
+	return online;
+}
+
+
+/* The edge answers c's request itself with unavailable: it has read everything c sent before, and
+ * the tick of the loop iteration that handled an earlier connect or disconnect has run. */
+static void expect_edge_unavailable(struct th_client *c)
+{
+	tc_expect_error(tc_api(c, "{\"op\":\"channels\"}"), "unavailable",
+			"the chat core is unreachable: nothing was stored, safe to retry");
+}
+
+
+/* While the core is stalled (SIGSTOP, its bridges stay up) an edge cannot report its clients'
+ * connects and disconnects; when the core answers again with its view intact, what happened in
+ * between reaches it: Cy, who connected during the stall, is online, and Bo, who left during it, is
+ * not left behind as a ghost. */
+static void test_core_stall_keeps_presence_of_the_edge(void)
+{
+	struct th_broker core, e1;
+	struct th_client *ada, *bo, *cy;
+	cJSON *ev;
+	bool bo_offline = false, cy_online = false;
+
+	th_core_start(&core, NULL);
+	th_edge_start(&e1, &core, 1);
+	tc_sign_in(&core, "bo", "cy", NULL);
+	ada = th_connect(&e1, "ada", "ada-laptop", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
+	TH_EQ_INT(th_subscribe(ada, "chat/general/presence", 1), 1);
+	bo = th_connect(&e1, "bo", "bo-phone", 4, true);
+	tc_expect_presence(ada, "general", "bo", true);
+
+	TH_CHECK(kill(core.pid, SIGSTOP) == 0);
+	th_wait_until(th_broker_log_contains(&e1, "no heartbeat from core"), 5000);
+	th_disconnect(bo);
+	th_wait_until(th_broker_log_contains(&e1, "Client bo-phone disconnected"), 5000);
+	expect_edge_unavailable(ada);
+	cy = th_connect(&e1, "cy", "cy-phone", 4, true);
+	expect_edge_unavailable(cy);
+	TH_CHECK(kill(core.pid, SIGCONT) == 0);
+
+	/* Ada hears both transitions, in either order */
+	for(int i = 0; i < 2; i++) {
+		ev = th_expect_json(ada, "chat/general/presence");
+		if(strcmp(th_json_str(ev, "user"), "bo") == 0) {
+			bo_offline = !cJSON_IsTrue(cJSON_GetObjectItem(ev, "online"));
+		} else if(strcmp(th_json_str(ev, "user"), "cy") == 0) {
+			cy_online = cJSON_IsTrue(cJSON_GetObjectItem(ev, "online"));
+		}
+		cJSON_Delete(ev);
+	}
+	TH_CHECK(bo_offline);
+	TH_CHECK(cy_online);
+	TH_EQ_INT(member_online(ada, "general", "bo"), 0);
+	TH_EQ_INT(member_online(ada, "general", "cy"), 1);
+	th_disconnect(cy);
+	tc_expect_presence(ada, "general", "cy", false);
+	th_disconnect(ada);
+}
+
+
+/* The next typing signal of #general that c receives is user's on device. */
+static void expect_typing(struct th_client *c, const char *user, const char *device, bool typing)
+{
+	cJSON *ev = th_expect_json(c, "chat/general/typing");
+
+	TH_EQ_STR(th_json_str(ev, "user"), user);
+	TH_EQ_STR(th_json_str(ev, "device"), device);
+	TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(ev, "typing")) == typing, "%s typing should be %d: %s",
+		  user, typing, th_json_print(ev));
+	cJSON_Delete(ev);
+}
+
+
+/* Typing is kept per (edge, device), as presence is: the same client id on two edges is two devices
+ * (one broker refuses a second user's connection with a held id; two edges cannot know of each
+ * other's). One of them stopping, leaving or expiring ends its own typing, never the other's. */
+static void test_same_client_id_types_on_two_edges(void)
+{
+	struct th_broker core, e1, e2;
+	struct th_client *ada, *bo, *cy;
+	bool bo_ended = false, cy_ended = false;
+
+	/* long enough that nothing expires before the last part, which waits for it */
+	th_core_start(&core, "plugin_opt_typing_timeout_ms 2500\nplugin_opt_typing_rate 0\n");
+	th_edge_start(&e1, &core, 1);
+	th_edge_start(&e2, &core, 2);
+	tc_sign_in(&core, "bo", "cy", NULL);
+	ada = th_connect(&e1, "ada", "ada-laptop", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
+	th_wait_until(th_subscribe(ada, "chat/general/typing", 0) == 0, 5000);
+	bo = th_connect(&e1, "bo", "shared-id", 4, true);
+	cy = th_connect(&e2, "cy", "shared-id", 4, true);
+
+	/* both type; cy's device leaves: only cy stops */
+	TH_EQ_INT(th_publish(bo, "chat/general/typing", "{\"typing\":true}", -1, 1, NULL), 0);
+	expect_typing(ada, "bo", "shared-id", true);
+	TH_EQ_INT(th_publish(cy, "chat/general/typing", "{\"typing\":true}", -1, 1, NULL), 0);
+	expect_typing(ada, "cy", "shared-id", true);
+	th_disconnect(cy);
+	expect_typing(ada, "cy", "shared-id", false);
+	/* bo still types, and says when he stops */
+	TH_EQ_INT(th_publish(bo, "chat/general/typing", "{\"typing\":false}", -1, 1, NULL), 0);
+	expect_typing(ada, "bo", "shared-id", false);
+
+	/* both type again and stop refreshing: each expires on its own */
+	cy = th_connect(&e2, "cy", "shared-id", 4, true);
+	TH_EQ_INT(th_publish(bo, "chat/general/typing", "{\"typing\":true}", -1, 1, NULL), 0);
+	expect_typing(ada, "bo", "shared-id", true);
+	TH_EQ_INT(th_publish(cy, "chat/general/typing", "{\"typing\":true}", -1, 1, NULL), 0);
+	expect_typing(ada, "cy", "shared-id", true);
+	for(int i = 0; i < 2; i++) {
+		cJSON *ev = th_wait_json(ada, "chat/general/typing", 10000);
+		TH_CHECK(ev != NULL); /* it expires */
+		TH_CHECKF(!cJSON_IsTrue(cJSON_GetObjectItem(ev, "typing")), "%s", th_json_print(ev));
+		bo_ended |= strcmp(th_json_str(ev, "user"), "bo") == 0;
+		cy_ended |= strcmp(th_json_str(ev, "user"), "cy") == 0;
+		cJSON_Delete(ev);
+	}
+	TH_CHECK(bo_ended && cy_ended);
+	th_disconnect(bo);
+	th_disconnect(cy);
+	th_sleep_ms(300); /* nothing more: neither leaving device was still typing */
+	TH_EQ_INT(th_queued(ada, "chat/general/typing"), 0);
+	th_disconnect(ada);
+}
+
+
+static void write_file(const char *file, const char *text)
+{
+	FILE *f = fopen(file, "w");
+
+	TH_CHECKF(f != NULL, "cannot write %s", file);
+	TH_CHECK(fputs(text, f) >= 0);
+	TH_CHECK(fclose(f) == 0);
+}
+
+
+/* A library to preload into a broker: its cJSON_CreateString returns NULL, as when out of memory,
+ * for the string $TH_OOM_STRING, once, when the file $TH_OOM_ARMED exists (it removes the file).
+ * Built with the system's cc into dir, which must outlive the broker. Returns the path (malloc'd). */
+static char *build_oom_shim(const char *dir)
+{
+	static const char source[] =
+		"#define _GNU_SOURCE\n"
+		"#include <dlfcn.h>\n"
+		"#include <stdlib.h>\n"
+		"#include <string.h>\n"
+		"#include <unistd.h>\n"
+		"struct cJSON;\n"
+		"struct cJSON *cJSON_CreateString(const char *s)\n"
+		"{\n"
+		"	static struct cJSON *(*real)(const char *);\n"
+		"	const char *victim = getenv(\"TH_OOM_STRING\"), *armed = getenv(\"TH_OOM_ARMED\");\n"
+		"	if(real == NULL) {\n"
+		"		*(void **)&real = dlsym(RTLD_NEXT, \"cJSON_CreateString\");\n"
+		"	}\n"
+		"	if(s != NULL && victim != NULL && armed != NULL && strcmp(s, victim) == 0\n"
+		"	   && unlink(armed) == 0) {\n"
+		"		return NULL;\n"
+		"	}\n"
+		"	return real(s);\n"
+		"}\n";
+	char src[320], so[320], *out;
+	int status = -1;
+
+	snprintf(src, sizeof(src), "%s/oomshim.c", dir);
+	snprintf(so, sizeof(so), "%s/oomshim.so", dir);
+	write_file(src, source);
+	out = th_run(&status, "cc -shared -fPIC -o %s %s -ldl", so, src);
+	TH_CHECKF(status == 0, "cannot build the out-of-memory shim with cc: %s", out);
+	free(out);
+	return strdup(so);
+}
+
+
+/* Out of memory while the core builds an edge's snapshot, on one member's name: the snapshot is not
+ * sent without that member (the edge's read ACL would refuse it everything in the channel until
+ * the next snapshot); the edge, still waiting, says hello again and gets a whole one. */
+static void test_snapshot_out_of_memory_is_retried_whole(void)
+{
+	struct th_broker core, e1;
+	struct th_client *ada, *eve;
+	char *shim, *armed;
+	cJSON *ev;
+	int ready;
+
+	th_core_start(&core, NULL);
+	shim = build_oom_shim(core.dir);
+	armed = th_tmpfile(&core, "oom-armed");
+	setenv("MQCHAT_BROKER_PRELOAD_EXTRA", shim, 1);
+	setenv("TH_OOM_STRING", "eve", 1);
+	setenv("TH_OOM_ARMED", armed, 1);
+	th_broker_restart(&core);
+	unsetenv("MQCHAT_BROKER_PRELOAD_EXTRA"); /* the core has them; the edges start without */
+	unsetenv("TH_OOM_STRING");
+	unsetenv("TH_OOM_ARMED");
+	th_edge_start(&e1, &core, 1);
+	tc_sign_in(&core, "eve", NULL);
+	ada = th_connect(&e1, "ada", "ada-laptop", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"eve\"]}");
+
+	/* the edge restarts: its view is the next snapshot, whose "eve" fails once */
+	write_file(armed, "");
+	ready = th_edge_ready_count(&e1);
+	th_broker_restart(&e1);
+	th_edge_wait_ready(&e1, ready, 10000);
+	TH_CHECK(access(armed, F_OK) != 0); /* the failure happened */
+	TH_CHECK(th_broker_log_contains(&core, "out of memory answering the hello of edge edge-1"));
+	TH_EQ_INT(th_edge_ready_count(&e1), ready + 1); /* one snapshot: the whole one */
+
+	eve = th_connect(&e1, "eve", "eve-1", 5, true);
+	TH_EQ_INT(th_subscribe(eve, "chat/general", 1), 1);
+	th_disconnect(ada); /* its connection ended with the edge */
+	ada = th_connect(&e1, "ada", "ada-laptop", 5, true);
+	cJSON_Delete(tc_send(ada, "general", "c-1", "hi eve"));
+	ev = th_expect_json(eve, "chat/general");
+	TH_EQ_STR(th_json_str(ev, "body"), "hi eve");
+	cJSON_Delete(ev);
+	th_disconnect(eve);
+	th_disconnect(ada);
+	free(shim);
+	free(armed);
 }
 
 
@@ -694,5 +922,8 @@ TH_TEST_LIST(TH_TEST(test_members_on_two_edges_chat_both_ways), TH_TEST(test_wor
 	     TH_TEST(test_presence_aggregates_devices_across_edges),
 	     TH_TEST(test_response_topic_through_edge),
 	     TH_TEST(test_core_stall_answers_unavailable_then_recovers),
+	     TH_TEST(test_core_stall_keeps_presence_of_the_edge),
+	     TH_TEST(test_same_client_id_types_on_two_edges),
+	     TH_TEST(test_snapshot_out_of_memory_is_retried_whole),
 	     TH_TEST(test_bad_gateway_options_stop_the_broker),
 	     TH_TEST(test_load_balancer_moves_clients_to_a_live_edge))

@@ -33,80 +33,12 @@
 
 /* ---- Helpers ---------------------------------------------------------------------------------------- */
 
-/* A server timestamp must be a number of milliseconds near the wall clock. */
-static void check_ts(const char *file, int line, const cJSON *j)
-{
-	const cJSON *ts = cJSON_GetObjectItem(j, "ts");
-	struct timeval tv;
-	double now;
-
-	if(ts == NULL) {
-		return;
-	}
-	gettimeofday(&tv, NULL);
-	now = (double)tv.tv_sec * 1000.0 + (double)tv.tv_usec / 1000.0;
-	if(!cJSON_IsNumber(ts) || ts->valuedouble < now - 60000.0 || ts->valuedouble > now + 60000.0) {
-		char *text = th_json_print(j);
-		th_fail(file, line, "ts is not the server's clock in milliseconds: %s", text);
-	}
-}
-
-
-/* The next message on filter, within timeout_ms, must match the printf-formatted pattern whole (see
- * th_json_match) and arrive at QoS qos. */
+/* The harness's (th_chat.h) under their short names. */
 #define expect_within(c, filter, timeout_ms, qos, ...)                                                       \
-	expect_next_at(__FILE__, __LINE__, (c), (filter), (timeout_ms), (qos), __VA_ARGS__)
-#define expect_next(c, filter, qos, ...) expect_within((c), (filter), WAIT_MS, (qos), __VA_ARGS__)
-
-static void expect_next_at(const char *file, int line, struct th_client *c, const char *filter,
-			   int timeout_ms, int qos, const char *fmt, ...)
-	__attribute__((format(printf, 7, 8)));
-
-static void expect_next_at(const char *file, int line, struct th_client *c, const char *filter,
-			   int timeout_ms, int qos, const char *fmt, ...)
-{
-	char pattern[2048];
-	struct th_msg *m;
-	va_list ap;
-	cJSON *j;
-
-	va_start(ap, fmt);
-	vsnprintf(pattern, sizeof(pattern), fmt, ap);
-	va_end(ap);
-	m = th_wait_msg(c, filter, timeout_ms);
-	if(m == NULL) {
-		th_fail(file, line, "%s received nothing on %s within %d ms; expected %s", th_client_id(c),
-			filter, timeout_ms, pattern);
-	}
-	j = cJSON_Parse((char *)m->payload);
-	if(j == NULL) {
-		th_fail(file, line, "%s: not JSON on %s: %s", th_client_id(c), m->topic, (char *)m->payload);
-	}
-	th_json_check_(file, line, m->topic, j, pattern);
-	if(m->qos != qos) {
-		th_fail(file, line, "%s: %s arrived at QoS %d, expected %d", th_client_id(c), m->topic,
-			m->qos, qos);
-	}
-	check_ts(file, line, j);
-	cJSON_Delete(j);
-	th_msg_free(m);
-}
-
-
-/* The next presence event of channel ch that c receives says that user went online or offline. */
-#define expect_presence(c, ch, user, online)                                                                 \
-	expect_presence_at(__FILE__, __LINE__, (c), (ch), (user), (online))
-
-static void expect_presence_at(const char *file, int line, struct th_client *c, const char *ch,
-			       const char *user, bool online)
-{
-	char topic[128];
-
-	snprintf(topic, sizeof(topic), "chat/%s/presence", ch);
-	expect_next_at(file, line, c, topic, WAIT_MS, 0,
-		       "{\"channel\":\"%s\",\"user\":\"%s\",\"online\":%s,\"ts\":\"*\"}", ch, user,
-		       online ? "true" : "false");
-}
+	tc_expect_next_within((c), (filter), (timeout_ms), (qos), __VA_ARGS__)
+#define expect_next(c, filter, qos, ...)     tc_expect_next((c), (filter), (qos), __VA_ARGS__)
+#define expect_next_at                       tc_expect_next_at
+#define expect_presence(c, ch, user, online) tc_expect_presence((c), (ch), (user), (online))
 
 
 /* The members reply for ch must list exactly `members` (a JSON array). */
@@ -1331,6 +1263,81 @@ static void test_inbox_order_and_unread(void)
 }
 
 
+/* Joins and leaves amid a burst of sends, which the group commit holds in an open batch: each join or
+ * leave takes the seq and message count after every send before it (membership.c reads them once its
+ * transaction has begun, which commits the batch), so the log stays gapless, the live stream is the
+ * log, and the unread count of the member who joined last starts at 0. */
+static void test_membership_amid_a_burst_of_sends(void)
+{
+	enum { SENDS = 200, ROUNDS = 10 };
+	struct th_broker b;
+	struct th_client *ada, *bo;
+	cJSON *history, *ev, *reply;
+	int joins = 0, leaves = 0, messages = 0, unread = 0, amid = 0, mid = 0;
+	long long head, bo_joined = 0;
+
+	th_broker_start(&b, "plugin_opt_send_rate 0\nplugin_opt_request_rate 0\n");
+	ada = th_connect(&b, "ada", "ada-1", 5, true);
+	bo = th_connect(&b, "bo", "bo-1", 5, true);
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\"}");
+	TH_EQ_INT(th_subscribe(ada, "chat/general", 1), 1);
+	for(int i = 0; i < SENDS; i++) {
+		char body[64];
+		snprintf(body, sizeof(body), "{\"client_msg_id\":\"m-%d\",\"body\":\"%d\"}", i, i);
+		TH_EQ_INT(th_publish_async(ada, "chat/general", body, -1, 1, &mid), 0);
+	}
+	for(int r = 0; r <= ROUNDS; r++) {
+		tc_api_ok(bo, "{\"op\":\"join\",\"channel\":\"general\"}");
+		if(r < ROUNDS) {
+			tc_api_ok(bo, "{\"op\":\"leave\",\"channel\":\"general\"}");
+		}
+	}
+	for(int i = 0; i < SENDS; i++) {
+		reply = th_expect_json(ada, tc_reply_topic(ada));
+		TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(reply, "ok")), "%s", th_json_print(reply));
+		cJSON_Delete(reply);
+	}
+
+	history = tc_history(ada, "general"); /* seqs 1, 2, 3...: no gap, no repeat */
+	head = cJSON_GetArraySize(history);
+	TH_EQ_INT(head, 1 + SENDS + 2 * ROUNDS + 1);
+	cJSON_ArrayForEach(ev, history) {
+		const char *type = th_json_str(ev, "type");
+		if(strcmp(type, "message") == 0) {
+			messages++;
+			unread++;
+		} else if(strcmp(type, "join") == 0 && strcmp(th_json_str(ev, "user"), "bo") == 0) {
+			joins++;
+			bo_joined = th_json_int(ev, "seq");
+			unread = 0;
+		} else if(strcmp(type, "leave") == 0) {
+			leaves++;
+		}
+		amid += strcmp(type, "message") != 0 && messages > 0 && messages < SENDS;
+	}
+	TH_EQ_INT(messages, SENDS);
+	TH_EQ_INT(joins, ROUNDS + 1);
+	TH_EQ_INT(leaves, ROUNDS);
+	th_log("%d of %d joins and leaves landed between two sends", amid, 2 * ROUNDS + 1);
+	/* the live stream, from seq 2 (ada subscribed after her own join), is the log */
+	for(long long seq = 2; seq <= head; seq++) {
+		ev = th_expect_json(ada, "chat/general");
+		TH_EQ_INT(th_json_int(ev, "seq"), seq);
+		TH_EQ_STR(th_json_str(ev, "id"),
+			  th_json_str(cJSON_GetArrayItem(history, (int)seq - 1), "id"));
+		cJSON_Delete(ev);
+	}
+	cJSON_Delete(history);
+	/* Bo has read up to his last join: what is unread is exactly the messages after it */
+	expect_unread(bo, "general", head, bo_joined, unread);
+	cJSON_Delete(tc_send(ada, "general", "after", "one more"));
+	expect_unread(bo, "general", head + 1, bo_joined, unread + 1);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+}
+
+
 /* ---- Non-members -------------------------------------------------------------------------------------- */
 
 /* dee, listening to chat/#, gets no typing, presence, read or delivered of #general, which she is not
@@ -1418,4 +1425,4 @@ TH_TEST_LIST(TH_TEST(test_presence_follows_first_and_last_device),
 	     TH_TEST(test_read_cursor), TH_TEST(test_delivered_cursor_per_device),
 	     TH_TEST(test_cursors_survive_restart), TH_TEST(test_cursors_are_flushed_within_the_interval),
 	     TH_TEST(test_unread_counts_exactly), TH_TEST(test_inbox_order_and_unread),
-	     TH_TEST(test_non_members_get_no_signals))
+	     TH_TEST(test_membership_amid_a_burst_of_sends), TH_TEST(test_non_members_get_no_signals))
