@@ -2,14 +2,24 @@
  * dispatch.c - the route table (see dispatch.h).
  *
  * One row per kind of topic, in the spirit of Redis's command table: the service that serves it, and
- * what every request of that kind needs before its service runs. Today that is one flag: whether the
- * open group commit must be committed first. Sends join the open batch; typing never touches the
- * store; everything else that reads or writes the store must see only committed events (batch.c).
+ * what every request of that kind needs before its service runs, as flags:
+ * - its rate-limit class: the sender's budget of sends (messages, edits, deletes, reactions) or of
+ *   requests (catch-up, chat/_api, cursor moves); over it, `rate_limited` and nothing else happens.
+ *   Typing has its own limit per channel, inside its service (excess is dropped, not refused);
+ * - whether the open group commit must be committed first: sends join the open batch, typing never
+ *   touches the store, everything else that reads or writes the store must see only committed events
+ *   (batch.c).
+ * The membership check stays in each service, after it has parsed the request: a malformed request is
+ * answered bad_request before its channel is looked up, whatever the channel.
  * A kind with no service names the error its publishers get.
  */
 #include <stdbool.h>
 
+#include <stdio.h>
+
 #include "batch.h"
+#include "clock.h"
+#include "ratelimit.h"
 #include "catchup.h"
 #include "chat.h"
 #include "cursors.h"
@@ -25,7 +35,9 @@ typedef enum chat_err (*serve_fn)(struct chat_plugin *plugin, const struct chat_
 				  const void *payload, size_t len);
 
 enum route_flags {
-	ROUTE_FLUSH_BATCH = 1, /* commit the open batch first: the service reads or writes the store */
+	ROUTE_FLUSH_BATCH = 1,    /* commit the open batch first: the service reads or writes the store */
+	ROUTE_SEND_BUDGET = 2,    /* admitted against the sender's budget of sends */
+	ROUTE_REQUEST_BUDGET = 4, /* admitted against the sender's budget of requests */
 };
 
 struct route {
@@ -79,15 +91,37 @@ static enum chat_err serve_cursor(struct chat_plugin *plugin, const struct chat_
 
 
 static const struct route routes[] = {
-	{CHAT_TOPIC_MESSAGES, serve_send, 0, NULL},
-	{CHAT_TOPIC_SYNC, serve_catchup, ROUTE_FLUSH_BATCH, NULL},
-	{CHAT_TOPIC_API, serve_api, ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_MESSAGES, serve_send, ROUTE_SEND_BUDGET, NULL},
+	{CHAT_TOPIC_SYNC, serve_catchup, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_API, serve_api, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
 	{CHAT_TOPIC_TYPING, serve_typing, 0, NULL},
-	{CHAT_TOPIC_READ, serve_cursor, ROUTE_FLUSH_BATCH, NULL},
-	{CHAT_TOPIC_DELIVERED, serve_cursor, ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_READ, serve_cursor, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_DELIVERED, serve_cursor, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
 	{CHAT_TOPIC_PRESENCE, NULL, 0, "presence is published by the server only"},
 	{CHAT_TOPIC_REPLY, NULL, 0, "reply topics are written by the server only"},
 };
+
+/* Takes one from who's budget of sends or of requests, or answers rate_limited (with the channel of
+ * the topic, as the service would have). */
+static enum chat_err admit(struct chat_plugin *plugin, const struct chat_requester *who,
+			   const struct chat_reply_to *rt, const struct chat_topic *t, bool send)
+{
+	char name[CHAT_CHANNEL_ID_MAX + 1];
+	struct chat_error_context ctx = {0};
+	struct chat_error err = {0};
+
+	if(chat_ratelimit__admit(send ? plugin->send_limits : plugin->request_limits, who->user,
+				 chat_clock__mono_ms(), send ? "messages" : "requests", &err)
+	   == CHAT_ERR_OK) {
+		return CHAT_ERR_OK;
+	}
+	if(t->channel != NULL) {
+		snprintf(name, sizeof(name), "%.*s", (int)t->channel_len, t->channel);
+		ctx.channel = name;
+	}
+	return chat_reply__error(rt, &err, &ctx);
+}
+
 
 #define NO_ROUTE "no such topic; publish to chat/<channel>, chat/<channel>/sync or chat/_api"
 
@@ -104,6 +138,10 @@ enum chat_err chat_dispatch__serve_or_reply(struct chat_plugin *plugin, const st
 			r = &routes[i];
 			break;
 		}
+	}
+	if(r != NULL && (r->flags & (ROUTE_SEND_BUDGET | ROUTE_REQUEST_BUDGET))
+	   && admit(plugin, who, rt, t, r->flags & ROUTE_SEND_BUDGET) != CHAT_ERR_OK) {
+		return CHAT_ERR_RATE_LIMITED;
 	}
 	if(r != NULL && (r->flags & ROUTE_FLUSH_BATCH)) {
 		chat_batch__flush(plugin);

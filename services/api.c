@@ -479,10 +479,6 @@ enum chat_err chat_api__serve_or_reply(struct chat_plugin *plugin, const struct 
 	cJSON *body = NULL;
 	enum chat_err rc;
 
-	if(chat_ratelimit__admit(plugin->request_limits, who->user, chat_clock__mono_ms(), "requests", &err)
-	   != CHAT_ERR_OK) {
-		return chat_reply__error(rt, &err, &ctx);
-	}
 	if(chat_json__parse_object(payload, len, "a chat/_api request is a JSON object with an op", &body,
 				   &err)
 	   != CHAT_ERR_OK) {

@@ -160,9 +160,7 @@ enum chat_err chat_catchup__serve_or_reply(struct chat_plugin *plugin, const str
 	int64_t since = 0, limit = 0;
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
-	if(chat_ratelimit__admit(plugin->request_limits, who->user, chat_clock__mono_ms(), "requests", &err)
-		   != CHAT_ERR_OK
-	   || parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK
+	if(parse_request(&plugin->config, payload, len, &since, &limit, &err) != CHAT_ERR_OK
 	   || chat_index__lookup_member(&plugin->index, channel, channel_len, who->user, &ch, NULL, &err)
 		      != CHAT_ERR_OK
 	   || serve(plugin, rt, ch, since, limit, &err) != CHAT_ERR_OK) {

@@ -150,9 +150,7 @@ enum chat_err chat_cursors__serve_or_reply(struct chat_plugin *plugin, const str
 	char *json;
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
-	if(chat_ratelimit__admit(plugin->request_limits, who->user, chat_clock__mono_ms(), "requests", &err)
-		   != CHAT_ERR_OK
-	   || parse(payload, len, &seq, &err) != CHAT_ERR_OK
+	if(parse(payload, len, &seq, &err) != CHAT_ERR_OK
 	   || chat_index__lookup_member(&plugin->index, channel, channel_len, who->user, &ch, &m, &err)
 		      != CHAT_ERR_OK) {
 		return chat_reply__error(rt, &err, &ctx);

@@ -1,8 +1,8 @@
 /*
  * send.c - the send path.
  *
- *   rate limit -> parse and validate (send_request.c) -> channel exists (for a non-member, a private
- *   one does not: index.h, chat_index__lookup_visible) -> sender is a member
+ *   (rate limit: the route table, dispatch.c) -> parse and validate (send_request.c) -> channel exists (for a
+ * non-member, a private one does not: index.h, chat_index__lookup_visible) -> sender is a member
  *   -> retry? answer with the original ack -> referenced message is valid -> append with seq head+1
  *   to the open batch -> (batch.c, at the tick) commit, then the stored event for subscribers, then
  *   the ack
@@ -211,10 +211,6 @@ enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct
 	enum chat_err rc;
 
 	snprintf(name, sizeof(name), "%.*s", (int)channel_len, channel);
-	if(chat_ratelimit__admit(plugin->send_limits, who->user, chat_clock__mono_ms(), "messages", &err)
-	   != CHAT_ERR_OK) {
-		return chat_reply__error(rt, &err, &ctx);
-	}
 	rc = chat_send_request__parse(payload, len, plugin->config.max_body, &req, &err);
 	ctx.client_msg_id = req.client_msg_id;
 	if(rc == CHAT_ERR_OK) {
