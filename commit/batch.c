@@ -41,6 +41,8 @@
  *   - kill -9 at any point: SQLite's WAL keeps either the whole batch or none of it, and nobody was
  *     told about an event that is not in the file.
  */
+#include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,6 +110,7 @@ void chat_batch__clear(struct chat_batch *batch)
 	batch->open = false;
 	batch->events = 0;
 	batch->nsenders = 0;
+	assert(chat_batch__check(batch));
 }
 
 
@@ -159,6 +162,7 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 		s->ch->message_count = s->message_count;
 		chat_index__forget_own_messages(s->ch);
 	}
+	assert(chat_index__check(&plugin->index)); /* the heads are back where the store has them */
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
 		struct chat_error_context ctx = {.channel = item->channel,
 						 .client_msg_id = item->client_msg_id};
@@ -188,12 +192,14 @@ enum chat_err chat_batch__flush(struct chat_plugin *plugin)
 	if(!batch->open) {
 		return CHAT_ERR_OK;
 	}
+	assert(chat_batch__check(batch));
 	if(chat_store__commit(plugin->store, &err) != CHAT_ERR_OK) {
 		fail_batch(plugin, &err);
 		return CHAT_ERR_UNAVAILABLE;
 	}
 	batch->commits++;
 	batch->committed += batch->events;
+	assert(chat_index__check(&plugin->index)); /* what is about to be published is what it holds */
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
 		if(item->kind == ITEM_EVENT) {
 			chat_broker__publish(item->channel, NULL, item->json, item->len, CHAT_EVENT_QOS);
@@ -321,6 +327,7 @@ enum chat_err chat_batch__append(struct chat_plugin *plugin, struct chat_channel
 	enqueue(batch, item);
 	batch->events++;
 	chat_index__advance_head(ch, ev);
+	assert(chat_batch__check(batch));
 	return CHAT_ERR_OK;
 }
 
@@ -378,6 +385,7 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 		return;
 	}
 	enqueue(batch, item);
+	assert(chat_batch__check(batch));
 }
 
 
@@ -387,4 +395,177 @@ void chat_batch__sent_by(struct chat_plugin *plugin, const struct mosquitto *sen
 		chat_batch__note_sender(plugin, chat_broker__client_socket(sender));
 		chat_batch__after_send(plugin);
 	}
+}
+
+
+/* ---- the invariant checker (batch.h) --------------------------------------------------------------- */
+
+/* Describes a broken invariant in why (which may be NULL) and returns false. */
+__attribute__((format(printf, 3, 4))) static bool broken(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if(why != NULL && why_len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return false;
+}
+
+
+/* The queue from first to last: no cycle (Floyd's), last is its end; counts its event items. */
+static bool queue_ok(const struct chat_batch *batch, size_t *events, char *why, size_t why_len)
+{
+	const struct chat_batch_item *slow = batch->first, *fast = batch->first, *end = NULL;
+
+	*events = 0;
+	if((batch->first == NULL) != (batch->last == NULL)) {
+		return broken(why, why_len, "first and last disagree on whether the queue is empty");
+	}
+	while(fast != NULL && fast->next != NULL) {
+		slow = slow->next;
+		fast = fast->next->next;
+		if(slow == fast) {
+			return broken(why, why_len, "the queue has a cycle");
+		}
+	}
+	for(const struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
+		size_t chars = strnlen(item->channel, sizeof(item->channel));
+		if(chars == sizeof(item->channel)) {
+			return broken(why, why_len, "an item's channel is not terminated");
+		}
+		if(item->kind == ITEM_EVENT) {
+			if(item->json == NULL || item->len != strlen(item->json) || chars == 0) {
+				return broken(why, why_len, "an event of #%s without its JSON",
+					      item->channel);
+			}
+			(*events)++;
+		} else if(item->kind == ITEM_ANSWER) {
+			if(item->client_id == NULL || item->topic == NULL
+			   || (item->json != NULL && item->len != strlen(item->json))
+			   || (item->correlation_len > 0 && item->correlation == NULL)) {
+				return broken(why, why_len, "an answer in #%s without its address or JSON",
+					      item->channel);
+			}
+		} else {
+			return broken(why, why_len, "an item of kind %d", (int)item->kind);
+		}
+		end = item;
+	}
+	if(end != batch->last) {
+		return broken(why, why_len, "last is not the end of the queue");
+	}
+	return true;
+}
+
+
+/* The events the queue holds for channel name. */
+static int64_t events_of(const struct chat_batch *batch, const char *name)
+{
+	int64_t n = 0;
+
+	for(const struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
+		n += item->kind == ITEM_EVENT && strcmp(item->channel, name) == 0;
+	}
+	return n;
+}
+
+
+static bool saved_ok(const struct chat_batch *batch, char *why, size_t why_len)
+{
+	for(const struct chat_batch_saved *s = batch->saved; s != NULL; s = s->next) {
+		const struct chat_channel *ch = s->ch;
+		int64_t appended;
+
+		if(ch == NULL) {
+			return broken(why, why_len, "a saved head without its channel");
+		}
+		for(const struct chat_batch_saved *t = s->next; t != NULL; t = t->next) {
+			if(t->ch == ch) {
+				return broken(why, why_len, "#%s is saved twice", ch->name);
+			}
+		}
+		if(s->head > ch->head || s->last_message_seq > ch->last_message_seq
+		   || s->message_count > ch->message_count) {
+			return broken(
+				why, why_len,
+				"#%s: restoring would move it forward (head %lld -> %lld, last message %lld "
+				"-> %lld, messages %lld -> %lld)",
+				ch->name, (long long)ch->head, (long long)s->head,
+				(long long)ch->last_message_seq, (long long)s->last_message_seq,
+				(long long)ch->message_count, (long long)s->message_count);
+		}
+		appended = events_of(batch, ch->name);
+		if(ch->head - s->head != appended || ch->message_count - s->message_count > appended) {
+			return broken(why, why_len,
+				      "#%s: head %lld from %lld (%lld messages from %lld) with %lld events",
+				      ch->name, (long long)ch->head, (long long)s->head,
+				      (long long)ch->message_count, (long long)s->message_count,
+				      (long long)appended);
+		}
+	}
+	for(const struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
+		const struct chat_batch_saved *s = batch->saved;
+		while(item->kind == ITEM_EVENT && s != NULL && strcmp(s->ch->name, item->channel) != 0) {
+			s = s->next;
+		}
+		if(item->kind == ITEM_EVENT && s == NULL) {
+			return broken(why, why_len, "an event of #%s whose head was not saved",
+				      item->channel);
+		}
+	}
+	return true;
+}
+
+
+bool chat_batch__check_why(const struct chat_batch *batch, char *why, size_t why_len)
+{
+	size_t events = 0;
+
+	if(!queue_ok(batch, &events, why, why_len)) {
+		return false;
+	}
+	if(events != batch->events) {
+		return broken(why, why_len, "events is %zu, the queue holds %zu", batch->events, events);
+	}
+	if(!batch->open && (batch->first != NULL || batch->saved != NULL)) {
+		return broken(why, why_len, "a closed batch holds %s",
+			      batch->first != NULL ? "items" : "saved heads");
+	}
+	if(batch->open && (batch->events == 0 || batch->saved == NULL)) {
+		return broken(why, why_len, "an open batch with no event");
+	}
+	if(!saved_ok(batch, why, why_len)) {
+		return false;
+	}
+	if(batch->nsenders < 0 || batch->nsenders > CHAT_BATCH_MAX_SENDERS) {
+		return broken(why, why_len, "%d senders watched", batch->nsenders);
+	}
+	for(int i = 0; i < batch->nsenders; i++) {
+		bool twice = false;
+		for(int j = 0; j < i; j++) {
+			twice = twice || batch->senders[i] == batch->senders[j];
+		}
+		if(batch->senders[i] < 0 || twice) {
+			return broken(why, why_len, "sender socket %d is %s", batch->senders[i],
+				      twice ? "watched twice" : "not a socket");
+		}
+	}
+	if(batch->committed < batch->commits) {
+		return broken(why, why_len, "%lu commits of %lu events", batch->commits, batch->committed);
+	}
+	return true;
+}
+
+
+bool chat_batch__check(const struct chat_batch *batch)
+{
+	char why[256];
+
+	if(chat_batch__check_why(batch, why, sizeof(why))) {
+		return true;
+	}
+	fprintf(stderr, "chat_batch__check: %s\n", why);
+	return false;
 }

@@ -85,4 +85,27 @@ enum chat_err chat_batch__flush(struct chat_plugin *plugin);
 /* Drops everything queued without publishing (the store rolls back when closed). */
 void chat_batch__clear(struct chat_batch *batch);
 
+/*
+ * Invariant checker, for assert(chat_batch__check(batch)): SQLite's assert(pager_ok()) style. batch.c
+ * asserts it wherever the batch changes (append, answer, flush, clear), so it runs in debug and
+ * sanitizer builds and compiles out with NDEBUG. Returns true when every invariant holds, and otherwise
+ * false with the first broken one described in why (may be NULL); chat_batch__check also reports it on
+ * stderr. Invariants:
+ * - a closed batch holds nothing: no item, no saved head, no event;
+ * - an open batch holds at least one event (it opens with the append of its first one; an append that
+ *   fails closes it again) and the head of every channel it touched;
+ * - the queue is a list from first to last, with no cycle, and `events` counts its event items;
+ * - every event item has its JSON; every answer its client id and topic;
+ * - each touched channel is saved once, and restoring its saved head moves nothing forward: saved head,
+ *   last message and message count are <= the channel's current ones;
+ * - seqs are gapless: a touched channel's head is its saved head plus the number of its event items,
+ *   and its message count moved by no more than that; every event item's channel was saved;
+ * - the watched senders are distinct sockets, at most CHAT_BATCH_MAX_SENDERS;
+ * - each commit committed at least one event.
+ * "Open implies an open transaction in the store" is what `open` records: store.h offers no way to ask
+ * SQLite, so the checker cannot see a transaction the store lost.
+ */
+bool chat_batch__check(const struct chat_batch *batch);
+bool chat_batch__check_why(const struct chat_batch *batch, char *why, size_t why_len);
+
 #endif

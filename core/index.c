@@ -1,11 +1,27 @@
 /*
  * index.c - channels and members in uthash tables.
+ *
+ * Every member is in two tables: its channel's members, and (as a chat_membership) its user's
+ * channels. Each function that changes one changes the other before it returns, and asserts so; the
+ * whole picture is checked by chat_index__check (index.h lists the invariants).
  */
+#include <assert.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* uthash allocates a table on its first add (and buckets as it grows) and by default calls exit() when
+ * that allocation fails: one failed allocation would stop the broker (the allocation-failure walk of
+ * tests/unit/test_alloc_faults.c found it on joins). Here a failed add is undone instead, leaving the
+ * item's hh.tbl NULL, and the function reports out of memory as it does for its own allocations. This
+ * must come before the first include of uthash.h, which index.h makes. */
+#define HASH_NONFATAL_OOM 1
+
 #include "index.h"
+
+/* True when the HASH_ADD that just put item in a table failed for want of memory (and was undone). */
+#define ADD_FAILED(item) ((item)->hh.tbl == NULL)
 
 static const char *const visibility_names[] = {
 	[CHAT_VISIBILITY_PUBLIC] = "public",
@@ -17,6 +33,12 @@ static const char *const role_names[] = {
 	[CHAT_ROLE_MEMBER] = "member",
 	[CHAT_ROLE_OWNER] = "owner",
 };
+
+/* The pieces of chat_index__check that the functions changing the index assert (end of file). */
+static bool heads_ok(const struct chat_channel *ch, char *why, size_t why_len);
+static bool user_maps(const struct chat_index *idx, const char *user, const struct chat_channel *ch);
+static bool member_ok(const struct chat_index *idx, const struct chat_channel *ch,
+		      const struct chat_member *m, char *why, size_t why_len);
 
 
 /* The index of name in names[0..count), or -1. */
@@ -89,7 +111,13 @@ struct chat_channel *chat_index__add_channel(struct chat_index *idx, int64_t row
 	ch->visibility = visibility;
 	snprintf(ch->epoch, sizeof(ch->epoch), "%s", epoch);
 	HASH_ADD(hh, idx->channels, name[0], len, ch);
+	if(ADD_FAILED(ch)) {
+		free(ch->title);
+		free(ch);
+		return NULL;
+	}
 	idx->generation++;
+	assert(chat_index__check_channel(idx, ch, NULL, 0));
 	return ch;
 }
 
@@ -193,6 +221,10 @@ static struct chat_user *get_user(struct chat_index *idx, const char *user)
 	}
 	memcpy(u->name, user, len + 1);
 	HASH_ADD(hh, idx->users, name[0], len, u);
+	if(ADD_FAILED(u)) {
+		free(u);
+		return NULL;
+	}
 	return u;
 }
 
@@ -218,6 +250,10 @@ int chat_index__set_delivery(struct chat_member *m, const char *device, int64_t 
 		}
 		memcpy(d->device, device, len + 1);
 		HASH_ADD(hh, m->deliveries, device[0], len, d);
+		if(ADD_FAILED(d)) {
+			free(d);
+			return -1;
+		}
 	}
 	d->seq = seq;
 	return 0;
@@ -276,7 +312,19 @@ int chat_index__add_member(struct chat_index *idx, struct chat_channel *ch, cons
 	memcpy(m->user, user, len + 1);
 	HASH_ADD(hh, ch->members, user[0], len, m);
 	ms->channel = ch;
-	HASH_ADD_PTR(u->channels, channel, ms);
+	if(!ADD_FAILED(m)) {
+		HASH_ADD_PTR(u->channels, channel, ms);
+		if(ADD_FAILED(ms)) {
+			HASH_DEL(ch->members, m);
+		}
+	}
+	if(ADD_FAILED(m) || ADD_FAILED(ms)) {
+		free(m);
+		free(ms);
+		drop_user_if_empty(idx, u);
+		return -1;
+	}
+	assert(member_ok(idx, ch, m, NULL, 0));
 	return 0;
 }
 
@@ -289,6 +337,7 @@ void chat_index__advance_head(struct chat_channel *ch, const struct chat_event *
 	if(ev->type == CHAT_EVENT_MESSAGE) {
 		ch->last_message_seq = ev->seq;
 	}
+	assert(heads_ok(ch, NULL, 0));
 }
 
 
@@ -320,6 +369,7 @@ void chat_index__remove_member(struct chat_index *idx, struct chat_channel *ch, 
 		}
 		drop_user_if_empty(idx, u);
 	}
+	assert(chat_index__member(ch, user) == NULL && !user_maps(idx, user, ch));
 }
 
 
@@ -383,4 +433,190 @@ void chat_index__clear(struct chat_index *idx)
 		free(ch->title);
 		free(ch);
 	}
+	assert(idx->channels == NULL && idx->users == NULL);
+}
+
+
+/* ---- invariant checkers (index.h) ------------------------------------------------------------------ */
+
+/* Describes a broken invariant in why (which may be NULL) and returns false. */
+__attribute__((format(printf, 3, 4))) static bool broken(char *why, size_t why_len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if(why != NULL && why_len > 0) {
+		va_start(ap, fmt);
+		vsnprintf(why, why_len, fmt, ap);
+		va_end(ap);
+	}
+	return false;
+}
+
+
+static bool heads_ok(const struct chat_channel *ch, char *why, size_t why_len)
+{
+	if(ch->head < 0 || ch->head_ts < 0 || ch->message_count < 0 || ch->last_message_seq < 0) {
+		return broken(why, why_len, "#%s: a negative head (%lld, ts %lld, message %lld, count %lld)",
+			      ch->name, (long long)ch->head, (long long)ch->head_ts,
+			      (long long)ch->last_message_seq, (long long)ch->message_count);
+	}
+	if(ch->last_message_seq > ch->head) {
+		return broken(why, why_len, "#%s: last message %lld after the head %lld", ch->name,
+			      (long long)ch->last_message_seq, (long long)ch->head);
+	}
+	/* The k-th message has a seq of at least k. */
+	if(ch->message_count > ch->last_message_seq) {
+		return broken(why, why_len, "#%s: %lld messages up to the last one, seq %lld", ch->name,
+			      (long long)ch->message_count, (long long)ch->last_message_seq);
+	}
+	if((ch->message_count == 0) != (ch->last_message_seq == 0)) {
+		return broken(why, why_len, "#%s: %lld messages but the last one is seq %lld", ch->name,
+			      (long long)ch->message_count, (long long)ch->last_message_seq);
+	}
+	return true;
+}
+
+
+/* True if user's entry maps to ch. */
+static bool user_maps(const struct chat_index *idx, const char *user, const struct chat_channel *ch)
+{
+	const struct chat_user *u = find_user(idx, user);
+	struct chat_membership *ms = NULL;
+
+	if(u != NULL) {
+		HASH_FIND_PTR(u->channels, &ch, ms);
+	}
+	return ms != NULL && ms->channel == ch;
+}
+
+
+/* m, a member of ch: itself, and its user's side. */
+static bool member_ok(const struct chat_index *idx, const struct chat_channel *ch,
+		      const struct chat_member *m, char *why, size_t why_len)
+{
+	struct chat_delivery *d, *tmp;
+
+	if(chat_index__member(ch, m->user) != m) {
+		return broken(why, why_len, "#%s: member %s is not found under its name", ch->name, m->user);
+	}
+	if(m->role != CHAT_ROLE_MEMBER && m->role != CHAT_ROLE_OWNER) {
+		return broken(why, why_len, "#%s: member %s has role %d", ch->name, m->user, (int)m->role);
+	}
+	if(m->joined_seq < 0 || m->read_seq < 0) {
+		return broken(why, why_len, "#%s: member %s joined at %lld, read up to %lld", ch->name,
+			      m->user, (long long)m->joined_seq, (long long)m->read_seq);
+	}
+	if(m->own_messages < -1 || m->own_messages > ch->message_count) {
+		return broken(why, why_len, "#%s: member %s sent %lld of its %lld messages", ch->name,
+			      m->user, (long long)m->own_messages, (long long)ch->message_count);
+	}
+	HASH_ITER(hh, m->deliveries, d, tmp) {
+		if(chat_index__delivery(m, d->device) != d || d->seq < 0) {
+			return broken(why, why_len, "#%s: member %s: delivery cursor of %s (%lld) is broken",
+				      ch->name, m->user, d->device, (long long)d->seq);
+		}
+	}
+	if(!user_maps(idx, m->user, ch)) {
+		return broken(why, why_len, "#%s: member %s is not in its user's channels", ch->name,
+			      m->user);
+	}
+	return true;
+}
+
+
+bool chat_index__check_channel(const struct chat_index *idx, const struct chat_channel *ch, char *why,
+			       size_t why_len)
+{
+	size_t len = strnlen(ch->name, sizeof(ch->name));
+	struct chat_member *m, *tmp;
+
+	if(len == 0 || len > CHAT_CHANNEL_ID_MAX) {
+		return broken(why, why_len, "a channel name of %zu characters", len);
+	}
+	if(chat_index__find(idx, ch->name, len) != ch) {
+		return broken(why, why_len, "#%s is not found under its name", ch->name);
+	}
+	if(ch->title == NULL || ch->rowid < 0
+	   || (ch->visibility != CHAT_VISIBILITY_PUBLIC && ch->visibility != CHAT_VISIBILITY_PRIVATE
+	       && ch->visibility != CHAT_VISIBILITY_DM)) {
+		return broken(why, why_len, "#%s: title %s, rowid %lld, visibility %d", ch->name,
+			      ch->title ? "set" : "NULL", (long long)ch->rowid, (int)ch->visibility);
+	}
+	if(!heads_ok(ch, why, why_len)) {
+		return false;
+	}
+	HASH_ITER(hh, ch->members, m, tmp) {
+		if(!member_ok(idx, ch, m, why, why_len)) {
+			return false;
+		}
+		if(m->joined_seq > ch->head) {
+			return broken(why, why_len, "#%s: member %s joined at %lld, after the head %lld",
+				      ch->name, m->user, (long long)m->joined_seq, (long long)ch->head);
+		}
+	}
+	return true;
+}
+
+
+bool chat_index__check_why(const struct chat_index *idx, char *why, size_t why_len)
+{
+	const struct chat_channel *ch, *ch_tmp;
+	const struct chat_user *u, *u_tmp;
+	struct chat_membership *ms, *ms_tmp;
+	size_t channels = 0, members = 0, memberships = 0;
+
+	HASH_ITER(hh, idx->channels, ch, ch_tmp) {
+		if(!chat_index__check_channel(idx, ch, why, why_len)) {
+			return false;
+		}
+		channels++;
+		members += HASH_COUNT(ch->members);
+	}
+	HASH_ITER(hh, idx->users, u, u_tmp) {
+		if(find_user(idx, u->name) != u) {
+			return broken(why, why_len, "user %s is not found under its name", u->name);
+		}
+		if(u->channels == NULL) {
+			return broken(why, why_len, "user %s is kept with no channel", u->name);
+		}
+		HASH_ITER(hh, u->channels, ms, ms_tmp) {
+			struct chat_membership *found = NULL;
+			const struct chat_channel *c = ms->channel;
+			HASH_FIND_PTR(u->channels, &c, found);
+			if(found != ms) {
+				return broken(why, why_len,
+					      "user %s: a channel is not found under its pointer", u->name);
+			}
+			if(c == NULL || chat_index__find(idx, c->name, strlen(c->name)) != c) {
+				return broken(why, why_len,
+					      "user %s maps to a channel the index does not hold", u->name);
+			}
+			if(chat_index__member(c, u->name) == NULL) {
+				return broken(why, why_len,
+					      "user %s maps to #%s, which does not have it as a member",
+					      u->name, c->name);
+			}
+			memberships++;
+		}
+	}
+	if(memberships != members) {
+		return broken(why, why_len, "%zu members in channels, %zu in users' channels", members,
+			      memberships);
+	}
+	if(idx->generation < channels) {
+		return broken(why, why_len, "generation %lu with %zu channels", idx->generation, channels);
+	}
+	return true;
+}
+
+
+bool chat_index__check(const struct chat_index *idx)
+{
+	char why[256];
+
+	if(chat_index__check_why(idx, why, sizeof(why))) {
+		return true;
+	}
+	fprintf(stderr, "chat_index__check: %s\n", why);
+	return false;
 }

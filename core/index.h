@@ -157,4 +157,26 @@ const struct chat_user *chat_index__user(const struct chat_index *idx, const cha
 /* Frees every channel, member and user of idx and empties it. */
 void chat_index__clear(struct chat_index *idx);
 
+/*
+ * Invariant checkers, for assert(): SQLite's assert(pager_ok()) style. Asserts call them where the
+ * index must be whole, so they run in debug and sanitizer builds and compile out with NDEBUG; a unit
+ * test calls them directly (tests/unit/test_checkers.c). Each returns true when every invariant holds,
+ * and otherwise false with the first broken one described in why (why may be NULL). Invariants:
+ * - every channel is found under its own name, which is 1 to CHAT_CHANNEL_ID_MAX characters; it has a
+ *   title, a known visibility and a rowid >= 0;
+ * - its heads are sane: 0 <= message_count <= last_message_seq <= head, and last_message_seq is 0
+ *   exactly when message_count is (no message yet); head_ts >= 0;
+ * - every member is found under its own name, has a known role, joined at or before the head, has
+ *   cursors >= 0 and an own_messages of -1 (unknown) up to the channel's message_count;
+ * - every member's channel is in its user's channels, and every channel a user maps to has that user
+ *   as a member (the two directions agree; a user with no channel is not kept);
+ * - generation >= the number of channels (each one added moved it).
+ * chat_index__check walks every channel, member and user (and reports a failure on stderr, so a failed
+ * assert says which invariant broke); chat_index__check_channel only ch and its members.
+ */
+bool chat_index__check(const struct chat_index *idx);
+bool chat_index__check_why(const struct chat_index *idx, char *why, size_t why_len);
+bool chat_index__check_channel(const struct chat_index *idx, const struct chat_channel *ch, char *why,
+			       size_t why_len);
+
 #endif
