@@ -196,7 +196,8 @@ static void pump(int timeout_ms)
 		if(evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
 			rc = mosquitto_loop_read(c->mosq, 64);
 		}
-		if(rc == MOSQ_ERR_SUCCESS && c->fd >= 0 && (evs[i].events & EPOLLOUT || mosquitto_want_write(c->mosq))) {
+		if(rc == MOSQ_ERR_SUCCESS && c->fd >= 0
+		   && (evs[i].events & EPOLLOUT || mosquitto_want_write(c->mosq))) {
 			rc = mosquitto_loop_write(c->mosq, 64);
 		}
 		if(rc != MOSQ_ERR_SUCCESS || mosquitto_socket(c->mosq) < 0) {
@@ -321,8 +322,9 @@ static void bc_free(struct bc *c)
 static bool bc_start(struct bc *c)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	int rc = c->fd >= 0 || mosquitto_socket(c->mosq) >= 0 ? mosquitto_reconnect(c->mosq)
-							   : mosquitto_connect(c->mosq, "127.0.0.1", O.port, 3600);
+	int rc = c->fd >= 0 || mosquitto_socket(c->mosq) >= 0
+			 ? mosquitto_reconnect(c->mosq)
+			 : mosquitto_connect(c->mosq, "127.0.0.1", O.port, 3600);
 
 	if(rc != MOSQ_ERR_SUCCESS) {
 		fail("%s: connect: %s", c->id, mosquitto_strerror(rc));
@@ -628,7 +630,10 @@ static bool create_channel(const char *name, const char *prefix, int n)
 		free(reqs);
 		return false;
 	}
-	size_t used = (size_t)snprintf(reqs[0], cap, "{\"op\":\"create\",\"channel\":\"%s\",\"visibility\":\"private\",\"members\":[", name);
+	size_t used = (size_t)
+		snprintf(reqs[0], cap,
+			 "{\"op\":\"create\",\"channel\":\"%s\",\"visibility\":\"private\",\"members\":[",
+			 name);
 	for(int i = 0; i < n && i < 1000; i++) {
 		used += (size_t)snprintf(reqs[0] + used, cap - used, "%s\"%s%d\"", i ? "," : "", prefix, i);
 	}
@@ -638,7 +643,8 @@ static bool create_channel(const char *name, const char *prefix, int n)
 		if(reqs[r] == NULL) {
 			break;
 		}
-		snprintf(reqs[r++], 128, "{\"op\":\"invite\",\"channel\":\"%s\",\"user\":\"%s%d\"}", name, prefix, i);
+		snprintf(reqs[r++], 128, "{\"op\":\"invite\",\"channel\":\"%s\",\"user\":\"%s%d\"}", name,
+			 prefix, i);
 	}
 	ok = r == count && api_batch(reqs, count);
 	for(long i = 0; i < r; i++) {
@@ -691,12 +697,12 @@ static struct {
 	const struct shape *s;
 	struct group pubs, subs;
 	char tag[16];
-	long n;                /* sends of this phase */
-	int *chan_of;          /* random shape: channel of send k */
-	double *sent_at;       /* per k */
-	uint64_t *seen;        /* per receiver, a bitmap of k */
-	long words;            /* bitmap words per receiver */
-	long long *last_seq;   /* mqchat: per receiver and channel slot */
+	long n;              /* sends of this phase */
+	int *chan_of;        /* random shape: channel of send k */
+	double *sent_at;     /* per k */
+	uint64_t *seen;      /* per receiver, a bitmap of k */
+	long words;          /* bitmap words per receiver */
+	long long *last_seq; /* mqchat: per receiver and channel slot */
 	long delivered, expected, dupes, strays, seq_breaks;
 	double first, last;
 	double *lat;
@@ -930,13 +936,17 @@ static int scenario_setup(void)
 		if(!sign_in(prefix_p, 0, s->pubs) || !sign_in(prefix_s, 0, s->subs)) {
 			return 1;
 		}
-		size_t used = (size_t)snprintf(reqs_buf, sizeof(reqs_buf),
-					       "{\"op\":\"create\",\"channel\":\"f%s\",\"visibility\":\"private\",\"members\":[", s->key);
+		size_t used = (size_t)snprintf(
+			reqs_buf, sizeof(reqs_buf),
+			"{\"op\":\"create\",\"channel\":\"f%s\",\"visibility\":\"private\",\"members\":[",
+			s->key);
 		for(int p = 0; p < s->pubs; p++) {
-			used += (size_t)snprintf(reqs_buf + used, sizeof(reqs_buf) - used, "%s\"f%sp%d\"", p ? "," : "", s->key, p);
+			used += (size_t)snprintf(reqs_buf + used, sizeof(reqs_buf) - used, "%s\"f%sp%d\"",
+						 p ? "," : "", s->key, p);
 		}
 		for(int p = 0; p < s->subs; p++) {
-			used += (size_t)snprintf(reqs_buf + used, sizeof(reqs_buf) - used, ",\"f%ss%d\"", s->key, p);
+			used += (size_t)snprintf(reqs_buf + used, sizeof(reqs_buf) - used, ",\"f%ss%d\"",
+						 s->key, p);
 		}
 		snprintf(reqs_buf + used, sizeof(reqs_buf) - used, "]}");
 		if(!api_batch(&req, 1)) {
@@ -949,9 +959,12 @@ static int scenario_setup(void)
 	char **reqs = calloc(RANDOM_CHANNELS + 2, sizeof(char *));
 	for(int c = 0; c < RANDOM_CHANNELS && reqs; c++) {
 		reqs[c] = malloc(512);
-		size_t used = (size_t)snprintf(reqs[c], 512, "{\"op\":\"create\",\"channel\":\"r%d\",\"visibility\":\"private\",\"members\":[", c);
+		size_t used = (size_t)snprintf(
+			reqs[c], 512,
+			"{\"op\":\"create\",\"channel\":\"r%d\",\"visibility\":\"private\",\"members\":[", c);
 		for(int j = 0; j < RANDOM_MEMBERS; j++) {
-			used += (size_t)snprintf(reqs[c] + used, 512 - used, "%s\"r%d\"", j ? "," : "", (c + j) % RANDOM_CHANNELS);
+			used += (size_t)snprintf(reqs[c] + used, 512 - used, "%s\"r%d\"", j ? "," : "",
+						 (c + j) % RANDOM_CHANNELS);
 		}
 		snprintf(reqs[c] + used, 512 - used, "]}");
 	}
@@ -1289,17 +1302,23 @@ static int seed_db(void)
 
 	memset(body, 'x', BODY_BYTES);
 	body[BODY_BYTES] = '\0';
-	snprintf(sql, sizeof(sql),
-		 "BEGIN; WITH RECURSIVE c(id, h) AS (SELECT id, (SELECT max(seq) FROM events WHERE channel_id = "
-		 "channels.id) FROM channels WHERE name = 'cu'), n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
-		 "WHERE i < %ld) INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, target, "
-		 "json, msg_no, author_msg_no) SELECT c.id, c.h + i, printf('%%08x-0000-4000-8000-%%012x', i, i), "
-		 "'message', 'seeder', 1763900000000 + i, NULL, NULL, printf('{\"id\":\"%%08x-0000-4000-8000-"
-		 "%%012x\",\"channel\":\"cu\",\"seq\":%%d,\"type\":\"message\",\"from\":\"seeder\",\"device\":"
-		 "\"seeder\",\"ts\":%%d,\"body\":\"%s\"}', i, i, c.h + i, 1763900000000 + i), i, i FROM c, n; "
-		 "COMMIT;",
-		 O.cu_events, body);
-	if(sqlite3_open(O.seed_db, &db) != SQLITE_OK || sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+	snprintf(
+		sql, sizeof(sql),
+		"BEGIN; WITH RECURSIVE c(id, h) AS (SELECT id, (SELECT max(seq) FROM events WHERE channel_id "
+		"= "
+		"channels.id) FROM channels WHERE name = 'cu'), n(i) AS (SELECT 1 UNION ALL SELECT i + 1 "
+		"FROM n "
+		"WHERE i < %ld) INSERT INTO events (channel_id, seq, id, type, author, ts, client_msg_id, "
+		"target, "
+		"json, msg_no, author_msg_no) SELECT c.id, c.h + i, printf('%%08x-0000-4000-8000-%%012x', i, "
+		"i), "
+		"'message', 'seeder', 1763900000000 + i, NULL, NULL, printf('{\"id\":\"%%08x-0000-4000-8000-"
+		"%%012x\",\"channel\":\"cu\",\"seq\":%%d,\"type\":\"message\",\"from\":\"seeder\",\"device\":"
+		"\"seeder\",\"ts\":%%d,\"body\":\"%s\"}', i, i, c.h + i, 1763900000000 + i), i, i FROM c, n; "
+		"COMMIT;",
+		O.cu_events, body);
+	if(sqlite3_open(O.seed_db, &db) != SQLITE_OK
+	   || sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
 		fail("seeding %s: %s", O.seed_db, msg ? msg : sqlite3_errmsg(db));
 		sqlite3_free(msg);
 		sqlite3_close(db);
@@ -1484,7 +1503,8 @@ static int print_free_port(void)
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if(s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0 || getsockname(s, (struct sockaddr *)&a, &len) != 0) {
+	if(s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) != 0
+	   || getsockname(s, (struct sockaddr *)&a, &len) != 0) {
 		perror("free port");
 		return 1;
 	}
@@ -1499,10 +1519,13 @@ static int usage(void)
 	fprintf(stderr,
 		"usage: mqchat_bench --free-port\n"
 		"       mqchat_bench --seed-db PATH --cu-events N\n"
-		"       mqchat_bench --port P --mode plain|mqchat --scenarios setup,fanout,acks,conns,seed,catchup,storm\n"
-		"         [--broker-pid PID] [--label L] [--cap S] [--n N] [--window W] [--rate R] [--rate-s S]\n"
+		"       mqchat_bench --port P --mode plain|mqchat --scenarios "
+		"setup,fanout,acks,conns,seed,catchup,storm\n"
+		"         [--broker-pid PID] [--label L] [--cap S] [--n N] [--window W] [--rate R] [--rate-s "
+		"S]\n"
 		"         [--ack-n N] [--conns-small N] [--conns-big N] [--cu-events N] [--cu-pages N]\n"
-		"         [--storm-clients N] [--storm-behind N] [--storm-page N] [--shapes 1to1,1to100,...]\n");
+		"         [--storm-clients N] [--storm-behind N] [--storm-page N] [--shapes "
+		"1to1,1to100,...]\n");
 	return 2;
 }
 
@@ -1526,9 +1549,21 @@ int main(int argc, char **argv)
 	char *list, *save = NULL;
 	int rc = 0;
 
-	O = (struct opts){.scenarios = "", .n = 20000, .window = 100, .rate = 100, .rate_s = 3, .ack_n = 20000,
-			  .conns_small = 10000, .conns_big = 19000, .cu_events = 1000000, .cu_pages = 200,
-			  .storm_clients = 2000, .storm_behind = 100, .storm_page = 30, .cap = 120, .label = "-"};
+	O = (struct opts){.scenarios = "",
+			  .n = 20000,
+			  .window = 100,
+			  .rate = 100,
+			  .rate_s = 3,
+			  .ack_n = 20000,
+			  .conns_small = 10000,
+			  .conns_big = 19000,
+			  .cu_events = 1000000,
+			  .cu_pages = 200,
+			  .storm_clients = 2000,
+			  .storm_behind = 100,
+			  .storm_page = 30,
+			  .cap = 120,
+			  .label = "-"};
 	for(int i = 1; i < argc; i++) {
 		const char *k = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 		double d;
@@ -1539,27 +1574,48 @@ int main(int argc, char **argv)
 			return usage();
 		}
 		i++;
-		if(strcmp(k, "--port") == 0 && num(v, 1, 65535, &d)) O.port = (int)d;
-		else if(strcmp(k, "--mode") == 0) O.mqchat = strcmp(v, "mqchat") == 0;
-		else if(strcmp(k, "--scenarios") == 0) O.scenarios = v;
-		else if(strcmp(k, "--label") == 0) O.label = v;
-		else if(strcmp(k, "--seed-db") == 0) O.seed_db = v;
-		else if(strcmp(k, "--shapes") == 0) O.shapes = v;
-		else if(strcmp(k, "--broker-pid") == 0 && num(v, 1, 1e9, &d)) O.broker_pid = (int)d;
-		else if(strcmp(k, "--cap") == 0 && num(v, 1, 3600, &d)) O.cap = d;
-		else if(strcmp(k, "--n") == 0 && num(v, 1, 1e8, &d)) O.n = (long)d;
-		else if(strcmp(k, "--window") == 0 && num(v, 1, 10000, &d)) O.window = (int)d;
-		else if(strcmp(k, "--rate") == 0 && num(v, 1, 1e6, &d)) O.rate = d;
-		else if(strcmp(k, "--rate-s") == 0 && num(v, 0.1, 600, &d)) O.rate_s = d;
-		else if(strcmp(k, "--ack-n") == 0 && num(v, 10, 1e8, &d)) O.ack_n = (long)d;
-		else if(strcmp(k, "--conns-small") == 0 && num(v, 1, 19500, &d)) O.conns_small = (int)d;
-		else if(strcmp(k, "--conns-big") == 0 && num(v, 1, 19500, &d)) O.conns_big = (int)d;
-		else if(strcmp(k, "--cu-events") == 0 && num(v, 2000, 1e8, &d)) O.cu_events = (long)d;
-		else if(strcmp(k, "--cu-pages") == 0 && num(v, 1, 1e6, &d)) O.cu_pages = (long)d;
-		else if(strcmp(k, "--storm-clients") == 0 && num(v, 1, 19000, &d)) O.storm_clients = (int)d;
-		else if(strcmp(k, "--storm-behind") == 0 && num(v, 1, 1e6, &d)) O.storm_behind = (int)d;
-		else if(strcmp(k, "--storm-page") == 0 && num(v, 1, 1000, &d)) O.storm_page = (int)d;
-		else return usage();
+		if(strcmp(k, "--port") == 0 && num(v, 1, 65535, &d))
+			O.port = (int)d;
+		else if(strcmp(k, "--mode") == 0)
+			O.mqchat = strcmp(v, "mqchat") == 0;
+		else if(strcmp(k, "--scenarios") == 0)
+			O.scenarios = v;
+		else if(strcmp(k, "--label") == 0)
+			O.label = v;
+		else if(strcmp(k, "--seed-db") == 0)
+			O.seed_db = v;
+		else if(strcmp(k, "--shapes") == 0)
+			O.shapes = v;
+		else if(strcmp(k, "--broker-pid") == 0 && num(v, 1, 1e9, &d))
+			O.broker_pid = (int)d;
+		else if(strcmp(k, "--cap") == 0 && num(v, 1, 3600, &d))
+			O.cap = d;
+		else if(strcmp(k, "--n") == 0 && num(v, 1, 1e8, &d))
+			O.n = (long)d;
+		else if(strcmp(k, "--window") == 0 && num(v, 1, 10000, &d))
+			O.window = (int)d;
+		else if(strcmp(k, "--rate") == 0 && num(v, 1, 1e6, &d))
+			O.rate = d;
+		else if(strcmp(k, "--rate-s") == 0 && num(v, 0.1, 600, &d))
+			O.rate_s = d;
+		else if(strcmp(k, "--ack-n") == 0 && num(v, 10, 1e8, &d))
+			O.ack_n = (long)d;
+		else if(strcmp(k, "--conns-small") == 0 && num(v, 1, 19500, &d))
+			O.conns_small = (int)d;
+		else if(strcmp(k, "--conns-big") == 0 && num(v, 1, 19500, &d))
+			O.conns_big = (int)d;
+		else if(strcmp(k, "--cu-events") == 0 && num(v, 2000, 1e8, &d))
+			O.cu_events = (long)d;
+		else if(strcmp(k, "--cu-pages") == 0 && num(v, 1, 1e6, &d))
+			O.cu_pages = (long)d;
+		else if(strcmp(k, "--storm-clients") == 0 && num(v, 1, 19000, &d))
+			O.storm_clients = (int)d;
+		else if(strcmp(k, "--storm-behind") == 0 && num(v, 1, 1e6, &d))
+			O.storm_behind = (int)d;
+		else if(strcmp(k, "--storm-page") == 0 && num(v, 1, 1000, &d))
+			O.storm_page = (int)d;
+		else
+			return usage();
 	}
 	if(O.seed_db) {
 		return seed_db();
@@ -1582,14 +1638,22 @@ int main(int argc, char **argv)
 	for(char *s = strtok_r(list, ",", &save); s && rc == 0; s = strtok_r(NULL, ",", &save)) {
 		double t0 = now();
 		note("%s", s);
-		if(strcmp(s, "setup") == 0) rc = scenario_setup();
-		else if(strcmp(s, "setup-acks") == 0) rc = O.mqchat && (!admin_connect() || !create_channel("acks", "ack", 2));
-		else if(strcmp(s, "fanout") == 0) rc = scenario_fanout();
-		else if(strcmp(s, "acks") == 0) rc = scenario_acks();
-		else if(strcmp(s, "conns") == 0) rc = scenario_conns();
-		else if(strcmp(s, "seed") == 0) rc = scenario_seed();
-		else if(strcmp(s, "catchup") == 0) rc = O.mqchat ? scenario_catchup() : 0;
-		else if(strcmp(s, "storm") == 0) rc = O.mqchat ? scenario_storm() : 0;
+		if(strcmp(s, "setup") == 0)
+			rc = scenario_setup();
+		else if(strcmp(s, "setup-acks") == 0)
+			rc = O.mqchat && (!admin_connect() || !create_channel("acks", "ack", 2));
+		else if(strcmp(s, "fanout") == 0)
+			rc = scenario_fanout();
+		else if(strcmp(s, "acks") == 0)
+			rc = scenario_acks();
+		else if(strcmp(s, "conns") == 0)
+			rc = scenario_conns();
+		else if(strcmp(s, "seed") == 0)
+			rc = scenario_seed();
+		else if(strcmp(s, "catchup") == 0)
+			rc = O.mqchat ? scenario_catchup() : 0;
+		else if(strcmp(s, "storm") == 0)
+			rc = O.mqchat ? scenario_storm() : 0;
 		else {
 			fail("no scenario %s", s);
 			rc = 1;

@@ -52,10 +52,10 @@ struct chat_plugin {
 	struct chat_presence *presence;         /* who is online (presence.c) */
 	struct chat_typing *typing;             /* who is typing where (typing.c) */
 	struct chat_cursors *cursors;           /* cursor moves awaiting their flush (cursors.c) */
-	struct chat_batch *batch;         /* sends awaiting their group commit (batch.c) */
-	struct chat_edge_link *edge_link; /* core: edges bridged to it (NULL without bridge_users) */
-	struct chat_edge *edge;           /* edge role: its link to the core (NULL on the core) */
-	int64_t next_prune_ms;            /* tick.c: when each periodic job is due next (monotonic ms) */
+	struct chat_batch *batch;               /* sends awaiting their group commit (batch.c) */
+	struct chat_edge_link *edge_link;       /* core: edges bridged to it (NULL without bridge_users) */
+	struct chat_edge *edge;                 /* edge role: its link to the core (NULL on the core) */
+	int64_t next_prune_ms; /* tick.c: when each periodic job is due next (monotonic ms) */
 	int64_t next_typing_check_ms;
 	int64_t next_cursor_flush_ms;
 	int64_t next_users_flush_ms;

@@ -15,6 +15,7 @@ packages=(build-essential cmake pkg-config
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(sqlite3 valgrind chromium fonts-noto-color-emoji haproxy)
   packages+=(clang libclang-rt-14-dev) # reliability: the libFuzzer targets of tests/fuzz
+  packages+=(clang-format python3) # tools/test.sh's format and layer checks
 fi
 # Node.js and npm build the browser client. A machine that has them (any source) keeps its own.
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

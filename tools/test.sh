@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test.sh - installs what is missing, builds mqchat and runs the whole test suite.
 #
-# Four passes; the first three against a real Mosquitto with the real plugin:
+# First the layering and format checks (tools/check_layers.py, clang-format); then four passes, the
+# first three against a real Mosquitto with the real plugin:
 #   1. the regular build: unit and integration tests (ctest), the browser client's in headless
 #      Chromium among them; then the reliability checker's summaries;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
@@ -17,6 +18,12 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 tools/deps.sh --test
 jobs=$(nproc)
+
+echo "== checks: layers and format"
+# The layers (docs/architecture.md): no include cycle, no upward include (the build refuses those too).
+python3 tools/check_layers.py
+# One formatter for the C tree (.clang-format): any drift fails here.
+git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 
 echo "== pass 1: build and test"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_TESTS=ON >/dev/null

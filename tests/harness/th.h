@@ -169,8 +169,8 @@ struct th_raw_options {
 	const char *will_payload; /* NULL: "gone" */
 	int will_qos;
 	bool will_retain;
-	int protocol;           /* 4 (MQTT 3.1.1, also when 0) or 5 */
-	unsigned will_delay_s;  /* MQTT 5: Will Delay Interval (0: none) */
+	int protocol;              /* 4 (MQTT 3.1.1, also when 0) or 5 */
+	unsigned will_delay_s;     /* MQTT 5: Will Delay Interval (0: none) */
 	unsigned session_expiry_s; /* MQTT 5: Session Expiry Interval (0: none) */
 };
 

@@ -483,9 +483,10 @@ static void test_publish(void)
  * bo's client id while bo holds it: only bo's own user may. */
 static void test_wills_and_takeovers(void)
 {
-	static const char *const will_topics[] = {"chat/priv",	       "chat/priv/typing", "chat/priv/read",
-						  "chat/priv/delivered", "chat/priv/presence", "chat/_api",
-						  "chat/_reply/bo-held", "chat/priv/sync",	"chat"};
+	static const char *const will_topics[] =
+		{"chat/priv",           "chat/priv/typing",   "chat/priv/read",
+		 "chat/priv/delivered", "chat/priv/presence", "chat/_api",
+		 "chat/_reply/bo-held", "chat/priv/sync",     "chat"};
 	struct th_broker b;
 	struct th_client *gen, *watcher, *held, *late, *taker;
 	int wrong = 0;
@@ -502,12 +503,17 @@ static void test_wills_and_takeovers(void)
 			int fd;
 
 			snprintf(id, sizeof(id), "%s-will-%zu", role_name[r], t);
-			fd = th_raw_connect(&b, role_user[r], id,
-					    &(struct th_raw_options){
-						    .keepalive_s = 60, .clean_session = true, .will_topic = will_topics[t],
-						    .will_payload = "{\"channel\":\"priv\",\"seq\":9,\"type\":\"message\","
-								    "\"from\":\"ada\",\"body\":\"forged\"}",
-						    .will_qos = 1, .will_retain = true});
+			fd = th_raw_connect(
+				&b, role_user[r], id,
+				&(struct th_raw_options){
+					.keepalive_s = 60,
+					.clean_session = true,
+					.will_topic = will_topics[t],
+					.will_payload =
+						"{\"channel\":\"priv\",\"seq\":9,\"type\":\"message\","
+						"\"from\":\"ada\",\"body\":\"forged\"}",
+					.will_qos = 1,
+					.will_retain = true});
 			close(fd);
 			snprintf(line, sizeof(line), "refused the will of %s (%s) on %s", id,
 				 role_user[r] ? role_user[r] : "anonymous", will_topics[t]);

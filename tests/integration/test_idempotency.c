@@ -174,7 +174,8 @@ static void test_retry_within_one_batch(void)
 
 	setup(&b, &ada, &bo);
 	for(int i = 0; i < 40; i++) {
-		snprintf(payload, sizeof(payload), "{\"client_msg_id\":\"p%d\",\"body\":\"b%d\"}", i / 2, i / 2);
+		snprintf(payload, sizeof(payload), "{\"client_msg_id\":\"p%d\",\"body\":\"b%d\"}", i / 2,
+			 i / 2);
 		TH_EQ_INT(th_publish_async(ada, "chat/general", payload, -1, 1, &mid), 0);
 	}
 	for(int i = 0; i < 40; i++) {
