@@ -3,6 +3,8 @@
 # of docs/benchmarks.md ("Group commit, before and after").
 #
 # Usage: bench/ab.sh BEFORE.so AFTER.so [repetitions (3)]
+# AB_SCENARIO=fanout compares fan-out (1->1, 1->100, 10->10, 1000 channels x 10; 5,000 sends each at
+# full speed) instead of acknowledged sends.
 # Builds nothing: point it at two mqchat.so files (e.g. from `git worktree add` of the older commit).
 # For each repetition, each build and each sync level (normal, full), a broker of its own on a free
 # loopback port (pinned to CPU 0; mqchat_bench on CPU 1) runs 10,000 sends with 100 in flight and
@@ -46,8 +48,13 @@ for ((rep = 1; rep <= REPS; rep++)); do
 				grep -q "running" "$d/broker.log" 2>/dev/null && break
 				sleep 0.1
 			done
+			if [[ ${AB_SCENARIO:-acks} == fanout ]]; then
+				scenario=(--scenarios setup,fanout --n 5000 --rate-s 0.5)
+			else
+				scenario=(--scenarios setup-acks,acks --ack-n 10000)
+			fi
 			"${PIN1[@]}" "$BENCH" --port "$port" --mode mqchat --label "$label-$sync" \
-				--scenarios setup-acks,acks --ack-n 10000 | sed "s/^/$label $sync /"
+				"${scenario[@]}" | sed "s/^/$label $sync /"
 			kill "$PID"
 			wait "$PID" 2>/dev/null || true
 			PID=
