@@ -43,6 +43,8 @@ enum statement {
 	S_DELETE_DELIVERED_CURSORS,
 	S_PUT_CLIENT_ID,
 	S_DELETE_CLIENT_ID,
+	S_ERASE_MESSAGE,
+	S_ERASE_EDITS,
 	S_MSG_NO_AT,
 	S_AUTHOR_MSG_NO_AT,
 	S_INSERT_USER,
@@ -88,6 +90,14 @@ static const char *const statement_sql[S_COUNT] = {
 			    " ON CONFLICT (client_id) DO UPDATE SET user = excluded.user,"
 			    " last_seen = excluded.last_seen",
 	[S_DELETE_CLIENT_ID] = "DELETE FROM client_ids WHERE client_id = ?",
+	/* A delete erases (schema/0007_delete_erases.sql): its target and every edit of it lose their
+	 * body and say "deleted":true, in the delete's own transaction. */
+	[S_ERASE_MESSAGE] =
+		"UPDATE events SET json = json_set(json_remove(json, '$.body'), '$.deleted', json('true'))"
+		" WHERE channel_id = ? AND seq = ? AND type = 'message'",
+	[S_ERASE_EDITS] =
+		"UPDATE events SET json = json_set(json_remove(json, '$.body'), '$.deleted', json('true'))"
+		" WHERE channel_id = ? AND target = ? AND type = 'edit'",
 	[S_MSG_NO_AT] =
 		"SELECT msg_no FROM events WHERE channel_id = ? AND seq <= ? ORDER BY seq DESC LIMIT 1",
 	/* Without statistics the planner walks the primary key back from seq instead, row by row until
@@ -222,7 +232,9 @@ static int set_pragmas(sqlite3 *db, enum chat_synchronous synchronous, char *err
 		return -1;
 	}
 	if(sqlite3_exec(db, synchronous_pragma(synchronous), NULL, NULL, NULL) != SQLITE_OK
-	   || sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK) {
+	   || sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL) != SQLITE_OK
+	   /* what a delete erases is overwritten in the file, not left in free space */
+	   || sqlite3_exec(db, "PRAGMA secure_delete = ON", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, err_len, "cannot configure the database: %s", sqlite3_errmsg(db));
 		return -1;
 	}
@@ -710,6 +722,23 @@ void chat_store__rollback(struct chat_store *store)
 }
 
 
+/* Erases message seq of channel and its edits (see S_ERASE_MESSAGE). */
+static enum chat_err erase(struct chat_store *store, int64_t channel, int64_t seq, struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_ERASE_MESSAGE);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, seq);
+	if(step_done(store, stmt, err, "erasing a deleted message") != CHAT_ERR_OK) {
+		return err->code;
+	}
+	stmt = stmt_get(store, S_ERASE_EDITS);
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, seq);
+	return step_done(store, stmt, err, "erasing the edits of a deleted message");
+}
+
+
 enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel, const struct chat_event *ev,
 				       const char *json, size_t len, struct chat_error *err)
 {
@@ -731,7 +760,10 @@ enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel
 	if(ev->type == CHAT_EVENT_MESSAGE) {
 		sqlite3_bind_int64(stmt, 11, ev->author_msg_no);
 	}
-	return step_done(store, stmt, err, "appending an event");
+	if(step_done(store, stmt, err, "appending an event") != CHAT_ERR_OK) {
+		return err->code;
+	}
+	return ev->type == CHAT_EVENT_DELETE ? erase(store, channel, ev->target, err) : CHAT_ERR_OK;
 }
 
 

@@ -85,7 +85,8 @@ enum chat_err chat_store__commit(struct chat_store *store, struct chat_error *er
 void chat_store__rollback(struct chat_store *store);
 
 /* Appends ev (whose JSON is json[0..len)) to the log of channel rowid. ev->seq must be the channel's
- * last seq + 1; the database enforces it. */
+ * last seq + 1; the database enforces it. A delete erases its target in the same transaction: the
+ * message and each of its edits keep their seq and id but lose their body and say "deleted":true. */
 enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel, const struct chat_event *ev,
 				       const char *json, size_t len, struct chat_error *err);
 

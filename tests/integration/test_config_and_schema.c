@@ -64,7 +64,7 @@ static void test_newer_schema_is_refused(void)
 	exec_sql(b.db_path, "PRAGMA user_version = 42;");
 	status = th_broker_try_restart(&b);
 	TH_CHECK(status > 0);
-	TH_CHECK(th_broker_log_contains(&b, "has schema version 42, newer than the 6 this mqchat knows"));
+	TH_CHECK(th_broker_log_contains(&b, "has schema version 42, newer than the 7 this mqchat knows"));
 }
 
 
@@ -120,7 +120,7 @@ static void test_old_schema_is_upgraded(void)
 
 	th_broker_restart(&b);
 	TH_CHECK(th_broker_log_contains(&b, "upgraded database"));
-	TH_CHECK(th_broker_log_contains(&b, "from schema version 1 to 6"));
+	TH_CHECK(th_broker_log_contains(&b, "from schema version 1 to 7"));
 	ada = th_connect(&b, "ada", "ada-1", 5, true);
 	page = tc_sync(ada, "general", 0, 0);
 	TH_JSON(page,

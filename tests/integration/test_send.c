@@ -1,6 +1,7 @@
 /*
  * test_send.c - the send path: gapless seqs, stamped fields, event types, reason codes, ordering.
  */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,86 @@ static void test_event_types(void)
 }
 
 
+/* True if the file at path holds needle anywhere (a missing file holds nothing). */
+static bool file_holds(const char *path, const char *needle)
+{
+	FILE *f = fopen(path, "rb");
+	size_t len = 0, cap = 1 << 20, n;
+	char *bytes = malloc(cap);
+	bool found = false;
+
+	TH_CHECK(bytes != NULL);
+	if(f != NULL) {
+		while((n = fread(bytes + len, 1, cap - len, f)) > 0) {
+			len += n;
+			if(len == cap) {
+				cap *= 2;
+				bytes = realloc(bytes, cap);
+				TH_CHECK(bytes != NULL);
+			}
+		}
+		fclose(f);
+		found = memmem(bytes, len, needle, strlen(needle)) != NULL;
+	}
+	free(bytes);
+	return found;
+}
+
+
+/* Delete erases (protocol version 2): once Ada deletes her message, catch-up serves it and its edit
+ * without a body and with "deleted":true (seqs, ids and the delete event stay), the inbox's `last`
+ * preview has no body either, and after the broker stopped (its WAL checkpointed into the file) the
+ * text is nowhere in the database file. */
+static void test_delete_erases(void)
+{
+	struct fixture f;
+	cJSON *page, *events, *inbox;
+	const cJSON *last;
+	char wal[320];
+
+	setup(&f, "");
+	cJSON_Delete(tc_send(f.bo, "general", "s0", "noted, thanks"));           /* seq 4: stays */
+	cJSON_Delete(tc_send(f.ada, "general", "s1", "the code is 7215-ZEBRA")); /* seq 5 */
+	cJSON_Delete(tc_request(f.ada, "chat/general",
+				"{\"type\":\"edit\",\"target\":5,\"body\":\"the code is 9932-OKAPI\","
+				"\"client_msg_id\":\"e1\"}")); /* seq 6 */
+	cJSON_Delete(tc_request(f.ada, "chat/general",
+				"{\"type\":\"delete\",\"target\":5,\"client_msg_id\":\"d1\"}"));
+
+	page = tc_sync(f.cy, "general", 3, 0);
+	events = cJSON_GetObjectItem(page, "events");
+	TH_EQ_INT(cJSON_GetArraySize(events), 4);
+	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(events, 0), "body"), "noted, thanks");
+	TH_JSON(cJSON_GetArrayItem(events, 1),
+		"{\"id\":\"*\",\"channel\":\"general\",\"seq\":5,\"type\":\"message\","
+		"\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":\"*\","
+		"\"client_msg_id\":\"s1\",\"deleted\":true}");
+	TH_JSON(cJSON_GetArrayItem(events, 2),
+		"{\"id\":\"*\",\"channel\":\"general\",\"seq\":6,\"type\":\"edit\","
+		"\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":\"*\","
+		"\"client_msg_id\":\"e1\",\"target\":5,\"deleted\":true}");
+	TH_JSON(cJSON_GetArrayItem(events, 3),
+		"{\"id\":\"*\",\"channel\":\"general\",\"seq\":7,\"type\":\"delete\","
+		"\"from\":\"ada\",\"device\":\"ada-laptop\",\"ts\":\"*\","
+		"\"client_msg_id\":\"d1\",\"target\":5}");
+	cJSON_Delete(page);
+	last = cJSON_GetObjectItem(tc_inbox_entry(f.cy, "general", &inbox), "last");
+	TH_CHECK(cJSON_IsTrue(cJSON_GetObjectItem(last, "deleted")));
+	TH_CHECK(cJSON_GetObjectItem(last, "body") == NULL);
+	cJSON_Delete(inbox);
+
+	th_disconnect(f.ada);
+	th_disconnect(f.bo);
+	th_disconnect(f.cy);
+	th_broker_stop(&f.b);
+	snprintf(wal, sizeof(wal), "%s-wal", f.b.db_path);
+	TH_CHECK(file_holds(f.b.db_path, "noted, thanks")); /* the right file, and SQLite stores text as is */
+	TH_CHECK(!file_holds(f.b.db_path, "7215-ZEBRA"));
+	TH_CHECK(!file_holds(f.b.db_path, "9932-OKAPI"));
+	TH_CHECK(!file_holds(wal, "7215-ZEBRA"));
+}
+
+
 /* An MQTT v5 sender learns the outcome from the PUBACK/PUBREC reason code too. */
 static void test_reason_codes(void)
 {
@@ -311,7 +392,7 @@ static void test_topic_alias(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_gapless_and_identical), TH_TEST(test_topic_alias),
+TH_TEST_LIST(TH_TEST(test_gapless_and_identical), TH_TEST(test_topic_alias), TH_TEST(test_delete_erases),
 	     TH_TEST(test_server_stamps_fields), TH_TEST(test_plain_text_from_the_cli),
 	     TH_TEST(test_event_types), TH_TEST(test_reason_codes),
 	     TH_TEST(test_live_order_follows_seq_across_qos), TH_TEST(test_retain_is_ignored))

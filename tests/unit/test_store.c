@@ -191,9 +191,28 @@ static void test_log_invariants(void)
 		TH_EQ_INT(sqlite3_open(path, &db), SQLITE_OK);
 		TH_CHECK(sqlite3_exec(db, "UPDATE events SET json = '{}'", NULL, NULL, NULL) != SQLITE_OK);
 		TH_CHECK(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, NULL) != SQLITE_OK);
+		/* the one rewrite a delete makes (erasing the body) is allowed only as that: not with the
+		 * body kept, not with another field changed */
+		TH_CHECK(sqlite3_exec(db,
+				      "UPDATE events SET json = json_set(json, '$.deleted', json('true'), "
+				      "'$.body', 'kept')",
+				      NULL, NULL, NULL)
+			 != SQLITE_OK);
+		TH_CHECK(sqlite3_exec(db,
+				      "UPDATE events SET author = 'eve', json = json_set(json_remove(json, "
+				      "'$.body'), '$.deleted', json('true'))",
+				      NULL, NULL, NULL)
+			 != SQLITE_OK);
+		TH_CHECK(sqlite3_exec(db,
+				      "UPDATE events SET json = json_set(json_remove(json, '$.body'), "
+				      "'$.deleted', json('true')) WHERE type = 'join'",
+				      NULL, NULL, NULL)
+			 == SQLITE_OK); /* no join events here: nothing matched */
 		sqlite3_close(db);
 	}
 	TH_EQ_INT(query_int("SELECT count(*) FROM events"), 2);
+	TH_EQ_INT(query_int("SELECT count(*) FROM events WHERE json_extract(json, '$.deleted') IS NOT NULL"),
+		  0);
 	remove_dir();
 }
 

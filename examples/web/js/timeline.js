@@ -2,7 +2,9 @@
 //
 // The log only ever grows: an edit, a delete or a reaction is a new event naming its target's seq.
 // The pane shows one row per message (with its latest body, deleted or not, and its reactions) and
-// one line per join or leave, in seq order. Pure: no DOM, no network.
+// one line per join or leave, in seq order. A deleted message comes from catch-up already erased
+// (no body, "deleted":true, and so do its edits): it shows as deleted even before its delete event.
+// Pure: no DOM, no network.
 
 /**
  * @param {object[]} events  a channel's events in seq order (ChannelLog.events)
@@ -16,8 +18,8 @@ export function buildTimeline(events) {
     switch (ev.type) {
       case 'message': {
         const row = {
-          kind: 'message', seq: ev.seq, id: ev.id, from: ev.from, ts: ev.ts, body: ev.body,
-          thread: ev.thread, edited: false, deleted: false, reactions: new Map(),
+          kind: 'message', seq: ev.seq, id: ev.id, from: ev.from, ts: ev.ts, body: ev.deleted ? '' : ev.body,
+          thread: ev.thread, edited: false, deleted: ev.deleted === true, reactions: new Map(),
           client_msg_id: ev.client_msg_id,
         };
         rows.push(row);
@@ -26,7 +28,7 @@ export function buildTimeline(events) {
       }
       case 'edit': {
         const row = bySeq.get(ev.target);
-        if (row && !row.deleted) { row.body = ev.body; row.edited = true; }
+        if (row && !row.deleted && !ev.deleted) { row.body = ev.body; row.edited = true; }
         break;
       }
       case 'delete': {

@@ -81,3 +81,20 @@ test('unread counts messages from others after the read cursor, as the server do
   assert.equal(countUnread(events, 'ada', 1), 2);
   assert.equal(countUnread(events, 'ada', 6), 0);
 });
+
+test('a message erased by its delete (as catch-up serves it) shows as deleted, and so does its edit', () => {
+  const events = [
+    msg(1),
+    { seq: 2, type: 'message', from: 'ada', ts: 2, deleted: true },
+    { seq: 3, type: 'edit', from: 'ada', ts: 3, target: 2, deleted: true },
+    { seq: 4, type: 'reaction', from: 'bo', ts: 4, target: 2, emoji: ':+1:' },
+    { seq: 5, type: 'delete', from: 'ada', ts: 5, target: 2 },
+  ];
+  const rows = buildTimeline(events);
+  assert.equal(rows.length, 2);
+  assert.deepEqual([rows[1].deleted, rows[1].body, rows[1].edited, rows[1].reactions.length], [true, '', false, 0]);
+  // the page may end before the delete event: the row is deleted already
+  const early = buildTimeline(events.slice(0, 3));
+  assert.equal(early[1].deleted, true);
+  assert.equal(early[1].body, '');
+});
