@@ -35,6 +35,7 @@ enum statement {
 	S_EVENT_BRIEF,
 	S_IS_DELETED,
 	S_EVENTS_AFTER,
+	S_EVENTS_BEFORE,
 	S_EVENT_JSON,
 	S_SET_READ_CURSOR,
 	S_ADVANCE_READ_CURSOR,
@@ -70,6 +71,8 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_EVENT_BRIEF] = "SELECT type, author, target FROM events WHERE channel_id = ? AND seq = ?",
 	[S_IS_DELETED] =
 		"SELECT 1 FROM events WHERE channel_id = ? AND target = ? AND type = 'delete' LIMIT 1",
+	[S_EVENTS_BEFORE] = "SELECT seq, json FROM events WHERE channel_id = ? AND seq > ? AND seq < ?"
+			    " ORDER BY seq DESC LIMIT ?",
 	[S_EVENTS_AFTER] =
 		"SELECT seq, json FROM events WHERE channel_id = ? AND seq > ? ORDER BY seq LIMIT ?",
 	[S_EVENT_JSON] = "SELECT json FROM events WHERE channel_id = ? AND seq = ?",
@@ -1046,16 +1049,12 @@ enum chat_err chat_store__event_brief(struct chat_store *store, int64_t channel,
 }
 
 
-enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since,
-				       int64_t limit, chat_store_event_cb cb, void *ctx,
-				       struct chat_error *err)
+/* Calls cb for each row (seq, json) of stmt, bound and ready, until it ends or cb says stop. */
+static enum chat_err each_event(struct chat_store *store, sqlite3_stmt *stmt, chat_store_event_cb cb,
+				void *ctx, struct chat_error *err)
 {
-	sqlite3_stmt *stmt = stmt_get(store, S_EVENTS_AFTER);
 	int rc;
 
-	sqlite3_bind_int64(stmt, 1, channel);
-	sqlite3_bind_int64(stmt, 2, since);
-	sqlite3_bind_int64(stmt, 3, limit);
 	while((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		const char *json = column_text(stmt, 1);
 		size_t len = (size_t)sqlite3_column_bytes(stmt, 1); /* of the text, asked for first */
@@ -1073,6 +1072,33 @@ enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel
 		return db_error(store, err, "reading the log");
 	}
 	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel, int64_t since,
+				       int64_t limit, chat_store_event_cb cb, void *ctx,
+				       struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_EVENTS_AFTER);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, limit);
+	return each_event(store, stmt, cb, ctx, err);
+}
+
+
+enum chat_err chat_store__events_before(struct chat_store *store, int64_t channel, int64_t since,
+					int64_t before, int64_t limit, chat_store_event_cb cb, void *ctx,
+					struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_EVENTS_BEFORE);
+
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, since);
+	sqlite3_bind_int64(stmt, 3, before);
+	sqlite3_bind_int64(stmt, 4, limit);
+	return each_event(store, stmt, cb, ctx, err);
 }
 
 

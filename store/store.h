@@ -167,6 +167,12 @@ enum chat_err chat_store__events_after(struct chat_store *store, int64_t channel
 				       int64_t limit, chat_store_event_cb cb, void *ctx,
 				       struct chat_error *err);
 
+/* Calls cb for the events of channel with since < seq < before, newest first, at most limit of them
+ * (backward catch-up: the page that ends just below before). */
+enum chat_err chat_store__events_before(struct chat_store *store, int64_t channel, int64_t since,
+					int64_t before, int64_t limit, chat_store_event_cb cb, void *ctx,
+					struct chat_error *err);
+
 /* The JSON of event seq of channel, malloc'd into *json (NULL if there is no such event). */
 enum chat_err chat_store__event_json(struct chat_store *store, int64_t channel, int64_t seq, char **json,
 				     struct chat_error *err);

@@ -142,6 +142,89 @@ static void test_pages_are_bounded_in_bytes(void)
 }
 
 
+/* Backward catch-up (extension): {"before":B} pages from the head down. Each page is in seq order and
+ * ends just below the previous page's first; the pages cover 1..head exactly once; more is false only
+ * at the bottom; since bounds the window; pages stay within their byte budget; bad values are refused. */
+static void read_backward(struct th_client *c, long long since, long long head, int limit, int *pages)
+{
+	bool *seen = calloc((size_t)head + 1, sizeof(bool));
+	long long before = head + 1;
+	bool more = true;
+
+	TH_CHECK(seen != NULL);
+	for(*pages = 0; more && *pages < 1000; (*pages)++) {
+		cJSON *page =
+			tc_request(c, "chat/general/sync", "{\"since\":%lld,\"before\":%lld,\"limit\":%d}",
+				   since, before, limit);
+		cJSON *events = cJSON_GetObjectItem(page, "events");
+		int n = cJSON_GetArraySize(events);
+		TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(page, "ok")), "%s", th_json_print(page));
+		TH_EQ_INT(th_json_int(page, "before"), before);
+		TH_EQ_INT(th_json_int(page, "head"), head);
+		TH_CHECK(n >= 1 && n <= limit);
+		/* contiguous, in seq order, ending just below before */
+		for(int i = 0; i < n; i++) {
+			long long seq = th_json_int(cJSON_GetArrayItem(events, i), "seq");
+			TH_EQ_INT(seq, before - n + i);
+			TH_CHECK(seq > since && !seen[seq]);
+			seen[seq] = true;
+		}
+		TH_EQ_INT(th_json_int(page, "first"), before - n);
+		TH_EQ_INT(th_json_int(page, "next"), before - 1);
+		more = cJSON_IsTrue(cJSON_GetObjectItem(page, "more"));
+		TH_EQ_INT(more, before - n > since + 1);
+		before = th_json_int(page, "first");
+		cJSON_Delete(page);
+	}
+	for(long long seq = since + 1; seq <= head; seq++) {
+		TH_CHECKF(seen[seq], "seq %lld never came", seq);
+	}
+	free(seen);
+}
+
+
+static void test_backward_paging(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo;
+	cJSON *page;
+	int pages;
+
+	setup(&b, &ada, &bo, "");
+	fill(ada, 250, 20);
+	read_backward(bo, 0, 250, 100, &pages);
+	TH_EQ_INT(pages, 3); /* 151..250, 51..150, 1..50 */
+	read_backward(bo, 120, 250, 50, &pages);
+	TH_EQ_INT(pages, 3); /* 201..250, 151..200, 121..150 */
+	/* nothing below the first event */
+	page = tc_request(bo, "chat/general/sync", "{\"before\":1}");
+	TH_JSON(page, "{\"ok\":true,\"kind\":\"sync\",\"channel\":\"general\",\"epoch\":\"*\",\"since\":0,"
+		      "\"before\":1,\"first\":1,\"next\":0,\"head\":250,\"more\":false,\"events\":[]}");
+	cJSON_Delete(page);
+	tc_expect_error(tc_request(bo, "chat/general/sync", "{\"before\":0}"), "bad_request", NULL);
+	tc_expect_error(tc_request(bo, "chat/general/sync", "{\"before\":\"head\"}"), "bad_request", NULL);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+}
+
+
+static void test_backward_pages_are_bounded_in_bytes(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo;
+	int pages;
+
+	setup(&b, &ada, &bo, "plugin_opt_catchup_page_bytes 4096");
+	fill(ada, 22, 1000);
+	read_backward(bo, 0, 22, 100, &pages); /* ~3 events a page; checks each page's contiguity */
+	TH_CHECKF(pages >= 6, "%d pages", pages);
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+}
+
+
 /* An MQTT v5 request with Response Topic and Correlation Data is answered there, with the same data,
  * and only to the requester. */
 static void test_response_topic_and_correlation(void)
@@ -253,5 +336,6 @@ static void test_epoch(void)
 
 
 TH_TEST_LIST(TH_TEST(test_paging_through_a_long_history), TH_TEST(test_limits_and_cursors),
+	     TH_TEST(test_backward_paging), TH_TEST(test_backward_pages_are_bounded_in_bytes),
 	     TH_TEST(test_pages_are_bounded_in_bytes), TH_TEST(test_response_topic_and_correlation),
 	     TH_TEST(test_mosquitto_rr), TH_TEST(test_epoch))
