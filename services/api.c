@@ -331,6 +331,72 @@ static int by_user(const void *a, const void *b)
 }
 
 
+/* The public channels, by name: a page after `after` (exclusive), at most `limit` (default 100, at most
+ * 500), each with its title, member count and whether the asker is in it; `next` is the name to ask
+ * after for the following page, null at the end. Private channels and DMs are never listed. */
+#define DIRECTORY_LIMIT     100
+#define DIRECTORY_LIMIT_MAX 500
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(const struct chat_channel *const *)a)->name,
+		      (*(const struct chat_channel *const *)b)->name);
+}
+
+
+static enum chat_err op_directory(struct request *req, struct chat_error *err)
+{
+	const struct chat_index *idx = &req->plugin->index;
+	struct chat_channel **sorted = calloc(HASH_COUNT(idx->channels) + 1, sizeof(*sorted));
+	struct chat_channel *ch, *tmp;
+	const char *after = NULL;
+	int64_t limit = DIRECTORY_LIMIT;
+	unsigned n = 0, listed = 0, i = 0;
+	cJSON *list;
+
+	if(sorted == NULL) {
+		return out_of_memory(err);
+	}
+	if(chat_json__string(req->body, "after", false, 1, CHAT_CHANNEL_ID_MAX, &after, err) != CHAT_ERR_OK
+	   || chat_json__int(req->body, "limit", false, 1, DIRECTORY_LIMIT_MAX, &limit, err) != CHAT_ERR_OK) {
+		free(sorted);
+		return err->code;
+	}
+	HASH_ITER(hh, idx->channels, ch, tmp) {
+		if(ch->visibility == CHAT_VISIBILITY_PUBLIC
+		   && (after == NULL || strcmp(ch->name, after) > 0)) {
+			sorted[n++] = ch;
+		}
+	}
+	qsort(sorted, n, sizeof(*sorted), by_name);
+	list = cJSON_AddArrayToObject(req->reply, "channels");
+	for(i = 0; list != NULL && i < n && listed < (unsigned)limit; i++, listed++) {
+		cJSON *entry = cJSON_CreateObject();
+		if(entry == NULL || cJSON_AddStringToObject(entry, "channel", sorted[i]->name) == NULL
+		   || cJSON_AddStringToObject(entry, "title", sorted[i]->title ? sorted[i]->title : "")
+			      == NULL
+		   || cJSON_AddNumberToObject(entry, "members", HASH_COUNT(sorted[i]->members)) == NULL
+		   || cJSON_AddBoolToObject(entry, "member",
+					    chat_index__member(sorted[i], req->who->user) != NULL)
+			      == NULL
+		   || !cJSON_AddItemToArray(list, entry)) {
+			cJSON_Delete(entry); /* not in the list: ours to free */
+			free(sorted);
+			return out_of_memory(err);
+		}
+	}
+	if(list == NULL
+	   || (i < n ? cJSON_AddStringToObject(req->reply, "next", sorted[i - 1]->name)
+		     : cJSON_AddNullToObject(req->reply, "next"))
+		      == NULL) {
+		free(sorted);
+		return out_of_memory(err);
+	}
+	free(sorted);
+	return CHAT_ERR_OK;
+}
+
+
 static enum chat_err op_members(struct request *req, struct chat_error *err)
 {
 	struct chat_channel *ch;
@@ -385,8 +451,9 @@ static const struct {
 	const char *name;
 	op_handler handler;
 } ops[] = {
-	{"create", op_create}, {"join", op_join}, {"leave", op_leave},       {"invite", op_invite},
-	{"remove", op_remove}, {"dm", op_dm},     {"channels", op_channels}, {"members", op_members},
+	{"create", op_create},     {"join", op_join},       {"leave", op_leave},
+	{"invite", op_invite},     {"remove", op_remove},   {"dm", op_dm},
+	{"channels", op_channels}, {"members", op_members}, {"directory", op_directory},
 };
 
 

@@ -1,5 +1,5 @@
 /*
- * test_api.c - chat/_api: create, join, leave, invite, remove, dm, channels, members. Membership
+ * test_api.c - chat/_api: create, join, leave, invite, remove, dm, channels, members, directory. Membership
  * changes are events in the log, delivered live like messages.
  */
 #include <stdio.h>
@@ -298,5 +298,43 @@ static void test_channels_inbox(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_create), TH_TEST(test_join_and_leave), TH_TEST(test_invite_and_remove),
-	     TH_TEST(test_owner_succession), TH_TEST(test_direct_channels), TH_TEST(test_channels_inbox))
+/* The directory lists public channels only, by name, in pages, with their title, member count and
+ * whether the asker is in each; a join from it works. */
+static void test_directory(void)
+{
+	struct fixture f;
+	cJSON *reply;
+
+	setup(&f);
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"beta\",\"title\":\"Beta\"}");
+	tc_api_ok(f.ada,
+		  "{\"op\":\"create\",\"channel\":\"alpha\",\"title\":\"Alpha\",\"members\":[\"bo\"]}");
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"gamma\"}");
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"secret\",\"visibility\":\"private\"}");
+	tc_api_ok(f.ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
+
+	reply = tc_api(f.dee, "{\"op\":\"directory\",\"limit\":2,\"ref\":\"d1\"}");
+	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"directory\",\"ref\":\"d1\",\"channels\":["
+		       "{\"channel\":\"alpha\",\"title\":\"Alpha\",\"members\":2,\"member\":false},"
+		       "{\"channel\":\"beta\",\"title\":\"Beta\",\"members\":1,\"member\":false}],"
+		       "\"next\":\"beta\"}");
+	cJSON_Delete(reply);
+	reply = tc_api(f.dee, "{\"op\":\"directory\",\"after\":\"beta\"}");
+	TH_JSON(reply,
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"directory\",\"channels\":["
+		"{\"channel\":\"gamma\",\"title\":\"*\",\"members\":1,\"member\":false}],\"next\":null}");
+	cJSON_Delete(reply);
+	tc_api_ok(f.dee, "{\"op\":\"join\",\"channel\":\"gamma\"}");
+	reply = tc_api(f.dee, "{\"op\":\"directory\",\"after\":\"beta\"}");
+	TH_JSON(reply,
+		"{\"ok\":true,\"kind\":\"api\",\"op\":\"directory\",\"channels\":["
+		"{\"channel\":\"gamma\",\"title\":\"*\",\"members\":2,\"member\":true}],\"next\":null}");
+	cJSON_Delete(reply);
+	tc_expect_error(tc_api(f.dee, "{\"op\":\"directory\",\"limit\":501}"), "bad_request", NULL);
+	teardown(&f);
+}
+
+
+TH_TEST_LIST(TH_TEST(test_create), TH_TEST(test_directory), TH_TEST(test_join_and_leave),
+	     TH_TEST(test_invite_and_remove), TH_TEST(test_owner_succession), TH_TEST(test_direct_channels),
+	     TH_TEST(test_channels_inbox))
