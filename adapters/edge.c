@@ -41,6 +41,7 @@
 #include "ids.h"
 #include "reply.h"
 #include "topic.h"
+#include "waker.h"
 
 #define HELLO_RETRY_MS 2000
 /* Envelopes go up at QoS 0: while the bridge is down they are dropped, not queued for a core that may
@@ -415,6 +416,7 @@ static int from_client(struct chat_plugin *plugin, struct mosquitto_evt_message 
 
 	chat_topic__parse(ed->topic, &t);
 	if(t.kind == CHAT_TOPIC_OTHER) {
+		chat_waker__publishing((size_t)ed->payloadlen); /* not ours, but a browser may be waiting */
 		return MOSQ_ERR_SUCCESS;
 	}
 	ed->retain = false;

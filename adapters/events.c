@@ -37,6 +37,7 @@
 #include "sessions.h"
 #include "tick.h"
 #include "topic.h"
+#include "waker.h"
 #include "typing.h"
 
 
@@ -238,6 +239,7 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 	(void)event;
 	chat_topic__parse(ed->topic, &t);
 	if(t.kind == CHAT_TOPIC_OTHER) {
+		chat_waker__publishing((size_t)ed->payloadlen); /* not ours, but a browser may be waiting */
 		return MOSQ_ERR_SUCCESS;
 	}
 	ed->retain = false;

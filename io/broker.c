@@ -22,6 +22,7 @@
 
 #include "broker.h"
 #include "topic.h"
+#include "waker.h"
 
 /* Answers to clients go at QoS 0: a client gets them only while connected (reply.c), and each is safe
  * to lose (the client asks again, or retries its send with the same client_msg_id). At QoS 1 a client
@@ -72,6 +73,9 @@ static int publish(const char *client_id, const char *topic, const char *payload
 
 	if(copy != NULL) {
 		rc = mosquitto_broker_publish(client_id, topic, (int)len, copy, qos, false, props);
+	}
+	if(rc == MOSQ_ERR_SUCCESS) {
+		chat_waker__publishing(len); /* a WebSocket subscriber drains it only as the loop turns */
 	}
 	if(rc != MOSQ_ERR_SUCCESS) {
 		mosquitto_free(copy);

@@ -31,6 +31,7 @@
 #include "checkpoint.h"
 #include "store.h"
 #include "users.h"
+#include "waker.h"
 #include "typing.h"
 #include "presence.h"
 #include "cursors.h"
@@ -394,6 +395,9 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	if(register_callbacks(plugin, err, sizeof(err)) != 0) {
 		goto fail;
 	}
+	if(chat_waker__start(err, sizeof(err)) != 0) { /* only slower to WebSocket clients without it */
+		chat_broker__log(CHAT_LOG_WARNING, "%s", err);
+	}
 	if(plugin->config.role == CHAT_ROLE_EDGE) {
 		chat_broker__log(CHAT_LOG_INFO, "edge %s: serving chat/ for the core behind bridge client %s",
 				 plugin->config.edge_id, plugin->config.core_clientid);
@@ -425,6 +429,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 
 	(void)options;
 	(void)option_count;
+	chat_waker__stop();
 	if(plugin != NULL) {
 		unregister_callbacks(plugin, CALLBACK_COUNT);
 		plugin_free(plugin);
