@@ -2,6 +2,7 @@
  * json_fields.c - typed access to request fields, with errors that name the field.
  */
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "json_fields.h"
@@ -97,6 +98,13 @@ enum chat_err chat_json__string(const cJSON *obj, const char *key, bool required
 	}
 	chars = chat_utf8__length(item->valuestring, strlen(item->valuestring));
 	if(chars < min_chars || chars > max_chars) {
+		if(max_chars == SIZE_MAX) { /* no upper bound to speak of */
+			return min_chars == 1 ? chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+								"%s must not be empty", key)
+					      : chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+								"%s must be at least %zu characters long",
+								key, min_chars);
+		}
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "%s must be %zu to %zu characters long",
 				       key, min_chars, max_chars);
 	}

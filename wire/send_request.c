@@ -1,6 +1,7 @@
 /*
  * send_request.c - validates what a client publishes to chat/<ch>.
  */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,18 @@ static char *dup_or_null(const char *s)
 }
 
 
+/* True if text[0..len) holds something besides spaces, tabs and line breaks: a message must. */
+static bool has_content(const char *text, size_t len)
+{
+	for(size_t i = 0; i < len; i++) {
+		if(strchr(" \t\r\n", text[i]) == NULL) {
+			return true;
+		}
+	}
+	return false;
+}
+
+
 static enum chat_err parse_plain_text(const void *payload, size_t len, size_t max_body,
 				      struct chat_send_request *out, struct chat_error *err)
 {
@@ -44,6 +57,9 @@ static enum chat_err parse_plain_text(const void *payload, size_t len, size_t ma
 	if(len > max_body) {
 		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "body is %zu bytes, the limit is %zu", len,
 				       max_body);
+	}
+	if(!has_content(payload, len)) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "the message is blank");
 	}
 	out->type = CHAT_EVENT_MESSAGE;
 	out->body = malloc(len + 1);
@@ -99,6 +115,9 @@ static enum chat_err parse_body(const cJSON *obj, size_t max_body, char **out, s
 	if(len > max_body) {
 		return chat_error__set(err, CHAT_ERR_TOO_LARGE, "body is %zu bytes, the limit is %zu", len,
 				       max_body);
+	}
+	if(!has_content(body, len)) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "body is blank");
 	}
 	*out = strdup(body);
 	if(*out == NULL) {

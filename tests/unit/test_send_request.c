@@ -109,7 +109,9 @@ static void test_bad_requests(void)
 	expect_error("{\"body\":\"x\"} trailing", CHAT_ERR_BAD_REQUEST,
 		     "malformed JSON: text after the object");
 	expect_error("{}", CHAT_ERR_BAD_REQUEST, "body is required");
-	expect_error("{\"body\":\"\"}", CHAT_ERR_BAD_REQUEST, NULL);
+	expect_error("{\"body\":\"\"}", CHAT_ERR_BAD_REQUEST, "body must not be empty");
+	expect_error("{\"body\":\"  \\n\\t \"}", CHAT_ERR_BAD_REQUEST, "body is blank");
+	expect_error("   ", CHAT_ERR_BAD_REQUEST, "the message is blank");
 	expect_error("{\"body\":42}", CHAT_ERR_BAD_REQUEST, "body must be a string");
 	expect_error("{\"body\":\"x\",\"thread\":\"40\"}", CHAT_ERR_BAD_REQUEST, NULL);
 	expect_error("{\"body\":\"x\",\"thread\":0}", CHAT_ERR_BAD_REQUEST, NULL);
