@@ -256,6 +256,29 @@ static int by_latest_activity(const void *a, const void *b)
 
 /* One inbox entry: the channel, my read cursor and unread count, and `last`, the stored JSON of the
  * channel's last message (or null). */
+/* The inbox's `last`: the last message as stored (erased if deleted), showing its current text when it
+ * was edited since ("edited":true); null when the channel has none. NULL when out of memory. */
+static cJSON *last_preview(const char *json, const char *edited_body)
+{
+	cJSON *last;
+
+	if(json == NULL) {
+		return cJSON_CreateNull();
+	}
+	if(edited_body == NULL) {
+		return cJSON_CreateRaw(json);
+	}
+	last = cJSON_Parse(json);
+	if(last == NULL
+	   || !cJSON_ReplaceItemInObjectCaseSensitive(last, "body", cJSON_CreateString(edited_body))
+	   || cJSON_AddTrueToObject(last, "edited") == NULL) {
+		cJSON_Delete(last);
+		return NULL;
+	}
+	return last;
+}
+
+
 static enum chat_err inbox_entry(struct request *req, const struct chat_channel *ch, cJSON *list,
 				 struct chat_error *err)
 {
@@ -263,7 +286,7 @@ static enum chat_err inbox_entry(struct request *req, const struct chat_channel 
 	const char *peer = chat_membership__dm_peer(ch, req->who->user);
 	const struct chat_member *me = chat_index__member(ch, req->who->user);
 	int64_t unread = 0;
-	char *last = NULL;
+	char *last = NULL, *edited = NULL;
 	cJSON *last_item;
 
 	if(entry == NULL || !cJSON_AddItemToArray(list, entry)) {
@@ -282,12 +305,16 @@ static enum chat_err inbox_entry(struct request *req, const struct chat_channel 
 		return out_of_memory(err);
 	}
 	if(ch->last_message_seq > 0
-	   && chat_store__event_json(req->plugin->store, ch->rowid, ch->last_message_seq, &last, err)
-		      != CHAT_ERR_OK) {
+	   && (chat_store__event_json(req->plugin->store, ch->rowid, ch->last_message_seq, &last, err)
+		       != CHAT_ERR_OK
+	       || chat_store__latest_edit(req->plugin->store, ch->rowid, ch->last_message_seq, &edited, err)
+			  != CHAT_ERR_OK)) {
+		free(last);
 		return err->code;
 	}
-	last_item = last ? cJSON_CreateRaw(last) : cJSON_CreateNull();
+	last_item = last_preview(last, edited);
 	free(last);
+	free(edited);
 	if(last_item == NULL || !cJSON_AddItemToObject(entry, "last", last_item)) {
 		cJSON_Delete(last_item);
 		return out_of_memory(err);

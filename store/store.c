@@ -46,6 +46,7 @@ enum statement {
 	S_DELETE_CLIENT_ID,
 	S_ERASE_MESSAGE,
 	S_ERASE_EDITS,
+	S_LATEST_EDIT,
 	S_MSG_NO_AT,
 	S_AUTHOR_MSG_NO_AT,
 	S_INSERT_USER,
@@ -98,6 +99,9 @@ static const char *const statement_sql[S_COUNT] = {
 	[S_ERASE_MESSAGE] =
 		"UPDATE events SET json = json_set(json_remove(json, '$.body'), '$.deleted', json('true'))"
 		" WHERE channel_id = ? AND seq = ? AND type = 'message'",
+	[S_LATEST_EDIT] =
+		"SELECT json_extract(json, '$.body') FROM events WHERE channel_id = ? AND target = ?"
+		" AND type = 'edit' ORDER BY seq DESC LIMIT 1",
 	[S_ERASE_EDITS] =
 		"UPDATE events SET json = json_set(json_remove(json, '$.body'), '$.deleted', json('true'))"
 		" WHERE channel_id = ? AND target = ? AND type = 'edit'",
@@ -739,6 +743,31 @@ static enum chat_err erase(struct chat_store *store, int64_t channel, int64_t se
 	sqlite3_bind_int64(stmt, 1, channel);
 	sqlite3_bind_int64(stmt, 2, seq);
 	return step_done(store, stmt, err, "erasing the edits of a deleted message");
+}
+
+
+enum chat_err chat_store__latest_edit(struct chat_store *store, int64_t channel, int64_t seq, char **body,
+				      struct chat_error *err)
+{
+	sqlite3_stmt *stmt = stmt_get(store, S_LATEST_EDIT);
+	const char *text;
+	int rc;
+
+	*body = NULL;
+	sqlite3_bind_int64(stmt, 1, channel);
+	sqlite3_bind_int64(stmt, 2, seq);
+	rc = sqlite3_step(stmt);
+	if(rc == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+		text = column_text(stmt, 0);
+		*body = text != NULL ? strdup(text) : NULL;
+		sqlite3_reset(stmt);
+		return *body != NULL ? CHAT_ERR_OK : nomem_error(err, "reading an edit");
+	}
+	sqlite3_reset(stmt);
+	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return db_error(store, err, "reading an edit");
+	}
+	return CHAT_ERR_OK;
 }
 
 

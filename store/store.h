@@ -173,6 +173,11 @@ enum chat_err chat_store__events_before(struct chat_store *store, int64_t channe
 					int64_t before, int64_t limit, chat_store_event_cb cb, void *ctx,
 					struct chat_error *err);
 
+/* The body of the latest edit of message seq of channel, malloc'd into *body; NULL when it was never
+ * edited (or its edits were erased by its delete). */
+enum chat_err chat_store__latest_edit(struct chat_store *store, int64_t channel, int64_t seq, char **body,
+				      struct chat_error *err);
+
 /* The JSON of event seq of channel, malloc'd into *json (NULL if there is no such event). */
 enum chat_err chat_store__event_json(struct chat_store *store, int64_t channel, int64_t seq, char **json,
 				     struct chat_error *err);

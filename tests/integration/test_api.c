@@ -335,6 +335,39 @@ static void test_directory(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_create), TH_TEST(test_directory), TH_TEST(test_join_and_leave),
+/* The inbox's last preview shows a message as it reads now: its latest edit (marked edited), and
+ * nothing of it once deleted. */
+static void test_inbox_last_follows_edits_and_deletes(void)
+{
+	struct fixture f;
+	const cJSON *last;
+	cJSON *inbox;
+
+	setup(&f);
+	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
+	cJSON_Delete(tc_send(f.ada, "general", "m1", "draft"));
+	cJSON_Delete(
+		tc_request(f.ada, "chat/general",
+			   "{\"type\":\"edit\",\"target\":3,\"body\":\"second\",\"client_msg_id\":\"e1\"}"));
+	cJSON_Delete(
+		tc_request(f.ada, "chat/general",
+			   "{\"type\":\"edit\",\"target\":3,\"body\":\"final\",\"client_msg_id\":\"e2\"}"));
+	last = cJSON_GetObjectItem(tc_inbox_entry(f.bo, "general", &inbox), "last");
+	TH_JSON(last, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":3,\"type\":\"message\",\"from\":\"ada\","
+		      "\"device\":\"ada-1\",\"ts\":\"*\",\"client_msg_id\":\"m1\",\"body\":\"final\","
+		      "\"edited\":true}");
+	cJSON_Delete(inbox);
+	cJSON_Delete(tc_request(f.ada, "chat/general",
+				"{\"type\":\"delete\",\"target\":3,\"client_msg_id\":\"d1\"}"));
+	last = cJSON_GetObjectItem(tc_inbox_entry(f.bo, "general", &inbox), "last");
+	TH_JSON(last, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":3,\"type\":\"message\",\"from\":\"ada\","
+		      "\"device\":\"ada-1\",\"ts\":\"*\",\"client_msg_id\":\"m1\",\"deleted\":true}");
+	cJSON_Delete(inbox);
+	teardown(&f);
+}
+
+
+TH_TEST_LIST(TH_TEST(test_create), TH_TEST(test_directory),
+	     TH_TEST(test_inbox_last_follows_edits_and_deletes), TH_TEST(test_join_and_leave),
 	     TH_TEST(test_invite_and_remove), TH_TEST(test_owner_succession), TH_TEST(test_direct_channels),
 	     TH_TEST(test_channels_inbox))
