@@ -30,7 +30,7 @@ static bool is_channel_topic(enum chat_topic_kind kind)
 
 static bool is_own_reply(const struct chat_topic *t, const char *client_id)
 {
-	return client_id != NULL && strcmp(t->client_id, client_id) == 0;
+	return client_id != NULL && chat_topic__reply_of(t->client_id, client_id);
 }
 
 
@@ -44,8 +44,8 @@ static enum chat_acl_verdict check_subscribe(const struct chat_index *idx, const
 		return is_member(idx, t, user) ? CHAT_ACL_GRANT : CHAT_ACL_DENY;
 	}
 	if(t->kind == CHAT_TOPIC_REPLY) {
-		return client_id != NULL && strcmp(t->client_id, client_id) == 0 ? CHAT_ACL_GRANT
-										 : CHAT_ACL_DENY;
+		return client_id != NULL && chat_topic__reply_of(t->client_id, client_id) ? CHAT_ACL_GRANT
+											  : CHAT_ACL_DENY;
 	}
 	return CHAT_ACL_DENY;
 }

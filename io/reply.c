@@ -31,10 +31,10 @@ int chat_reply_to__init(struct chat_reply_to *rt, const char *client_id, const c
 		rt->requested = true;
 		rt->topic = strdup(response_topic);
 	} else {
-		len = strlen(CHAT_REPLY_PREFIX) + strlen(client_id) + 1;
+		len = chat_topic__reply_topic(client_id, NULL, 0) + 1;
 		rt->topic = malloc(len);
 		if(rt->topic != NULL) {
-			snprintf(rt->topic, len, CHAT_REPLY_PREFIX "%s", client_id);
+			chat_topic__reply_topic(client_id, rt->topic, len);
 		}
 	}
 	if(rt->topic == NULL) {

@@ -113,3 +113,62 @@ void chat_topic__parse(const char *topic, struct chat_topic *out)
 		}
 	}
 }
+
+
+/* The escape of c in a reply topic, or NULL when c stands for itself. */
+static const char *reply_escape(char c)
+{
+	switch(c) {
+	case '+':
+		return "%2B";
+	case '#':
+		return "%23";
+	case '%':
+		return "%25";
+	default:
+		return NULL;
+	}
+}
+
+
+size_t chat_topic__reply_topic(const char *client_id, char *out, size_t out_size)
+{
+	size_t len = 0;
+
+	for(const char *p = CHAT_REPLY_PREFIX; *p != '\0'; p++, len++) {
+		if(len + 1 < out_size) {
+			out[len] = *p;
+		}
+	}
+	for(const char *c = client_id; *c != '\0'; c++) {
+		const char *esc = reply_escape(*c);
+		const char one[2] = {*c, '\0'};
+		for(const char *p = esc ? esc : one; *p != '\0'; p++, len++) {
+			if(len + 1 < out_size) {
+				out[len] = *p;
+			}
+		}
+	}
+	if(out_size > 0) {
+		out[len < out_size ? len : out_size - 1] = '\0';
+	}
+	return len;
+}
+
+
+bool chat_topic__reply_of(const char *escaped, const char *client_id)
+{
+	for(const char *c = client_id; *c != '\0'; c++) {
+		const char *esc = reply_escape(*c);
+		if(esc == NULL) {
+			if(*escaped++ != *c) {
+				return false;
+			}
+		} else if(strncmp(escaped, esc, 3) == 0) {
+			escaped += 3;
+		} else {
+			return false;
+		}
+	}
+	return *escaped == '\0';
+}

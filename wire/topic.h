@@ -51,4 +51,13 @@ const char *chat_topic__strip_share(const char *filter);
 /* True if s[0..len) is a channel id: 1-64 characters of A-Z a-z 0-9 . _ -, not starting with '_'. */
 bool chat_channel_id__valid(const char *s, size_t len);
 
+/* The reply topic of client_id, chat/_reply/<client id> with '+', '#' and '%' written as %2B, %23 and
+ * %25: a topic name may not hold a wildcard, and any client id must have a reply topic. Writes it to
+ * out (NUL-terminated, truncated to out_size) and returns its length, so that a call with out_size 0
+ * tells the size to allocate (+1). */
+size_t chat_topic__reply_topic(const char *client_id, char *out, size_t out_size);
+
+/* True if escaped, the part of a reply topic after chat/_reply/, is client_id's (see above). */
+bool chat_topic__reply_of(const char *escaped, const char *client_id);
+
 #endif

@@ -17,7 +17,14 @@ const char *tc_reply_topic(const struct th_client *c)
 {
 	static char topic[512];
 
-	snprintf(topic, sizeof(topic), "chat/_reply/%s", th_client_id(c));
+	/* as the server escapes it (docs/protocol.md, "Replies") */
+	size_t len = (size_t)snprintf(topic, sizeof(topic), "chat/_reply/");
+
+	for(const char *p = th_client_id(c); *p != '\0' && len + 4 < sizeof(topic); p++) {
+		const char *esc = *p == '+' ? "%2B" : *p == '#' ? "%23" : *p == '%' ? "%25" : NULL;
+		len += (size_t)(esc ? snprintf(topic + len, sizeof(topic) - len, "%s", esc)
+				    : snprintf(topic + len, sizeof(topic) - len, "%c", *p));
+	}
 	return topic;
 }
 

@@ -283,6 +283,24 @@ static void test_delete_erases(void)
 }
 
 
+/* A client id with characters a topic name cannot hold (+ # %) still gets its answers, on its reply
+ * topic with those characters escaped, which it alone may subscribe to. */
+static void test_any_client_id_has_a_reply_topic(void)
+{
+	struct fixture f;
+	struct th_client *odd;
+
+	setup(&f, "");
+	odd = th_connect(&f.b, "ada", "ada+x#1%", 4, true);
+	TH_EQ_STR(tc_reply_topic(odd), "chat/_reply/ada%2Bx%231%25");
+	TH_EQ_INT(th_subscribe(odd, "chat/_reply/ada%2Bx%231%25", 0), 0);
+	TH_EQ_INT(th_subscribe(f.bo, "chat/_reply/ada%2Bx%231%25", 0), 0x87);
+	cJSON_Delete(tc_send(odd, "general", "odd-1", "from an odd client id")); /* the ack arrives */
+	th_disconnect(odd);
+	teardown(&f);
+}
+
+
 /* An MQTT v5 sender learns the outcome from the PUBACK/PUBREC reason code too. */
 static void test_reason_codes(void)
 {
@@ -393,6 +411,6 @@ static void test_topic_alias(void)
 
 
 TH_TEST_LIST(TH_TEST(test_gapless_and_identical), TH_TEST(test_topic_alias), TH_TEST(test_delete_erases),
-	     TH_TEST(test_server_stamps_fields), TH_TEST(test_plain_text_from_the_cli),
-	     TH_TEST(test_event_types), TH_TEST(test_reason_codes),
+	     TH_TEST(test_any_client_id_has_a_reply_topic), TH_TEST(test_server_stamps_fields),
+	     TH_TEST(test_plain_text_from_the_cli), TH_TEST(test_event_types), TH_TEST(test_reason_codes),
 	     TH_TEST(test_live_order_follows_seq_across_qos), TH_TEST(test_retain_is_ignored))

@@ -106,13 +106,34 @@ static void test_channel_ids(void)
 }
 
 
+/* Every client id has a reply topic: the characters a topic name cannot hold are escaped. */
+static void test_reply_topics(void)
+{
+	char topic[64];
+
+	TH_EQ_INT(chat_topic__reply_topic("ada-phone", topic, sizeof(topic)), 21);
+	TH_EQ_STR(topic, "chat/_reply/ada-phone");
+	TH_EQ_INT(chat_topic__reply_topic("ada+x#1%", topic, sizeof(topic)), 12 + 14);
+	TH_EQ_STR(topic, "chat/_reply/ada%2Bx%231%25");
+	TH_EQ_INT(chat_topic__reply_topic("ada+x", NULL, 0), 19);
+	TH_EQ_INT(chat_topic__reply_topic("ada+x", topic, 8), 19); /* truncated, still terminated */
+	TH_EQ_STR(topic, "chat/_r");
+	TH_CHECK(chat_topic__reply_of("ada%2Bx", "ada+x"));
+	TH_CHECK(chat_topic__reply_of("a%25b", "a%b"));
+	TH_CHECK(!chat_topic__reply_of("ada+x", "ada+x"));
+	TH_CHECK(!chat_topic__reply_of("ada", "adam"));
+	TH_CHECK(!chat_topic__reply_of("adam", "ada"));
+	TH_CHECK(!chat_topic__reply_of("ada%2", "ada+"));
+	TH_CHECK(chat_topic__reply_of("", ""));
+}
+
+
 int main(int argc, char **argv)
 {
 	static const struct th_test tests[] = {
-		{"topic_names", test_topic_names},
-		{"filters", test_filters},
-		{"strip_share", test_strip_share},
-		{"channel_ids", test_channel_ids},
+		{"topic_names", test_topic_names},   {"filters", test_filters},
+		{"strip_share", test_strip_share},   {"channel_ids", test_channel_ids},
+		{"reply_topics", test_reply_topics},
 	};
 
 	return th_main(argc, argv, tests, sizeof(tests) / sizeof(tests[0]));
