@@ -6,7 +6,9 @@
 // reactions, a DM and a private channel; server errors shown; Cy leaves (browser closed), misses
 // messages and comes back to see them once, in order, with the right unread badge; a non-member never
 // sees the private channel; the broker is killed and restarted and the clients reconnect and catch up
-// without gap or duplicate, sending what was typed while it was down exactly once. Every pane is
+// without gap or duplicate, sending what was typed while it was down exactly once; Dee opens a channel
+// of 3,000 messages at its newest and scrolls up to the first, her place kept as pages of older
+// messages come in above and new ones below. Every pane is
 // compared with the log as catch-up serves it to a TCP client. Screenshots go to MQCHAT_SCREENSHOTS.
 //
 // Environment: MQCHAT_PLUGIN and MQCHAT_WEB_DIR (set by ctest), MQCHAT_SCREENSHOTS (default: a
@@ -95,8 +97,8 @@ function paneRows(page) {
 }
 
 /** The same rows computed from the log as catch-up serves it over TCP. */
-async function logRows(channel) {
-  const tcp = await tcpClient(broker, 'ada', `truth-${Date.now()}`);
+async function logRows(channel, user = 'ada') {
+  const tcp = await tcpClient(broker, user, `truth-${Date.now()}`);
   try {
     const events = await tcp.history(channel);
     const rows = new Map();
@@ -120,7 +122,9 @@ test.before(async () => {
   assert.ok(PLUGIN && fs.existsSync(PLUGIN), `MQCHAT_PLUGIN must name the built plugin (got ${PLUGIN})`);
   assert.ok(WEB_DIR && fs.existsSync(path.join(WEB_DIR, 'app.js')), `MQCHAT_WEB_DIR must hold the built client (got ${WEB_DIR})`);
   fs.mkdirSync(SHOTS, { recursive: true });
-  broker = new Broker({ webDir: WEB_DIR, plugin: PLUGIN, extra: [`plugin_opt_max_body ${MAX_BODY}`] });
+  // The send limit is raised so that a long history can be written quickly (the last step).
+  broker = new Broker({ webDir: WEB_DIR, plugin: PLUGIN, extra: [`plugin_opt_max_body ${MAX_BODY}`,
+    'plugin_opt_send_rate 100000', 'plugin_opt_send_burst 100000'] });
   await broker.start();
   browser = await chromium.launch({
     executablePath: process.env.MQCHAT_CHROMIUM || '/usr/bin/chromium',
@@ -335,3 +339,101 @@ async function openChannelFromMenu(page, id) {
   await page.click('#menu');
   await openChannel(page, id);
 }
+
+/** The first row of the pane (with a seq), and the on-screen top of the row with `seq` (null if none). */
+function paneState(page, seq = null) {
+  return page.evaluate((want) => {
+    const list = document.getElementById('messages');
+    const first = list.querySelector('li[data-seq]');
+    const row = want === null ? null : list.querySelector(`li[data-seq="${want}"]`);
+    return { first: first ? Number(first.dataset.seq) : null, top: row ? row.getBoundingClientRect().top : null,
+      scrollTop: list.scrollTop, atBottom: list.scrollHeight - list.scrollTop - list.clientHeight < 40,
+      loading: window.mqchat.channels.get(window.mqchat.open).loadingOlder };
+  }, seq);
+}
+
+test('a channel of 3,000 messages opens at its newest; scrolling up reaches the first, the place kept', async () => {
+  const HISTORY = 3000;
+  const eve = await tcpClient(broker, 'eve', 'eve-writer');
+  try {
+    const created = await eve.api('create', { channel: 'history' });
+    assert.equal(created.ok, true, JSON.stringify(created));
+    for (let i = 1; i <= HISTORY; i += 250) {
+      const batch = [];
+      for (let j = i; j < i + 250 && j <= HISTORY; j++) {
+        batch.push(eve.client.publishAsync('chat/history', JSON.stringify({ body: `history ${j}` }), { qos: 1 }));
+      }
+      await Promise.all(batch);
+    }
+    // seq 1 is eve's join, message n is seq n + 1. A PUBACK may come before the event is committed
+    // (the ack on the reply topic says that): wait until the log has them all.
+    let tail;
+    const deadline = Date.now() + WAIT_MS;
+    for (let poll = 0; ; poll++) {
+      if (poll) await new Promise((r) => setTimeout(r, 100)); // polling, under the request rate limit
+      tail = await eve.request('chat/history/sync', { before: HISTORY + 10, limit: 1 });
+      assert.equal(tail.ok, true, JSON.stringify(tail).slice(0, 300));
+      if (tail.head >= HISTORY + 1 || Date.now() > deadline) break;
+    }
+    assert.equal(tail.head, HISTORY + 1, JSON.stringify(tail).slice(0, 300));
+    assert.equal(tail.events[0].body, `history ${HISTORY}`);
+
+    const dee = await signIn('dee');
+    await channelDialog(dee, 'history', 'join');
+    const newest = HISTORY + 1;
+    // The newest message is there and in view at once, without the whole history loaded.
+    await dee.waitForSelector(`#messages li[data-seq="${newest}"] .body:text-is("history ${HISTORY}")`, { timeout: WAIT_MS });
+    await dee.waitForFunction(() => {
+      const list = document.getElementById('messages');
+      return list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    }, null, { timeout: WAIT_MS });
+    const inView = await dee.evaluate((seq) => {
+      const list = document.getElementById('messages').getBoundingClientRect();
+      const row = document.querySelector(`#messages li[data-seq="${seq}"]`).getBoundingClientRect();
+      return row.top >= list.top && row.bottom <= list.bottom + 1;
+    }, newest);
+    assert.ok(inView, 'the newest message is in view');
+    const opened = await dee.evaluate(() => window.mqchat.channels.get('history').log.first);
+    assert.ok(opened > HISTORY / 2, `opened at the newest page, not the whole history (first ${opened})`);
+    await shot(dee, 'dee-history-newest');
+
+    // Scrolling to the top fetches the page before; the row that was on top stays where it was.
+    let scrolls = 0;
+    for (let state = await paneState(dee); state.first !== 1; state = await paneState(dee)) {
+      assert.ok(++scrolls <= 25, `the first message is reached within 25 scrolls (at seq ${state.first})`);
+      const before = await dee.evaluate(() => {
+        const list = document.getElementById('messages');
+        list.scrollTop = 0;
+        const row = list.querySelector('li[data-seq]');
+        return { seq: Number(row.dataset.seq), top: row.getBoundingClientRect().top };
+      });
+      await dee.waitForFunction((seq) => {
+        const first = document.querySelector('#messages li[data-seq]');
+        return Number(first.dataset.seq) < seq && !window.mqchat.channels.get('history').loadingOlder;
+      }, before.seq, { timeout: WAIT_MS });
+      const after = await paneState(dee, before.seq);
+      assert.ok(Math.abs(after.top - before.top) <= 2,
+        `row ${before.seq} stays in place when older rows come in above it (${before.top} -> ${after.top})`);
+    }
+    assert.ok(scrolls >= 2, `older messages came in pages (${scrolls} scrolls)`);
+    await dee.waitForSelector('#messages li[data-seq="2"] .body:text-is("history 1")', { timeout: WAIT_MS });
+    await dee.evaluate(() => { document.getElementById('messages').scrollTop = 0; });
+    await shot(dee, 'dee-history-first');
+
+    // Someone writes while Dee reads the first messages: her place does not move.
+    const reading = await paneState(dee, 2);
+    assert.equal(reading.atBottom, false);
+    const ack = await eve.send('history', 'while dee reads');
+    assert.equal(ack.ok, true, JSON.stringify(ack));
+    await dee.waitForSelector(`#messages li[data-seq="${ack.seq}"] .body:text-is("while dee reads")`,
+      { state: 'attached', timeout: WAIT_MS });
+    const still = await paneState(dee, 2);
+    assert.ok(Math.abs(still.scrollTop - reading.scrollTop) <= 1, `scrollTop ${reading.scrollTop} -> ${still.scrollTop}`);
+    assert.ok(Math.abs(still.top - reading.top) <= 1, `the first message moved (${reading.top} -> ${still.top})`);
+    assert.equal(still.first, 1);
+
+    assert.deepEqual(await paneRows(dee), await logRows('history', 'eve'));
+  } finally {
+    await eve.end();
+  }
+});

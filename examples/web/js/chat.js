@@ -55,6 +55,7 @@ export class Chat {
     this.sync = new Sync(conn, {
       onApplied: (c, ev) => this.applied(c, ev),
       onSynced: () => { this.scheduleRead(); this.changed(); },
+      onOlder: () => this.changed(),
       onError: (c, err) => {
         if (err.code === 'not_member' || err.code === 'no_such_channel') this.refreshInbox();
         else if (err.code !== 'disconnected') this.toast(err);
@@ -103,7 +104,7 @@ export class Chat {
       channel: info.channel, title: info.title || info.channel, visibility: info.visibility,
       user: info.user || null, epoch: info.epoch, head: info.head || 0, read: info.read || 0,
       serverUnread: info.unread || 0, serverHead: info.head || 0,
-      activity: (info.last && info.last.ts) || 0, log, synced: false,
+      activity: (info.last && info.last.ts) || 0, log, synced: false, loadingOlder: false,
       readCursors: { ...(this.saved.readCursors[info.channel] || {}) },
       typing: new Map(), members: null,
     };
@@ -250,6 +251,12 @@ export class Chat {
     this.scheduleRead();
     this.scheduleSave();
     this.changed();
+  }
+
+  /** The reader scrolled to the top of the open channel: fetch the page of older events, if any. */
+  loadOlder() {
+    const c = this.channels.get(this.open);
+    return c ? this.sync.loadOlder(c) : Promise.resolve();
   }
 
   sendMessage(text) {

@@ -173,6 +173,15 @@ export class Connection {
     return this.request(`sync:${channel}`, `chat/${channel}/sync`, { since, limit });
   }
 
+  /**
+   * One backward catch-up page of `channel`: the newest events below `before`, in seq order, with
+   * `first` (the lowest seq returned) and `more` (whether any remain below it). Its own request key,
+   * so an older page may travel while a forward catch-up runs.
+   */
+  syncBefore(channel, before, limit = 100) {
+    return this.request(`before:${channel}:${before}`, `chat/${channel}/sync`, { before, limit });
+  }
+
   /** A send (message, edit, delete, reaction): resolves with the ack once the event is durable. */
   send(channel, body) {
     return this.request(`send:${body.client_msg_id}`, `chat/${channel}`, body);

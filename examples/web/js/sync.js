@@ -10,8 +10,12 @@
 // from the new log's window. One catch-up runs per channel: asking for another while it runs makes it
 // go round once more at the end, so whatever the second ask was for (a gap, an ack beyond the log)
 // is covered.
-
-import { KEEP_EVENTS } from './channel-log.js';
+//
+// A log that holds nothing (first visit, or dropped for another epoch) is not paged from seq 0: it
+// opens at the channel's newest events, with one backward page (docs/protocol.md, "Extension: reading
+// backwards": before = head + 1), and then goes forward from there as above. Older events come one
+// backward page at a time (before = first + 1) when the reader asks for them (loadOlder(), on
+// scrolling to the top); ChannelLog.prepend() takes a page only if it ends exactly at its `first`.
 
 /**
  * What Sync reads and moves of a channel's state (chat.js's channelState() has more).
@@ -23,16 +27,22 @@ import { KEEP_EVENTS } from './channel-log.js';
  * @property {boolean} synced set once a catch-up has reached the head
  */
 
-/** Where a log that has nothing yet starts: the newest KEEP_EVENTS events are all it would keep. */
-const windowStart = (head) => Math.max(0, head - KEEP_EVENTS);
+/** How many events the first page of a channel (its newest) and each older page hold at most. */
+export const OPEN_PAGE = 100;
+export const OLDER_PAGE = 200;
+const OLDER_PAUSE_MS = 2000;
 
 export class Sync {
   /**
    * @param {{sync(channel: string, since: number): Promise<{epoch: string, head: number,
-   *   more: boolean, events: object[]}>}} conn connection.js's Connection, or anything that pages like it
+   *   more: boolean, events: object[]}>, syncBefore(channel: string, before: number, limit: number):
+   *   Promise<{epoch: string, head: number, first: number, more: boolean, events: object[]}>}} conn
+   *   connection.js's Connection, or anything that pages like it
    * @param {{onApplied(c: SyncChannel, ev: object), onSynced(c: SyncChannel),
-   *   onError(c: SyncChannel, err: Error)}} hooks
-   *   onApplied: an event was applied to c.log, once, in order. onSynced: a catch-up reached the head.
+   *   onError(c: SyncChannel, err: Error), onOlder?(c: SyncChannel)}} hooks
+   *   onApplied: an event was applied to c.log, once (live, forward page or the first page).
+   *   onOlder: an older page is asked for or was prepended (c.loadingOlder says which).
+   *   onSynced: a catch-up reached the head.
    *   onError: a page was refused (err.code) or the connection was lost ("disconnected"); the catch-up
    *   stops, and the next catchUp() starts from where it got to.
    */
@@ -42,6 +52,38 @@ export class Sync {
     this.running = new Map(); // SyncChannel -> {again}: the catch-ups under way
   }
 
+  /**
+   * Asks for the page of older events below c.log.first, if there may be some and none is on its
+   * way; sets c.loadingOlder meanwhile. Resolves when it is prepended (or refused, or dropped because
+   * the log changed meanwhile: a reset, another epoch).
+   */
+  async loadOlder(c) {
+    if (c.loadingOlder || !c.log.hasOlder() || Date.now() < (c.olderPausedUntil || 0)) return;
+    const log = c.log;
+    const { epoch, first } = log;
+    c.loadingOlder = true;
+    this.older(c);
+    try {
+      const page = await this.conn.syncBefore(c.channel, first + 1, OLDER_PAGE);
+      if (page.epoch !== log.epoch) {
+        if (log.epoch === epoch) this.catchUp(c); // another log: the catch-up drops ours and reopens
+        return;
+      }
+      c.head = Math.max(c.head, page.head);
+      log.prepend(page.events, page.more);
+    } catch (err) {
+      c.olderPausedUntil = Date.now() + OLDER_PAUSE_MS; // a refusal is not asked again at once
+      if (err.code !== 'busy') this.hooks.onError(c, err);
+    } finally {
+      c.loadingOlder = false;
+      this.older(c);
+    }
+  }
+
+  older(c) {
+    if (c && this.hooks.onOlder) this.hooks.onOlder(c);
+  }
+
   /** Pages from the log's last seq to the head; a call while one runs makes it go round again. */
   async catchUp(c) {
     const run = this.running.get(c);
@@ -49,13 +91,22 @@ export class Sync {
     const self = { again: false };
     this.running.set(c, self);
     try {
-      if (c.log.epoch === null) c.log.adoptEpoch(c.epoch, windowStart(c.head));
       let more = true;
       while (more || self.again) {
         self.again = false;
+        if (c.log.epoch === null) {
+          // Nothing held: open at the newest events, then go forward from them for what came since.
+          const page = await this.conn.syncBefore(c.channel, Math.max(c.head, c.log.last) + 1, OPEN_PAGE);
+          c.head = Math.max(c.head, page.head);
+          for (const ev of c.log.openAt(page.epoch, page.events, page.more)) this.appliedOne(c, ev);
+          more = page.head > c.log.last;
+          continue;
+        }
         const page = await this.conn.sync(c.channel, c.log.last);
-        if (c.log.adoptEpoch(page.epoch, windowStart(page.head))) {
-          self.again = true; // another log: start again from its window
+        if (page.epoch !== c.log.epoch) {
+          c.log.reset(); // another log: drop ours and open the new one at its newest events
+          c.head = page.head;
+          self.again = true;
           continue;
         }
         for (const ev of page.events) this.offer(c, ev);
@@ -79,8 +130,12 @@ export class Sync {
     const verdict = c.log.offer(ev);
     if (verdict === 'gap') this.catchUp(c);
     if (verdict !== 'applied') return verdict;
+    this.appliedOne(c, ev);
+    return verdict;
+  }
+
+  appliedOne(c, ev) {
     c.head = Math.max(c.head, ev.seq);
     this.hooks.onApplied(c, ev);
-    return verdict;
   }
 }

@@ -2,11 +2,15 @@
 //
 // Everything the server or another user wrote goes into the page as text (textContent), never as
 // HTML. Redraws are coalesced to one per animation frame; the message list is rebuilt only when
-// something it shows changed, and stays scrolled to the bottom if it was there.
+// something it shows changed, and stays scrolled to the bottom if it was there. Scrolled up, the
+// reader's place stays put: the first row in view keeps its position on screen whatever is added
+// above it (an older page, fetched on reaching the top) or below it (live events).
 
 import { buildTimeline } from './timeline.js';
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉'];
+/** Older messages are fetched when the pane is scrolled to within this many pixels of its top. */
+const LOAD_OLDER_PX = 200;
 
 const $ = (id) => document.getElementById(id);
 
@@ -121,25 +125,102 @@ export class ChatView {
     const chat = this.chat;
     const list = $('messages');
     const pending = c ? chat.pendingFor(c) : [];
-    const key = c ? [c.channel, c.log.epoch, c.log.last, c.log.events.length, chat.readByOthers(c),
+    // What the rows depend on, but for how far down the history goes (log.first): when only that
+    // changed (an older page came in), the new rows are put in front of those drawn, not all redrawn.
+    const rest = c ? [c.channel, c.log.epoch, c.log.last, chat.readByOthers(c),
       pending.map((p) => `${p.body.client_msg_id}:${p.state}:${p.error ? p.error.code : ''}`).join(','),
       this.editing].join('|') : '';
-    if (key === this.paneKey) return;
-    this.paneKey = key;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    list.replaceChildren();
-    if (!c) {
-      list.append(el('li', { class: 'empty', text: 'Pick a channel, or join one with +.' }));
+    const key = c ? `${rest}|${c.log.first}|${c.log.events.length}` : '';
+    const noteKey = c ? [c.loadingOlder, c.log.hasOlder(), c.log.full, c.log.complete].join('|') : '';
+    if (key === this.paneKey) {
+      if (noteKey !== this.noteKey) this.replaceNote(list, c, noteKey);
       return;
     }
-    const readUpTo = chat.readByOthers(c);
-    if (c.log.first > 0) list.append(el('li', { class: 'history-note', text: 'Earlier messages are not shown.' }));
-    for (const row of buildTimeline(c.log.events)) {
-      list.append(row.kind === 'member' ? this.memberLine(row) : this.messageRow(row, readUpTo));
+    const sameChannel = c && this.paneChannel === `${c.channel}|${c.log.epoch}`;
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    // The reader's place: the first row at least partly in view, and where it is on screen. Rows
+    // added above it (an older page) or below (live events) must not move it.
+    const anchor = sameChannel && !atBottom && !this.scrollDown ? this.anchorRow(list) : null;
+    const drawnFirst = this.paneFirst;
+    const older = sameChannel && rest === this.paneRest && c.log.first < drawnFirst
+      && c.log.events.length > 0 && list.querySelector('li[data-seq]');
+    this.paneKey = key;
+    this.paneRest = rest;
+    this.paneFirst = c ? c.log.first : 0;
+    this.paneChannel = c ? `${c.channel}|${c.log.epoch}` : '';
+    if (older) {
+      // Only older rows: folded with everything (an older page's edits and reactions target rows of
+      // that page or older), and put in front of the first row drawn.
+      const above = document.createDocumentFragment();
+      const readUpTo = chat.readByOthers(c);
+      for (const row of buildTimeline(c.log.events)) {
+        if (row.seq > drawnFirst) break;
+        above.append(row.kind === 'member' ? this.memberLine(row) : this.messageRow(row, readUpTo));
+      }
+      list.insertBefore(above, list.querySelector('li[data-seq]'));
+      this.replaceNote(list, c, noteKey);
+    } else {
+      list.replaceChildren();
+      this.noteKey = '';
+      if (!c) {
+        list.append(el('li', { class: 'empty', text: 'Pick a channel, or join one with +.' }));
+        return;
+      }
+      this.replaceNote(list, c, noteKey);
+      const readUpTo = chat.readByOthers(c);
+      for (const row of buildTimeline(c.log.events)) {
+        list.append(row.kind === 'member' ? this.memberLine(row) : this.messageRow(row, readUpTo));
+      }
+      for (const p of pending) list.append(this.pendingRow(p));
     }
-    for (const p of pending) list.append(this.pendingRow(p));
-    if (atBottom || this.scrollDown) list.scrollTop = list.scrollHeight;
+    if (atBottom || this.scrollDown || !sameChannel) {
+      list.scrollTop = list.scrollHeight;
+    } else if (anchor) {
+      const row = list.querySelector(`li[data-seq="${anchor.seq}"]`);
+      if (row) list.scrollTop += row.getBoundingClientRect().top - anchor.top;
+    }
     this.scrollDown = false;
+    this.maybeLoadOlder();
+  }
+
+  /** The line above the rows: older messages loading, to be had by scrolling up, or not kept. */
+  replaceNote(list, c, noteKey) {
+    const anchor = this.anchorRow(list);
+    this.noteKey = noteKey;
+    const old = list.firstElementChild && list.firstElementChild.classList.contains('history-note')
+      ? list.firstElementChild : null;
+    let note = null;
+    if (c.loadingOlder) {
+      note = el('li', { class: 'history-note loading', role: 'status', text: 'Loading earlier messages…' });
+    } else if (c.log.hasOlder()) {
+      note = el('li', { class: 'history-note older', text: 'Scroll up for earlier messages.' });
+    } else if (c.log.full || (c.log.first > 0 && !c.log.complete)) {
+      note = el('li', { class: 'history-note', text: 'Earlier messages are not shown.' });
+    }
+    if (old && note) old.replaceWith(note);
+    else if (old) old.remove();
+    else if (note) list.prepend(note);
+    if (anchor) {
+      const row = list.querySelector(`li[data-seq="${anchor.seq}"]`);
+      if (row) list.scrollTop += row.getBoundingClientRect().top - anchor.top;
+    }
+  }
+
+  /** The first row with a seq whose bottom is below the list's top edge, and its top on screen. */
+  anchorRow(list) {
+    const top = list.getBoundingClientRect().top;
+    for (const li of list.querySelectorAll('li[data-seq]')) {
+      const r = li.getBoundingClientRect();
+      if (r.bottom > top) return { seq: li.dataset.seq, top: r.top };
+    }
+    return null;
+  }
+
+  /** Near the top of the pane (or the pane not full yet) with older events to fetch: fetch them. */
+  maybeLoadOlder() {
+    const c = this.chat.channels.get(this.chat.open);
+    if (!c || c.loadingOlder || !c.log.hasOlder()) return;
+    if ($('messages').scrollTop < LOAD_OLDER_PX) this.chat.loadOlder();
   }
 
   memberLine(row) {
@@ -246,6 +327,7 @@ export class ChatView {
     $('composer').onsubmit = (e) => { e.preventDefault(); this.submit(); };
     $('cancel-edit').onclick = () => this.cancelEdit();
     $('messages').onclick = (e) => this.onMessageClick(e);
+    $('messages').onscroll = () => this.maybeLoadOlder();
     $('toasts').onclick = (e) => {
       const b = e.target.closest('button[data-toast]');
       if (b) chat.dismissToast(b.dataset.toast);

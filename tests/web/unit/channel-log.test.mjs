@@ -1,7 +1,7 @@
 // Unit tests of the browser client's pure modules: the convergence rule and the timeline fold.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { ChannelLog, KEEP_EVENTS } from '../../../examples/web/js/channel-log.js';
+import { ChannelLog, KEEP_EVENTS, MAX_EVENTS } from '../../../examples/web/js/channel-log.js';
 import { buildTimeline, countUnread } from '../../../examples/web/js/timeline.js';
 
 const msg = (seq, from = 'ada', extra = {}) => ({ seq, type: 'message', from, body: `m${seq}`, ts: seq, ...extra });
@@ -31,25 +31,85 @@ test('live and catch-up interleaved in any order end with the same sequence', ()
   assert.deepEqual(log.events.map((e) => e.seq), all.map((e) => e.seq));
 });
 
-test('a new epoch drops the old history; the first epoch seen does not', () => {
+test('the history held is bounded, what is kept for a reload more so, and both remember where they start', () => {
   const log = new ChannelLog('general');
-  assert.equal(log.adoptEpoch('e1', 40), false);
-  assert.equal(log.last, 40);
-  log.offer(msg(41));
-  assert.equal(log.adoptEpoch('e1'), false);
-  assert.equal(log.adoptEpoch('e2', 0), true);
-  assert.deepEqual(log.events, []);
-  assert.equal(log.last, 0);
+  log.epoch = 'e1';
+  for (let i = 1; i <= MAX_EVENTS + 20; i++) log.offer(msg(i));
+  assert.equal(log.events.length, MAX_EVENTS);
+  assert.equal(log.first, 20);
+  assert.equal(log.events[0].seq, 21);
+  const kept = JSON.parse(JSON.stringify(log));
+  assert.equal(kept.events.length, KEEP_EVENTS);
+  assert.equal(kept.first, MAX_EVENTS + 20 - KEEP_EVENTS);
+  assert.equal(kept.events[0].seq, kept.first + 1);
+  const again = new ChannelLog('general', kept);
+  assert.equal(again.last, MAX_EVENTS + 20);
+  assert.equal(again.offer(msg(MAX_EVENTS + 21)), 'applied');
+  assert.equal(again.hasOlder(), true);
 });
 
-test('the kept history is bounded and remembers where it starts', () => {
+const seqs = (log) => log.events.map((e) => e.seq);
+const range = (from, to) => Array.from({ length: to - from + 1 }, (_, i) => msg(from + i));
+const contiguous = (log) => seqs(log).every((s, i) => s === log.first + 1 + i) && log.last === log.first + log.events.length;
+
+test('a log with nothing opens at the newest page, and older pages go in front with no gap or duplicate', () => {
   const log = new ChannelLog('general');
-  for (let i = 1; i <= KEEP_EVENTS + 20; i++) log.offer(msg(i));
-  assert.equal(log.events.length, KEEP_EVENTS);
-  assert.equal(log.first, 20);
-  const again = new ChannelLog('general', JSON.parse(JSON.stringify(log)));
-  assert.equal(again.last, KEEP_EVENTS + 20);
-  assert.equal(again.offer(msg(KEEP_EVENTS + 21)), 'applied');
+  assert.equal(log.hasOlder(), false); // no epoch yet: nothing to ask below
+  assert.deepEqual(log.openAt('e1', range(101, 200), true).map((e) => e.seq), range(101, 200).map((e) => e.seq));
+  assert.deepEqual([log.epoch, log.first, log.last, log.hasOlder()], ['e1', 100, 200, true]);
+  // the next page down ends exactly at first: in front
+  assert.equal(log.prepend(range(91, 100), true).length, 10);
+  assert.equal(log.first, 90);
+  // a page that overlaps the junction: only what is below first goes in, nothing twice
+  assert.equal(log.prepend(range(85, 95), true).length, 6);
+  assert.equal(log.first, 84);
+  // a page that stops short of first (a gap at the junction): refused, nothing changes
+  assert.deepEqual(log.prepend(range(70, 82), true), []);
+  // a page with a hole in it: refused
+  assert.deepEqual(log.prepend([...range(80, 81), ...range(83, 84)], true), []);
+  assert.equal(log.first, 84);
+  // live events go on at the other end meanwhile
+  assert.equal(log.offer(msg(201)), 'applied');
+  assert.equal(log.offer(msg(200)), 'duplicate');
+  // the last page: more is false, nothing older remains
+  assert.equal(log.prepend(range(1, 84), false).length, 84);
+  assert.deepEqual([log.first, log.last, log.complete, log.hasOlder()], [0, 201, true, false]);
+  assert.ok(contiguous(log));
+  assert.deepEqual(seqs(log), range(1, 201).map((e) => e.seq));
+});
+
+test('the first page keeps what was applied live before it arrived', () => {
+  // an empty channel: its first events arrive live while the page (made a moment later) travels
+  const log = new ChannelLog('general');
+  assert.equal(log.offer(msg(1)), 'applied');
+  assert.equal(log.offer(msg(2)), 'applied');
+  const applied = log.openAt('e1', range(1, 3), false);
+  assert.deepEqual(applied.map((e) => e.seq), [3]);
+  assert.deepEqual([log.first, log.last, log.hasOlder()], [0, 3, false]);
+  assert.ok(contiguous(log));
+  // an empty page (a channel with no events yet) leaves an empty log at 0
+  const empty = new ChannelLog('general');
+  assert.deepEqual(empty.openAt('e1', [], false), []);
+  assert.deepEqual([empty.epoch, empty.first, empty.last, empty.hasOlder()], ['e1', 0, 0, false]);
+});
+
+test('older pages stop at the bound: the newest events are never dropped for older ones', () => {
+  const log = new ChannelLog('general');
+  log.openAt('e1', range(1001, 1000 + MAX_EVENTS - 5), true);
+  const taken = log.prepend(range(991, 1000), true);
+  assert.deepEqual(taken.map((e) => e.seq), [996, 997, 998, 999, 1000]);
+  assert.equal(log.events.length, MAX_EVENTS);
+  assert.deepEqual([log.first, log.last, log.full, log.hasOlder()], [995, 1000 + MAX_EVENTS - 5, true, false]);
+  assert.ok(contiguous(log));
+});
+
+test('a reset (another epoch: sync.js) forgets the log and its epoch; the next page opens it afresh', () => {
+  const log = new ChannelLog('general');
+  log.openAt('e1', range(5, 9), true);
+  log.reset();
+  assert.deepEqual([log.epoch, log.first, log.last, log.events.length, log.hasOlder()], [null, 0, 0, 0, false]);
+  log.openAt('e2', range(1, 2), false);
+  assert.deepEqual([log.epoch, log.first, log.last, seqs(log)], ['e2', 0, 2, [1, 2]]);
 });
 
 test('the timeline folds edits, deletes and reactions into their messages', () => {

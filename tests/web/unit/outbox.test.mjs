@@ -22,6 +22,8 @@ function scriptedConn(answers) {
     // the ack names seq 4, beyond what a fresh Chat holds: it catches up, and finds nothing new
     sync: async (channel, since) => ({ ok: true, kind: 'sync', channel, epoch: 'e', since, next: since,
       head: since, more: false, events: [] }),
+    syncBefore: async (channel, before) => ({ ok: true, kind: 'sync', channel, epoch: 'e', since: 0, before,
+      first: before, next: 0, head: 0, more: false, events: [] }),
     start() {},
     signal() {},
     stop() {},
@@ -121,6 +123,11 @@ test('in a Chat given fakes, a message leaves the outbox once its event is in th
   const joins = ['ada', 'bo', 'cy'].map((user, i) => ({ seq: i + 1, type: 'join', user, from: user }));
   conn.sync = async (channel, since) => ({ ok: true, kind: 'sync', channel, epoch: 'e', since, next: 3, head: 3,
     more: false, events: joins.filter((e) => e.seq > since) });
+  conn.syncBefore = async (channel, before) => {
+    const events = joins.filter((e) => e.seq < before);
+    return { ok: true, kind: 'sync', channel, epoch: 'e', since: 0, before, first: events.length ? events[0].seq : before,
+      next: events.length ? events.at(-1).seq : 0, head: 3, more: false, events };
+  };
   const storage = new ChatStorage({ local: memory(), session: memory() });
   let watching = 0;
   const visibility = { isVisible: () => true, onChange: () => { watching++; return () => { watching--; }; } };
