@@ -26,6 +26,7 @@
 #include "edge.h"
 #include "edge_link.h"
 #include "events.h"
+#include "state.h"
 #include "tick.h"
 #include "ratelimit.h"
 #include "checkpoint.h"
@@ -38,8 +39,6 @@
 
 #define PLUGIN_API_VERSION 5
 #define ERROR_LEN          512
-#define MS_PER_MINUTE      60000
-#define MS_PER_HOUR        3600000
 /* With the checkpointer thread, a commit checkpoints by itself only if the WAL reaches 64 MiB. */
 #define BACKSTOP_CHECKPOINT_PAGES 16384
 
@@ -93,32 +92,6 @@ static int load_client_id(void *ctx, const char *client_id, const char *user)
 }
 
 
-/* Allocates the state that belongs to layers above core/ (chat.h): all of it, or none. */
-static int state_new(struct chat_plugin *plugin)
-{
-	plugin->batch = calloc(1, sizeof(*plugin->batch));
-	plugin->cursors = calloc(1, sizeof(*plugin->cursors));
-	plugin->typing = calloc(1, sizeof(*plugin->typing));
-	plugin->presence = calloc(1, sizeof(*plugin->presence));
-	plugin->users = calloc(1, sizeof(*plugin->users));
-	if(plugin->batch == NULL || plugin->cursors == NULL || plugin->typing == NULL
-	   || plugin->presence == NULL || plugin->users == NULL) {
-		free(plugin->batch);
-		free(plugin->cursors);
-		free(plugin->typing);
-		free(plugin->presence);
-		free(plugin->users);
-		plugin->batch = NULL;
-		plugin->cursors = NULL;
-		plugin->typing = NULL;
-		plugin->presence = NULL;
-		plugin->users = NULL;
-		return -1;
-	}
-	return 0;
-}
-
-
 /* Frees a plugin, whole or half-built. */
 static void plugin_free(struct chat_plugin *plugin)
 {
@@ -138,25 +111,8 @@ static void plugin_free(struct chat_plugin *plugin)
 							   "gives every channel a new epoch");
 		}
 	}
-	if(plugin->batch != NULL) { /* all five are allocated together, first (state_new) */
-		chat_batch__clear(plugin->batch);
-		chat_cursors__clear(plugin->cursors);
-		chat_typing__clear(plugin->typing);
-		chat_presence__clear(plugin->presence);
-		chat_users__clear(plugin->users);
-	}
-	free(plugin->batch);
-	free(plugin->cursors);
-	free(plugin->typing);
-	free(plugin->presence);
-	free(plugin->users);
+	chat_services__state_free(plugin);
 	chat_sessions__clear(&plugin->sessions);
-	chat_ratelimit__free(plugin->send_limits);
-	chat_ratelimit__free(plugin->request_limits);
-	chat_ratelimit__free(plugin->typing_limits);
-	chat_ratelimit__free(plugin->create_limits);
-	chat_ratelimit__free(plugin->member_limits);
-	chat_ratelimit__free(plugin->presence_limits);
 	chat_index__clear(&plugin->index);
 	chat_edge__free(plugin->edge);
 	chat_edge_link__free(plugin->edge_link);
@@ -364,7 +320,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	plugin->identifier = identifier;
-	if(state_new(plugin) != 0) {
+	if(chat_services__state_new(plugin) != 0) {
 		goto fail;
 	}
 	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0
@@ -376,19 +332,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 						    || chat_edge_link__init(plugin, err, sizeof(err)) != 0)) {
 		goto fail;
 	}
-	plugin->send_limits = chat_ratelimit__new(plugin->config.send_rate, plugin->config.send_burst);
-	plugin->request_limits =
-		chat_ratelimit__new(plugin->config.request_rate, plugin->config.request_burst);
-	plugin->typing_limits = chat_ratelimit__new(plugin->config.typing_rate, plugin->config.typing_burst);
-	plugin->create_limits =
-		chat_ratelimit__new_per(plugin->config.create_rate, MS_PER_HOUR, plugin->config.create_burst);
-	plugin->member_limits = chat_ratelimit__new_per(plugin->config.member_rate, MS_PER_MINUTE,
-							plugin->config.member_burst);
-	plugin->presence_limits = chat_ratelimit__new_per(plugin->config.presence_rate, MS_PER_MINUTE,
-							  plugin->config.presence_burst);
-	if(plugin->send_limits == NULL || plugin->request_limits == NULL || plugin->typing_limits == NULL
-	   || plugin->create_limits == NULL || plugin->member_limits == NULL
-	   || plugin->presence_limits == NULL) {
+	if(chat_services__limits_new(plugin) != 0) {
 		snprintf(err, sizeof(err), "out of memory");
 		goto fail;
 	}

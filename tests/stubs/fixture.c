@@ -1,9 +1,9 @@
 /*
  * fixture.c - a core's struct chat_plugin built as plugin/plugin.c builds it (see fixture.h).
  *
- * This mirrors plugin.c's state_new, open_database and plugin_free minus what needs a broker (the
- * callbacks, the broker's own configuration file, the adapters' state). When plugin.c's init gains a
- * step that services depend on, this file follows it.
+ * This mirrors plugin.c's init (services/state.c for the state), open_database and plugin_free minus what
+ * needs a broker (the callbacks, the broker's own configuration file, the adapters' state). When plugin.c's
+ * init gains a step that services depend on, this file follows it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,43 +16,16 @@
 #include "checkpoint.h"
 #include "cursors.h"
 #include "fixture.h"
+#include "state.h"
 #include "presence.h"
 #include "ratelimit.h"
 #include "store.h"
 #include "typing.h"
 #include "users.h"
 
-#define MAX_OPTIONS   64
-#define MS_PER_MINUTE 60000
-#define MS_PER_HOUR   3600000
+#define MAX_OPTIONS 64
 /* plugin.c's backstop: with the checkpointer thread, a commit checkpoints by itself only at 64 MiB. */
 #define BACKSTOP_CHECKPOINT_PAGES 16384
-
-
-/* plugin.c's state_new: the state of the layers above core/, all of it or none. */
-static int state_new(struct chat_plugin *plugin)
-{
-	plugin->batch = calloc(1, sizeof(*plugin->batch));
-	plugin->cursors = calloc(1, sizeof(*plugin->cursors));
-	plugin->typing = calloc(1, sizeof(*plugin->typing));
-	plugin->presence = calloc(1, sizeof(*plugin->presence));
-	plugin->users = calloc(1, sizeof(*plugin->users));
-	if(plugin->batch == NULL || plugin->cursors == NULL || plugin->typing == NULL
-	   || plugin->presence == NULL || plugin->users == NULL) {
-		free(plugin->batch);
-		free(plugin->cursors);
-		free(plugin->typing);
-		free(plugin->presence);
-		free(plugin->users);
-		plugin->batch = NULL;
-		plugin->cursors = NULL;
-		plugin->typing = NULL;
-		plugin->presence = NULL;
-		plugin->users = NULL;
-		return -1;
-	}
-	return 0;
-}
 
 
 static bool has_option(const char *const *options, const char *key)
@@ -141,24 +114,6 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 }
 
 
-static int new_limits(struct chat_plugin *plugin)
-{
-	const struct chat_config *c = &plugin->config;
-
-	plugin->send_limits = chat_ratelimit__new(c->send_rate, c->send_burst);
-	plugin->request_limits = chat_ratelimit__new(c->request_rate, c->request_burst);
-	plugin->typing_limits = chat_ratelimit__new(c->typing_rate, c->typing_burst);
-	plugin->create_limits = chat_ratelimit__new_per(c->create_rate, MS_PER_HOUR, c->create_burst);
-	plugin->member_limits = chat_ratelimit__new_per(c->member_rate, MS_PER_MINUTE, c->member_burst);
-	plugin->presence_limits = chat_ratelimit__new_per(c->presence_rate, MS_PER_MINUTE, c->presence_burst);
-	return plugin->send_limits == NULL || plugin->request_limits == NULL || plugin->typing_limits == NULL
-			       || plugin->create_limits == NULL || plugin->member_limits == NULL
-			       || plugin->presence_limits == NULL
-		       ? -1
-		       : 0;
-}
-
-
 int ts_fixture_open(struct ts_fixture *fx, const char *const *options, char *err, size_t err_len)
 {
 	const char *tmp = getenv("TMPDIR");
@@ -178,8 +133,9 @@ int ts_fixture_open(struct ts_fixture *fx, const char *const *options, char *err
 	}
 	snprintf(fx->path, sizeof(fx->path), "%s/chat.db", fx->dir);
 	fx->plugin = calloc(1, sizeof(*fx->plugin));
-	if(fx->plugin == NULL || state_new(fx->plugin) != 0 || parse_options(fx, options, err, err_len) != 0
-	   || open_database(fx->plugin, err, err_len) != 0 || new_limits(fx->plugin) != 0) {
+	if(fx->plugin == NULL || chat_services__state_new(fx->plugin) != 0
+	   || parse_options(fx, options, err, err_len) != 0 || open_database(fx->plugin, err, err_len) != 0
+	   || chat_services__limits_new(fx->plugin) != 0) {
 		ts_fixture_close(fx);
 		return -1;
 	}
@@ -198,25 +154,8 @@ static void plugin_free(struct chat_plugin *plugin)
 			chat_store__end_run(plugin->store);
 		}
 	}
-	if(plugin->batch != NULL) {
-		chat_batch__clear(plugin->batch);
-		chat_cursors__clear(plugin->cursors);
-		chat_typing__clear(plugin->typing);
-		chat_presence__clear(plugin->presence);
-		chat_users__clear(plugin->users);
-	}
-	free(plugin->batch);
-	free(plugin->cursors);
-	free(plugin->typing);
-	free(plugin->presence);
-	free(plugin->users);
+	chat_services__state_free(plugin);
 	chat_sessions__clear(&plugin->sessions);
-	chat_ratelimit__free(plugin->send_limits);
-	chat_ratelimit__free(plugin->request_limits);
-	chat_ratelimit__free(plugin->typing_limits);
-	chat_ratelimit__free(plugin->create_limits);
-	chat_ratelimit__free(plugin->member_limits);
-	chat_ratelimit__free(plugin->presence_limits);
 	chat_index__clear(&plugin->index);
 	chat_checkpointer__stop(plugin->checkpointer);
 	chat_store__close(plugin->store);
