@@ -364,6 +364,10 @@ char *th_json_print(const cJSON *j);
  * and fails the test. */
 #define th_run(exit_status, ...) th_run_at(__FILE__, __LINE__, (exit_status), __VA_ARGS__)
 
+/* VmRSS of process pid in KiB, from /proc/<pid>/status; fails the test if it cannot be read. */
+#define th_rss_kib(pid) th_rss_kib_at(__FILE__, __LINE__, (pid))
+long long th_rss_kib_at(const char *file, int line, pid_t pid);
+
 /* Milliseconds on the monotonic clock. */
 long long th_now_ms(void);
 

@@ -195,3 +195,24 @@ void th__print_tail(const char *path, int lines)
 	fflush(stdout);
 	free(text);
 }
+
+
+long long th_rss_kib_at(const char *file, int line, pid_t pid)
+{
+	char path[64], text[256];
+	long long kib = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if(f == NULL) {
+		th_fail(file, line, "cannot read %s", path);
+	}
+	while(fgets(text, sizeof(text), f)) {
+		if(!strncmp(text, "VmRSS:", 6)) {
+			kib = atoll(text + 6);
+		}
+	}
+	fclose(f);
+	return kib;
+}

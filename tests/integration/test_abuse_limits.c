@@ -66,26 +66,6 @@ static bool online_in(struct th_client *c, const char *ch, const char *user)
 }
 
 
-/* VmRSS of a process in KiB. */
-static long long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	TH_CHECK(f != NULL);
-	while(fgets(line, sizeof(line), f)) {
-		if(!strncmp(line, "VmRSS:", 6)) {
-			kib = atoll(line + 6);
-		}
-	}
-	fclose(f);
-	return kib;
-}
-
-
 /* CPU time (user + system) a process has used, in ms. */
 static long long cpu_ms(pid_t pid)
 {
@@ -232,7 +212,7 @@ static void test_create_flood_with_made_up_names(void)
 	tc_sign_in(&b, "bo", NULL);
 	mallory = th_connect(&b, "mallory", "mallory-1", 5, true);
 	bo = th_connect(&b, "bo", "bo-1", 5, true);
-	rss0 = rss_kib(b.pid);
+	rss0 = th_rss_kib(b.pid);
 	for(int r = 0; r < 100; r++) { /* within the request burst: 50 a second and more */
 		len = (size_t)snprintf(req, cap, "{\"op\":\"create\",\"channel\":\"flood-%d\",\"members\":[",
 				       r);
@@ -255,7 +235,7 @@ static void test_create_flood_with_made_up_names(void)
 			cJSON_Delete(reply);
 		}
 	}
-	rss1 = rss_kib(b.pid);
+	rss1 = th_rss_kib(b.pid);
 	th_log("100 creates of 1000 made-up members: %d refused; broker RSS %lld -> %lld KiB", refused, rss0,
 	       rss1);
 	TH_EQ_INT(refused, 100);

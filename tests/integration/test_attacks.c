@@ -209,23 +209,6 @@ static long long store_count(struct th_client *observer)
 }
 
 
-static long rss_kb(pid_t pid)
-{
-	char path[64], *text, *line;
-	long kb = -1;
-	int status;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	text = th_run(&status, "cat %s", path);
-	line = strstr(text, "VmRSS:");
-	if(line != NULL) {
-		kb = atol(line + 6);
-	}
-	free(text);
-	return kb;
-}
-
-
 /* Finding 3: a client that asks and asks and never reads its answers. Mosquitto 2.0.11 kept every
  * answer it could not queue in its message store for good (958,439 messages in 5 s); now answers
  * stop while its socket shows it is not reading, and nothing piles up. */
@@ -235,7 +218,7 @@ static void test_answers_to_a_client_that_never_reads_are_bounded(void)
 	struct th_client *observer;
 	char request[64], body[1100];
 	long long before, during, after;
-	long rss_before, rss_after;
+	long long rss_before, rss_after;
 	int fd;
 
 	setup(&f, "sys_interval 1\nplugin_opt_request_rate 0\n");
@@ -250,7 +233,7 @@ static void test_answers_to_a_client_that_never_reads_are_bounded(void)
 	observer = th_connect(&f.b, "cy", "cy-observer", 5, true);
 	TH_EQ_INT(th_subscribe(observer, "$SYS/broker/store/messages/count", 0), 0);
 	before = store_count(observer);
-	rss_before = rss_kb(f.b.pid);
+	rss_before = th_rss_kib(f.b.pid);
 	TH_CHECK(before >= 0);
 
 	TH_EQ_INT(th_subscribe(f.ada, "chat/general/typing", 0), 0);
@@ -269,13 +252,13 @@ static void test_answers_to_a_client_that_never_reads_are_bounded(void)
 		long long now = store_count(observer);
 		during = now > during ? now : during;
 	}
-	rss_after = rss_kb(f.b.pid);
-	th_log("store: %lld messages before, %lld with 5000 unread answers; RSS %ld -> %ld kB", before,
+	rss_after = th_rss_kib(f.b.pid);
+	th_log("store: %lld messages before, %lld with 5000 unread answers; RSS %lld -> %lld kB", before,
 	       during, rss_before, rss_after);
 	TH_CHECKF(during < before + 200, "the store grew from %lld to %lld messages", before, during);
 	if(getenv("MQCHAT_BROKER_PRELOAD") == NULL && getenv("MQCHAT_BROKER_WRAPPER") == NULL) {
 		/* (AddressSanitizer's quarantine and valgrind keep freed memory: RSS says nothing there) */
-		TH_CHECKF(rss_after < rss_before + 64 * 1024, "RSS grew from %ld to %ld kB", rss_before,
+		TH_CHECKF(rss_after < rss_before + 64 * 1024, "RSS grew from %lld to %lld kB", rss_before,
 			  rss_after);
 	}
 	TH_CHECK(th_broker_log_contains(&f.b, "mallory-deaf is not reading what it is sent"));

@@ -168,26 +168,6 @@ static void test_flooder_is_limited_others_are_not(void)
 }
 
 
-/* VmRSS of a process in KiB. */
-static long long rss_kib(pid_t pid)
-{
-	char path[64], line[256];
-	long long kib = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	f = fopen(path, "r");
-	TH_CHECK(f != NULL);
-	while(fgets(line, sizeof(line), f)) {
-		if(!strncmp(line, "VmRSS:", 6)) {
-			kib = atoll(line + 6);
-		}
-	}
-	fclose(f);
-	return kib;
-}
-
-
 #define STORM_WAVE 80
 
 #define SLOW_SENDS 6000
@@ -215,7 +195,7 @@ static void test_slow_consumer_is_bounded(void)
 	fd = th_raw_connect(&b, "dee", "dee-slow", &opt);
 	TH_EQ_INT(th_raw_subscribe(fd, "chat/general", 1), 1);
 	TH_EQ_INT(th_subscribe(bo, "chat/general", 1), 1);
-	rss0 = rss_kib(b.pid);
+	rss0 = th_rss_kib(b.pid);
 
 	body = malloc(SLOW_BODY + 1);
 	TH_CHECK(body != NULL);
@@ -237,7 +217,7 @@ static void test_slow_consumer_is_bounded(void)
 			got++;
 		}
 		if(i % 500 == 0) {
-			long long r = rss_kib(b.pid);
+			long long r = th_rss_kib(b.pid);
 			rss_peak = r > rss_peak ? r : rss_peak;
 		}
 	}
@@ -248,7 +228,7 @@ static void test_slow_consumer_is_bounded(void)
 		got++;
 	}
 	{
-		long long r = rss_kib(b.pid);
+		long long r = th_rss_kib(b.pid);
 		rss_peak = r > rss_peak ? r : rss_peak;
 	}
 	TH_CHECK(th_broker_alive(&b));
