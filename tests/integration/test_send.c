@@ -124,6 +124,15 @@ static void test_plain_text_from_the_cli(void)
 	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":4,\"type\":\"message\",\"from\":\"ada\","
 		    "\"device\":\"ada-cli\",\"ts\":\"*\",\"body\":\"hi there\"}");
 	cJSON_Delete(ev);
+	/* a blank message is refused, as text and as JSON, and stores nothing */
+	tc_expect_error(tc_request(f.ada, "chat/general", "  \n "), "bad_request", "the message is blank");
+	tc_expect_error(tc_request(f.ada, "chat/general", "{\"body\":\" \\t\"}"), "bad_request",
+			"body is blank");
+	tc_expect_error(tc_request(f.ada, "chat/general", "{\"body\":\"\"}"), "bad_request",
+			"body must not be empty");
+	ev = tc_sync(f.bo, "general", 0, 0);
+	TH_EQ_INT(th_json_int(ev, "head"), 4);
+	cJSON_Delete(ev);
 	teardown(&f);
 }
 
