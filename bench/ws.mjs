@@ -3,10 +3,19 @@
 // catch-up page of PAGE events. Prints "RESULT <key> <ms>" lines; bench/ws.sh runs it against plain
 // Mosquitto and against Mosquitto with mqchat. Each measure waits 300 ms first, so the broker is idle
 // (asleep in epoll_wait) when it starts: the case Mosquitto 2.0.11 serves slowly over WebSockets.
+import { readFileSync } from 'node:fs';
 import mqtt from '../examples/web/node_modules/mqtt/build/index.js';
 
 const [tcpPort, wsPort, mode, size = '1048576', pageEvents = '500'] = process.argv.slice(2);
 const idle = () => new Promise((r) => setTimeout(r, 300));
+// The broker's CPU time (user + system, ms) from /proc, when bench/ws.sh passes its pid.
+const brokerPid = process.env.BROKER_PID;
+const ticksPerMs = 100 / 1000; // USER_HZ is 100 on Linux
+function brokerCpuMs() {
+  if (!brokerPid) return NaN;
+  const fields = readFileSync(`/proc/${brokerPid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerMs;
+}
 
 function connect(url, username) {
   return new Promise((resolve, reject) => {
@@ -23,11 +32,13 @@ async function bigPublish(pub, sub, label) {
   const payload = Buffer.alloc(Number(size), 120);
   await idle();
   const got = new Promise((r) => sub.once('message', (t, m) => r(m.length)));
+  const cpu0 = brokerCpuMs();
   const t0 = performance.now();
   pub.publish(topic, payload, { qos: 0 });
   const len = await got;
+  const ms = performance.now() - t0;
   if (len !== payload.length) throw new Error(`${label}: ${len} bytes arrived of ${payload.length}`);
-  console.log(`RESULT publish.${size}.${label}_ms ${(performance.now() - t0).toFixed(1)}`);
+  console.log(`RESULT publish.${size}.${label}_ms ${ms.toFixed(1)} (broker CPU ${(brokerCpuMs() - cpu0).toFixed(0)} ms)`);
 }
 
 async function catchupPage(client, label) {
