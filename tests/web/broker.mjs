@@ -108,6 +108,15 @@ export class Broker {
     await gone;
   }
 
+  /** SIGSTOP: the broker stops answering without closing any socket (a hang, a dead network path). */
+  pause() {
+    if (this.proc && !this.exited) this.proc.kill('SIGSTOP');
+  }
+
+  resume() {
+    if (this.proc && !this.exited) this.proc.kill('SIGCONT');
+  }
+
   async stop() {
     if (!this.proc || this.exited) return;
     const gone = new Promise((r) => this.proc.once('exit', r));

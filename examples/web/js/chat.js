@@ -18,7 +18,7 @@ const TYPING_REFRESH_MS = 3000; // we repeat typing:true this often while typing
 const TYPING_SHOW_MS = 6500;    // and forget someone's typing:true this long after the last one
 const READ_DELAY_MS = 250;
 const SAVE_DELAY_MS = 300;
-const TOAST_MS = 10000;
+const TOAST_MS = 6000; // short: a toast is a notice, the failed message itself keeps its error
 
 export class Chat {
   /**
@@ -311,28 +311,31 @@ export class Chat {
     this.typingSentAt = 0;
   }
 
-  /** Runs an account request; on success refreshes the inbox and opens `open(reply)`. */
-  async account(op, fields, open) {
+  /**
+   * Runs an account request; on success refreshes the inbox and opens `open(reply)`. Resolves
+   * {ok: true} or {ok: false, error}; the error is also a toast unless `quiet` (a dialog shows it).
+   */
+  async account(op, fields, open, { quiet = false } = {}) {
     try {
       const reply = await this.conn.api(op, fields);
       await this.refreshInbox();
       const id = open && open(reply);
       if (id) this.openChannel(id);
-      return true;
+      return { ok: true };
     } catch (err) {
-      this.toast(err);
-      return false;
+      if (!quiet) this.toast(err);
+      return { ok: false, error: err };
     }
   }
 
-  createChannel(channel, isPrivate) {
-    return this.account('create', { channel, visibility: isPrivate ? 'private' : 'public' }, (r) => r.channel);
+  createChannel(channel, isPrivate, opts) {
+    return this.account('create', { channel, visibility: isPrivate ? 'private' : 'public' }, (r) => r.channel, opts);
   }
 
-  joinChannel(channel) { return this.account('join', { channel }, (r) => r.channel); }
-  openDm(user) { return this.account('dm', { user }, (r) => r.channel); }
-  leave(channel) { return this.account('leave', { channel }, () => null); }
-  invite(channel, user) { return this.account('invite', { channel, user }, () => channel); }
+  joinChannel(channel, opts) { return this.account('join', { channel }, (r) => r.channel, opts); }
+  openDm(user, opts) { return this.account('dm', { user }, (r) => r.channel, opts); }
+  leave(channel, opts) { return this.account('leave', { channel }, () => null, opts); }
+  invite(channel, user, opts) { return this.account('invite', { channel, user }, () => channel, opts); }
 
   // ---- Derived state --------------------------------------------------------------------------
 

@@ -11,6 +11,12 @@
 import mqtt from 'mqtt';
 
 const REQUEST_TIMEOUT_MS = 15000;
+// MQTT keepalive: a PINGREQ after this long without sending, and the connection counted lost when
+// no answer came within half as long again (MQTT.js). So a broker or a network path that goes silent
+// without closing the socket is noticed within 6 s, at the cost of one 2-byte PINGREQ and PINGRESP per
+// 4 s of silence. MQTT.js runs its timers in a web worker where it can (timerVariant "auto"), so a
+// background tab's throttled timers do not starve the pings.
+const KEEPALIVE_S = 4;
 
 /** A failed request: `code` is mqchat's error code (or "disconnected"/"timeout"), `message` its text. */
 export class ChatError extends Error {
@@ -43,6 +49,7 @@ export class Connection {
     this.nextRef = 1;
     this.client = null;
     this.ever = false;
+    this.offline = false; // the browser said the network is gone
     this.channelsSeen = new Set(); // every channel any message came from: for the tests' leak check
   }
 
@@ -50,7 +57,7 @@ export class Connection {
    * Connects, and keeps reconnecting until stop().
    * @param {{onStatus(state: string, detail?: string), onEvent(topic: string, msg: object),
    *          onOnline()}} handlers
-   *   onStatus: 'connecting' | 'online' | 'reconnecting' | 'denied'; onOnline runs after each
+   *   onStatus: 'connecting' | 'online' | 'reconnecting' | 'offline' | 'denied'; onOnline runs after each
    *   (re)connect once our subscriptions are in place; onEvent gets every non-reply message.
    */
   start(handlers) {
@@ -62,16 +69,16 @@ export class Connection {
       username: this.opts.username,
       password: this.opts.password,
       clean: true,
-      keepalive: 30,
+      keepalive: KEEPALIVE_S,
       reconnectPeriod: 1000,
       connectTimeout: 10000,
       resubscribe: false, // we subscribe on every connect, then catch up
     });
     this.client.on('connect', () => this.subscribeThenOnline());
-    this.client.on('reconnect', () => this.handlers.onStatus(this.ever ? 'reconnecting' : 'connecting'));
+    this.client.on('reconnect', () => this.handlers.onStatus(this.lostStatus()));
     this.client.on('close', () => {
       this.failPending('disconnected', 'the connection was lost');
-      if (this.client && !this.client.disconnecting) this.handlers.onStatus('reconnecting');
+      if (this.client && !this.client.disconnecting) this.handlers.onStatus(this.lostStatus());
     });
     this.client.on('error', (err) => {
       // CONNACK 0x86/0x87 (bad user name or password / not authorized): retrying will not help.
@@ -89,6 +96,27 @@ export class Connection {
     this.client = null;
     this.failPending('disconnected', 'signed out');
     c.end(true);
+  }
+
+  lostStatus() {
+    if (this.offline) return 'offline';
+    return this.ever ? 'reconnecting' : 'connecting';
+  }
+
+  /**
+   * The browser says the network is gone (its `offline` event) or back (`online`). Gone: the socket
+   * is closed at once, rather than waiting for the keepalive to time out, and the status says
+   * offline. Back: the next retry (reconnectPeriod, 1 s) reconnects; the status says reconnecting.
+   */
+  setOffline(offline) {
+    this.offline = offline;
+    if (!this.client || !this.handlers) return;
+    if (offline) {
+      this.handlers.onStatus('offline');
+      this.dropSocket();
+    } else if (!this.client.connected) {
+      this.handlers.onStatus(this.lostStatus());
+    }
   }
 
   /** For tests and the "drop connection" debug hook: closes the socket as a network loss would. */

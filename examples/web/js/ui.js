@@ -1,36 +1,23 @@
 // ui.js - draws a Chat (chat.js) into the page and turns clicks and keys into its actions.
 //
-// Everything the server or another user wrote goes into the page as text (textContent), never as
-// HTML. Redraws are coalesced to one per animation frame; the message list is rebuilt only when
-// something it shows changed, and stays scrolled to the bottom if it was there. Scrolled up, the
-// reader's place stays put: the first row in view keeps its position on screen whatever is added
-// above it (an older page, fetched on reaching the top) or below it (live events).
+// Everything the server or another user wrote goes into the page as text or as nodes built by
+// markdown.js, never as HTML. Redraws are coalesced to one per animation frame; the message list is
+// redrawn only when something it shows changed. It draws a window of the channel's rows (window.js),
+// at most WINDOW_ROWS however long the channel is, with day separators, the unread divider (where my
+// read cursor was when I opened the channel) and messages grouped under one header (format.js).
+// At the bottom it follows new messages; scrolled up, the reader's place stays put: the first row in
+// view keeps its position on screen whatever is added above it (an older page, or the window moving
+// up) or below it (live events, which are then not drawn until the reader comes down to them).
 
+import { $, el } from './dom.js';
+import { DirectoryView } from './directory-view.js';
+import { channelName, continues, dayKey, dayLabel, plural, userName } from './format.js';
+import { daySeparator, memberLine, messageRow, pendingRow, unreadDivider } from './rows.js';
 import { buildTimeline } from './timeline.js';
+import { indexOfSeq, shiftDown, shiftUp, SHIFT_ROWS, windowSlice } from './window.js';
 
-const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉'];
-/** Older messages are fetched when the pane is scrolled to within this many pixels of its top. */
-const LOAD_OLDER_PX = 200;
-
-const $ = (id) => document.getElementById(id);
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else if (k.startsWith('data-')) node.setAttribute(k, v);
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  for (const child of children) if (child !== null && child !== undefined) node.append(child);
-  return node;
-}
-
-function clock(ts) {
-  if (!ts) return '';
-  return new Date(ts).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-}
+/** The window moves, or older messages are fetched, within this many pixels of its edge. */
+const EDGE_PX = 200;
 
 function channelLabel(c) {
   return c.visibility === 'dm' ? c.user || c.title : `# ${c.channel}`;
@@ -42,6 +29,10 @@ export class ChatView {
     this.frame = 0;
     this.paneKey = '';
     this.editing = null; // seq of the message being edited
+    this.winStart = null; // window.js: the seq of the first row drawn, null for the newest rows
+    this.drawn = { rows: [], lo: 0, hi: 0 };
+    this.divider = null; // {channel, after}: the unread divider goes after seq `after`
+    this.directory = new DirectoryView(chat, () => { this.scrollDown = true; this.update(); });
     this.bind();
   }
 
@@ -70,7 +61,8 @@ export class ChatView {
 
   renderStatus() {
     const banner = $('status-banner');
-    const text = { connecting: 'Connecting…', reconnecting: 'Reconnecting…', online: '', denied: '' }[this.chat.status];
+    const text = { connecting: 'Connecting…', reconnecting: 'Offline: reconnecting…',
+      offline: 'Offline: no network', online: '', denied: '' }[this.chat.status];
     banner.textContent = text || '';
     banner.hidden = !text;
     banner.dataset.state = this.chat.status;
@@ -99,7 +91,7 @@ export class ChatView {
       (c.visibility === 'dm' ? dms : channels).append(item);
     }
     if (!channels.children.length && chat.inboxLoaded) {
-      channels.append(el('li', { class: 'empty', text: 'No channels yet: join or create one.' }));
+      channels.append(el('li', { class: 'empty', text: 'No channels yet.' }));
     }
   }
 
@@ -111,7 +103,7 @@ export class ChatView {
     members.replaceChildren();
     if (!c || !c.members) return;
     const online = c.members.filter((m) => m.online).length;
-    members.append(el('span', { class: 'count', text: `${c.members.length} members · ${online} online` }));
+    members.append(el('span', { class: 'count', text: `${plural(c.members.length, 'member')} · ${online} online` }));
     const list = el('ul', { class: 'member-list' });
     for (const m of c.members) {
       list.append(el('li', { 'data-user': m.user },
@@ -121,66 +113,100 @@ export class ChatView {
     members.append(list);
   }
 
+  /** No channel open: the first-run guide if I have none at all, else a hint. */
+  renderNoChannel(list) {
+    list.replaceChildren();
+    if (!this.chat.inboxLoaded) return;
+    if (this.chat.channels.size) {
+      list.append(el('li', { class: 'empty', text: 'Pick a channel in the list.' }));
+      return;
+    }
+    list.append(el('li', { class: 'first-run' },
+      el('h2', { text: `Welcome to mqchat, ${this.chat.me}` }),
+      el('p', { text: 'You are not in any channel yet. Start here:' }),
+      el('div', { class: 'first-run-actions' },
+        el('button', { class: 'primary', 'data-first-run': 'new-channel', text: 'Create a channel' }),
+        el('button', { 'data-first-run': 'browse', text: 'Browse channels' }),
+        el('button', { 'data-first-run': 'new-dm', text: 'Message someone' }))));
+  }
+
   renderMessages(c) {
     const chat = this.chat;
     const list = $('messages');
-    const pending = c ? chat.pendingFor(c) : [];
-    // What the rows depend on, but for how far down the history goes (log.first): when only that
-    // changed (an older page came in), the new rows are put in front of those drawn, not all redrawn.
-    const rest = c ? [c.channel, c.log.epoch, c.log.last, chat.readByOthers(c),
+    if (!c) {
+      const key = `none|${chat.inboxLoaded}|${chat.channels.size}`;
+      if (key !== this.paneKey) { this.paneKey = key; this.paneChannel = ''; this.renderNoChannel(list); }
+      return;
+    }
+    const channelKey = `${c.channel}|${c.log.epoch}`;
+    const sameChannel = this.paneChannel === channelKey;
+    if (!sameChannel) {
+      // Opening a channel: the divider goes where my read cursor is now (it moves on in a moment).
+      this.winStart = null;
+      this.divider = c.read < c.log.last && chat.unread(c) > 0 ? { channel: c.channel, after: c.read } : null;
+    }
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    if (this.scrollDown) this.winStart = null;
+    // Scrolled up in the newest rows: pin the window where it is, so that live events do not move it.
+    if (sameChannel && this.winStart === null && !atBottom && !this.scrollDown && this.drawn.rows.length) {
+      this.winStart = this.drawn.rows[this.drawn.lo].seq;
+    }
+    const pending = chat.pendingFor(c);
+    const keyAt = (start) => [channelKey, c.log.first, c.log.last, c.log.events.length, chat.readByOthers(c),
       pending.map((p) => `${p.body.client_msg_id}:${p.state}:${p.error ? p.error.code : ''}`).join(','),
-      this.editing].join('|') : '';
-    const key = c ? `${rest}|${c.log.first}|${c.log.events.length}` : '';
-    const noteKey = c ? [c.loadingOlder, c.log.hasOlder(), c.log.full, c.log.complete].join('|') : '';
+      this.editing, start, this.divider ? this.divider.after : '', dayKey(Date.now())].join('|');
+    let key = keyAt(this.winStart);
+    const noteKeyAt = (lo) => [lo, c.loadingOlder, c.log.hasOlder(), c.log.full, c.log.complete].join('|');
     if (key === this.paneKey) {
+      const noteKey = noteKeyAt(this.drawn.lo);
       if (noteKey !== this.noteKey) this.replaceNote(list, c, noteKey);
       return;
     }
-    const sameChannel = c && this.paneChannel === `${c.channel}|${c.log.epoch}`;
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    // The reader's place: the first row at least partly in view, and where it is on screen. Rows
-    // added above it (an older page) or below (live events) must not move it.
-    const anchor = sameChannel && !atBottom && !this.scrollDown ? this.anchorRow(list) : null;
-    const drawnFirst = this.paneFirst;
-    const older = sameChannel && rest === this.paneRest && c.log.first < drawnFirst
-      && c.log.events.length > 0 && list.querySelector('li[data-seq]');
-    this.paneKey = key;
-    this.paneRest = rest;
-    this.paneFirst = c ? c.log.first : 0;
-    this.paneChannel = c ? `${c.channel}|${c.log.epoch}` : '';
-    if (older) {
-      // Only older rows: folded with everything (an older page's edits and reactions target rows of
-      // that page or older), and put in front of the first row drawn.
-      const above = document.createDocumentFragment();
-      const readUpTo = chat.readByOthers(c);
-      for (const row of buildTimeline(c.log.events)) {
-        if (row.seq > drawnFirst) break;
-        above.append(row.kind === 'member' ? this.memberLine(row) : this.messageRow(row, readUpTo));
-      }
-      list.insertBefore(above, list.querySelector('li[data-seq]'));
-      this.replaceNote(list, c, noteKey);
-    } else {
-      list.replaceChildren();
-      this.noteKey = '';
-      if (!c) {
-        list.append(el('li', { class: 'empty', text: 'Pick a channel, or join one with +.' }));
-        return;
-      }
-      this.replaceNote(list, c, noteKey);
-      const readUpTo = chat.readByOthers(c);
-      for (const row of buildTimeline(c.log.events)) {
-        list.append(row.kind === 'member' ? this.memberLine(row) : this.messageRow(row, readUpTo));
-      }
-      for (const p of pending) list.append(this.pendingRow(p));
+    const rows = buildTimeline(c.log.events);
+    const anchor = sameChannel && !(atBottom && this.winStart === null) && !this.scrollDown ? this.anchorRow(list) : null;
+    let { lo, hi } = windowSlice(rows, this.winStart);
+    if (anchor && lo > 0 && list.scrollTop < EDGE_PX) {
+      // At the top with rows above the window (an older page just came in): draw them now, so that
+      // what is above the reader's row only grows and the place can be kept (scrollTop cannot go
+      // below 0 to make up for a note or separator no longer drawn).
+      this.winStart = shiftUp(rows, lo, SHIFT_ROWS, indexOfSeq(rows, Number(anchor.seq)));
+      ({ lo, hi } = windowSlice(rows, this.winStart));
+      key = keyAt(this.winStart);
     }
-    if (atBottom || this.scrollDown || !sameChannel) {
+    const noteKey = noteKeyAt(lo);
+    this.paneKey = key;
+    this.paneChannel = channelKey;
+    this.drawn = { rows, lo, hi };
+    this.noteKey = '';
+    list.replaceChildren();
+    this.replaceNote(list, c, noteKey);
+    const ctx = { me: chat.me, editing: this.editing, readUpTo: chat.readByOthers(c) };
+    const after = this.divider ? this.divider.after : -1;
+    const now = Date.now();
+    let dividerRow = null;
+    for (let i = lo; i < hi; i++) {
+      const row = rows[i];
+      const prev = i > 0 ? rows[i - 1] : null;
+      if (!prev || dayKey(prev.ts) !== dayKey(row.ts)) list.append(daySeparator(dayLabel(row.ts, now)));
+      if (prev && prev.seq <= after && row.seq > after) list.append(dividerRow = unreadDivider());
+      // The window's first row always has its header: the one above it is not drawn.
+      list.append(row.kind === 'member' ? memberLine(row) : messageRow(row, ctx, i > lo && continues(prev, row, after)));
+    }
+    if (hi === rows.length) for (const p of pending) list.append(pendingRow(p, chat.me));
+    if (this.scrollDown || !sameChannel) {
+      list.scrollTop = list.scrollHeight;
+      // Opened with more unread than fit: start at the divider rather than past it.
+      if (dividerRow && !sameChannel) {
+        const over = dividerRow.getBoundingClientRect().top - list.getBoundingClientRect().top;
+        if (over < 0) list.scrollTop += over - 8;
+      }
+    } else if (atBottom && this.winStart === null) {
       list.scrollTop = list.scrollHeight;
     } else if (anchor) {
-      const row = list.querySelector(`li[data-seq="${anchor.seq}"]`);
-      if (row) list.scrollTop += row.getBoundingClientRect().top - anchor.top;
+      this.restore(list, anchor);
     }
     this.scrollDown = false;
-    this.maybeLoadOlder();
+    this.onScroll();
   }
 
   /** The line above the rows: older messages loading, to be had by scrolling up, or not kept. */
@@ -190,7 +216,9 @@ export class ChatView {
     const old = list.firstElementChild && list.firstElementChild.classList.contains('history-note')
       ? list.firstElementChild : null;
     let note = null;
-    if (c.loadingOlder) {
+    if (this.drawn.lo > 0) {
+      note = null; // rows above the window are held: scrolling up draws them
+    } else if (c.loadingOlder) {
       note = el('li', { class: 'history-note loading', role: 'status', text: 'Loading earlier messages…' });
     } else if (c.log.hasOlder()) {
       note = el('li', { class: 'history-note older', text: 'Scroll up for earlier messages.' });
@@ -200,10 +228,7 @@ export class ChatView {
     if (old && note) old.replaceWith(note);
     else if (old) old.remove();
     else if (note) list.prepend(note);
-    if (anchor) {
-      const row = list.querySelector(`li[data-seq="${anchor.seq}"]`);
-      if (row) list.scrollTop += row.getBoundingClientRect().top - anchor.top;
-    }
+    if (anchor) this.restore(list, anchor);
   }
 
   /** The first row with a seq whose bottom is below the list's top edge, and its top on screen. */
@@ -216,71 +241,38 @@ export class ChatView {
     return null;
   }
 
-  /** Near the top of the pane (or the pane not full yet) with older events to fetch: fetch them. */
-  maybeLoadOlder() {
-    const c = this.chat.channels.get(this.chat.open);
-    if (!c || c.loadingOlder || !c.log.hasOlder()) return;
-    if ($('messages').scrollTop < LOAD_OLDER_PX) this.chat.loadOlder();
+  restore(list, anchor) {
+    const row = list.querySelector(`li[data-seq="${anchor.seq}"]`);
+    if (row) list.scrollTop += row.getBoundingClientRect().top - anchor.top;
   }
 
-  memberLine(row) {
-    let text;
-    if (row.type === 'join') text = row.from && row.from !== row.user ? `${row.from} added ${row.user}` : `${row.user} joined`;
-    else text = row.from && row.from !== row.user ? `${row.from} removed ${row.user}` : `${row.user} left`;
-    return el('li', { class: 'member-line', 'data-seq': row.seq }, el('span', { text }), el('time', { text: clock(row.ts) }));
+  /**
+   * Near an edge of the rows drawn: move the window that way, or at the top of everything held,
+   * fetch older events; at the bottom of the newest rows, follow new messages again.
+   */
+  onScroll() {
+    const chat = this.chat;
+    const c = chat.channels.get(chat.open);
+    if (!c) return;
+    const list = $('messages');
+    const { rows, lo, hi } = this.drawn;
+    const below = list.scrollHeight - list.scrollTop - list.clientHeight;
+    if (list.scrollTop < EDGE_PX && lo > 0) {
+      const anchor = this.anchorRow(list);
+      this.moveWindow(shiftUp(rows, lo, SHIFT_ROWS, anchor ? indexOfSeq(rows, Number(anchor.seq)) : -1));
+    } else if (list.scrollTop < EDGE_PX) {
+      if (!c.loadingOlder && c.log.hasOlder()) chat.loadOlder();
+    } else if (below < EDGE_PX && hi < rows.length) {
+      this.moveWindow(shiftDown(rows, lo));
+    } else if (below < 40 && hi === rows.length && this.winStart !== null) {
+      this.moveWindow(null);
+    }
   }
 
-  messageRow(row, readUpTo) {
-    const own = row.from === this.chat.me;
-    const li = el('li', { class: `msg${own ? ' own' : ''}${row.deleted ? ' deleted' : ''}${row.seq === this.editing ? ' editing' : ''}`,
-      'data-seq': row.seq });
-    const head = el('div', { class: 'msg-head' },
-      el('span', { class: 'author', text: row.from }),
-      el('time', { text: clock(row.ts), title: new Date(row.ts).toLocaleString() }));
-    if (own && !row.deleted) {
-      const read = readUpTo >= row.seq;
-      head.append(el('span', { class: `tick${read ? ' read' : ''}`, title: read ? 'Read' : 'Sent', text: read ? '✓✓' : '✓' }));
-    }
-    const main = el('div', { class: 'msg-main' }, head,
-      el('div', { class: 'body', text: row.deleted ? 'This message was deleted.' : row.body }),
-      row.edited && !row.deleted ? el('span', { class: 'edited', text: '(edited)' }) : null);
-    if (row.reactions.length) {
-      const reactions = el('div', { class: 'reactions' });
-      for (const r of row.reactions) {
-        const mine = r.users.includes(this.chat.me);
-        reactions.append(el('button', { class: `reaction${mine ? ' mine' : ''}`, 'data-act': 'react',
-          'data-emoji': r.emoji, 'data-on': mine ? 'false' : 'true', title: r.users.join(', '),
-          text: `${r.emoji} ${r.users.length}` }));
-      }
-      main.append(reactions);
-    }
-    li.append(el('div', { class: 'avatar', text: (row.from || '?').slice(0, 1).toUpperCase() }), main);
-    if (!row.deleted) {
-      const actions = el('div', { class: 'actions' });
-      for (const emoji of QUICK_REACTIONS) {
-        actions.append(el('button', { 'data-act': 'react', 'data-emoji': emoji, 'data-on': 'true', title: `React ${emoji}`, text: emoji }));
-      }
-      if (own) {
-        actions.append(el('button', { 'data-act': 'edit', title: 'Edit', text: 'Edit' }),
-          el('button', { 'data-act': 'delete', title: 'Delete', text: 'Delete' }));
-      }
-      li.append(actions);
-    }
-    return li;
-  }
-
-  pendingRow(p) {
-    const failed = p.state === 'failed';
-    return el('li', { class: `msg own pending${failed ? ' failed' : ''}`, 'data-client-msg-id': p.body.client_msg_id },
-      el('div', { class: 'avatar', text: this.chat.me.slice(0, 1).toUpperCase() }),
-      el('div', { class: 'msg-main' },
-        el('div', { class: 'msg-head' }, el('span', { class: 'author', text: this.chat.me }),
-          el('span', { class: 'state', text: failed ? 'Not sent' : 'Sending…' })),
-        el('div', { class: 'body', text: p.body.body }),
-        p.error ? el('div', { class: failed ? 'error' : 'retrying', role: failed ? 'alert' : null,
-          text: `${p.error.code}: ${p.error.message}${failed ? '' : ' (trying again)'}` }) : null,
-        failed ? el('button', { class: 'discard', 'data-act': 'retry', text: 'Retry' }) : null,
-        failed ? el('button', { class: 'discard', 'data-act': 'discard', text: 'Discard' }) : null));
+  moveWindow(start) {
+    if (start === this.winStart) return;
+    this.winStart = start;
+    this.update();
   }
 
   renderTyping(c) {
@@ -295,7 +287,7 @@ export class ChatView {
   renderToasts() {
     const box = $('toasts');
     box.replaceChildren(...this.chat.toasts.map((t) => el('div', { class: 'toast', role: 'alert', 'data-code': t.code },
-      el('span', { text: t.text }), el('button', { 'data-toast': t.id, title: 'Dismiss', text: '×' }))));
+      el('span', { text: t.text }), el('button', { 'data-toast': t.id, title: 'Dismiss', 'aria-label': 'Dismiss', text: '×' }))));
   }
 
   // ---- Input ----------------------------------------------------------------------------------
@@ -327,7 +319,7 @@ export class ChatView {
     $('composer').onsubmit = (e) => { e.preventDefault(); this.submit(); };
     $('cancel-edit').onclick = () => this.cancelEdit();
     $('messages').onclick = (e) => this.onMessageClick(e);
-    $('messages').onscroll = () => this.maybeLoadOlder();
+    $('messages').onscroll = () => this.onScroll();
     $('toasts').onclick = (e) => {
       const b = e.target.closest('button[data-toast]');
       if (b) chat.dismissToast(b.dataset.toast);
@@ -337,32 +329,53 @@ export class ChatView {
     $('new-channel').onclick = () => this.dialog('dialog-channel');
     $('new-dm').onclick = () => this.dialog('dialog-dm');
     $('invite').onclick = () => this.dialog('dialog-invite');
-    $('dialog-channel').onsubmit = async (e) => {
+    $('browse').onclick = () => { document.body.classList.remove('show-sidebar'); this.directory.show(); };
+    // Enter in a dialog's field presses its first submit button (Join, Open, Invite): see index.html.
+    this.dialogForm('dialog-channel', (form, submitter) => {
+      const name = channelName(form.elements.channel.value);
+      return submitter && submitter.value === 'create'
+        ? chat.createChannel(name, form.elements.private.checked, { quiet: true })
+        : chat.joinChannel(name, { quiet: true });
+    });
+    this.dialogForm('dialog-dm', (form) => chat.openDm(userName(form.elements.user.value), { quiet: true }));
+    this.dialogForm('dialog-invite', (form) => chat.invite(chat.open, userName(form.elements.user.value), { quiet: true }));
+    for (const id of ['dialog-channel', 'dialog-dm', 'dialog-invite']) {
+      const d = $(id);
+      d.querySelector('[value=cancel]').onclick = () => d.close();
+    }
+  }
+
+  /**
+   * A dialog whose form runs `action` (resolving {ok, error}); it closes on success and shows the
+   * refusal inside itself otherwise (the code, e.g. no_such_user, and the server's words).
+   */
+  dialogForm(id, action) {
+    const d = $(id);
+    const error = d.querySelector('.dialog-error');
+    d.querySelector('form').onsubmit = async (e) => {
       e.preventDefault();
       const form = e.target;
-      const name = form.elements.channel.value.trim();
-      const ok = e.submitter && e.submitter.value === 'create'
-        ? await chat.createChannel(name, form.elements.private.checked)
-        : await chat.joinChannel(name);
-      if (ok) { form.reset(); $('dialog-channel').close(); this.scrollDown = true; }
+      error.textContent = '';
+      delete error.dataset.code;
+      const result = await action(form, e.submitter);
+      if (result.ok) {
+        form.reset();
+        d.close();
+        if (id !== 'dialog-invite') this.scrollDown = true;
+        this.update();
+        return;
+      }
+      error.dataset.code = result.error.code || 'error';
+      error.textContent = result.error.message && result.error.message !== result.error.code
+        ? `${result.error.code}: ${result.error.message}` : result.error.code;
     };
-    $('dialog-dm').onsubmit = async (e) => {
-      e.preventDefault();
-      const ok = await chat.openDm(e.target.elements.user.value.trim());
-      if (ok) { e.target.reset(); $('dialog-dm').close(); this.scrollDown = true; }
-    };
-    $('dialog-invite').onsubmit = async (e) => {
-      e.preventDefault();
-      const ok = await chat.invite(chat.open, e.target.elements.user.value.trim());
-      if (ok) { e.target.reset(); $('dialog-invite').close(); }
-    };
-    for (const d of document.querySelectorAll('dialog')) {
-      d.querySelector('[value=cancel]').onclick = (e) => { e.preventDefault(); d.close(); };
-    }
   }
 
   dialog(id) {
     const d = $(id);
+    const error = d.querySelector('.dialog-error');
+    error.textContent = '';
+    delete error.dataset.code;
     d.showModal();
     d.querySelector('input').focus();
   }
@@ -378,11 +391,18 @@ export class ChatView {
     }
     this.chat.sendMessage(text);
     this.scrollDown = true;
+    this.divider = null; // I have answered: what was new is read
     input.value = '';
     input.style.height = 'auto';
   }
 
   onMessageClick(e) {
+    const first = e.target.closest('button[data-first-run]');
+    if (first) {
+      if (first.dataset.firstRun === 'browse') this.directory.show();
+      else this.dialog(first.dataset.firstRun === 'new-dm' ? 'dialog-dm' : 'dialog-channel');
+      return;
+    }
     const b = e.target.closest('button[data-act]');
     if (!b) return;
     const li = b.closest('li');

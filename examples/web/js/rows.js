@@ -1,0 +1,97 @@
+// rows.js - the DOM of the message pane's rows: messages (the first of a group with the author's
+// name and time, the rest of the group without), join/leave lines, day separators, the unread
+// divider, and messages still in the outbox. A body goes in through markdown.js, as nodes and
+// text, never as HTML.
+
+import { clock, el } from './dom.js';
+import { render as renderBody } from './markdown.js';
+
+const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉'];
+
+/**
+ * @typedef {object} RowContext
+ * @property {string} me who is signed in
+ * @property {?number} editing the seq of the message being edited
+ * @property {number} readUpTo the highest read cursor of anyone else (own messages up to it: read)
+ */
+
+export function daySeparator(label) {
+  return el('li', { class: 'day', role: 'separator' }, el('span', { text: label }));
+}
+
+export function unreadDivider() {
+  return el('li', { class: 'unread-divider', role: 'separator' }, el('span', { text: 'New messages' }));
+}
+
+export function memberLine(row) {
+  let text;
+  if (row.type === 'join') text = row.from && row.from !== row.user ? `${row.from} added ${row.user}` : `${row.user} joined`;
+  else text = row.from && row.from !== row.user ? `${row.from} removed ${row.user}` : `${row.user} left`;
+  return el('li', { class: 'member-line', 'data-seq': row.seq }, el('span', { text }), el('time', { text: clock(row.ts) }));
+}
+
+/**
+ * One message. `grouped`: it continues the previous row's group (same author, minutes apart), so it
+ * has no name and no avatar; its time shows on hover beside it.
+ * @param {object} row a timeline.js message row @param {RowContext} ctx @param {boolean} grouped
+ */
+export function messageRow(row, ctx, grouped) {
+  const own = row.from === ctx.me;
+  const li = el('li', { class: `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}${row.deleted ? ' deleted' : ''}${row.seq === ctx.editing ? ' editing' : ''}`,
+    'data-seq': row.seq });
+  let tick = null;
+  if (own && !row.deleted) {
+    const read = ctx.readUpTo >= row.seq;
+    tick = el('span', { class: `tick${read ? ' read' : ''}`, title: read ? 'Read' : 'Sent', text: read ? '✓✓' : '✓' });
+  }
+  const time = el('time', { text: clock(row.ts), title: new Date(row.ts).toLocaleString() });
+  const body = el('div', { class: 'body' });
+  if (row.deleted) body.textContent = 'This message was deleted.';
+  else renderBody(document, body, row.body);
+  const main = el('div', { class: 'msg-main' });
+  if (!grouped) main.append(el('div', { class: 'msg-head' }, el('span', { class: 'author', text: row.from }), time, tick));
+  main.append(body);
+  if (row.edited && !row.deleted) main.append(el('span', { class: 'edited', text: '(edited)' }));
+  if (grouped && tick) main.append(tick);
+  if (row.reactions.length) {
+    const reactions = el('div', { class: 'reactions' });
+    for (const r of row.reactions) {
+      const mine = r.users.includes(ctx.me);
+      reactions.append(el('button', { class: `reaction${mine ? ' mine' : ''}`, 'data-act': 'react',
+        'data-emoji': r.emoji, 'data-on': mine ? 'false' : 'true', title: r.users.join(', '),
+        text: `${r.emoji} ${r.users.length}` }));
+    }
+    main.append(reactions);
+  }
+  li.append(grouped ? el('div', { class: 'gutter' }, time)
+    : el('div', { class: 'avatar', text: (row.from || '?').slice(0, 1).toUpperCase() }), main);
+  if (!row.deleted) {
+    const actions = el('div', { class: 'actions' });
+    for (const emoji of QUICK_REACTIONS) {
+      actions.append(el('button', { 'data-act': 'react', 'data-emoji': emoji, 'data-on': 'true', title: `React ${emoji}`, text: emoji }));
+    }
+    if (own) {
+      actions.append(el('button', { 'data-act': 'edit', title: 'Edit', text: 'Edit' }),
+        el('button', { 'data-act': 'delete', title: 'Delete', text: 'Delete' }));
+    }
+    li.append(actions);
+  }
+  return li;
+}
+
+/** A message of ours the server has not stored yet: sending, retrying, or failed (Retry, Discard). */
+export function pendingRow(p, me) {
+  const failed = p.state === 'failed';
+  const body = el('div', { class: 'body' });
+  renderBody(document, body, p.body.body);
+  return el('li', { class: `msg own pending${failed ? ' failed' : ''}`, 'data-client-msg-id': p.body.client_msg_id },
+    el('div', { class: 'avatar', text: me.slice(0, 1).toUpperCase() }),
+    el('div', { class: 'msg-main' },
+      el('div', { class: 'msg-head' }, el('span', { class: 'author', text: me }),
+        el('span', { class: 'state', text: failed ? 'Not sent' : 'Sending…' })),
+      body,
+      p.error ? el('div', { class: failed ? 'error' : 'retrying', role: failed ? 'alert' : null,
+        text: `${p.error.code}: ${p.error.message}${failed ? '' : ' (trying again)'}` }) : null,
+      failed ? el('button', { class: 'discard', 'data-act': 'retry', text: 'Retry' }) : null,
+      failed ? el('button', { class: 'discard', 'data-act': 'discard', text: 'Discard' }) : null));
+}
