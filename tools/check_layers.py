@@ -3,8 +3,9 @@
 
 The build already refuses an upward include (each layer is a library that sees only its own headers
 and those below it). This adds what include directories cannot see: a cycle between two modules of the
-same layer, and a header included from a folder the file's layer does not depend on. Exit status 1,
-with each finding on a line, if there is any.
+same layer, and a header included from a folder the file's layer does not depend on; and that clients/
+(the C client library and mqchat-cli) includes no header of the plugin at all. Exit status 1, with
+each finding on a line, if there is any.
 """
 import os
 import re
@@ -13,6 +14,27 @@ import sys
 # Lowest first; a layer may include its own headers and those of the layers before it.
 LAYERS = ["wire", "core", "store", "io", "commit", "services", "adapters", "plugin"]
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([A-Za-z0-9_]+)\.h"', re.M)
+
+
+# Folders outside the layers that speak only the wire protocol (docs/client-library.md): they may
+# include none of the plugin's headers, whatever the layer.
+OUTSIDE = ["clients"]
+
+
+def check_outside(root, where):
+    problems = []
+    for top in OUTSIDE:
+        for folder, _, names in sorted(os.walk(os.path.join(root, top))):
+            for name in sorted(names):
+                if not name.endswith((".c", ".h")):
+                    continue
+                path = os.path.join(folder, name)
+                with open(path) as f:
+                    for inc in INCLUDE.findall(f.read()):
+                        if inc in where:
+                            rel = os.path.relpath(path, root)
+                            problems.append(f"{rel} includes {where[inc]}/{inc}.h: {top}/ speaks only the wire protocol")
+    return problems
 
 
 def main(root):
@@ -66,6 +88,7 @@ def main(root):
     for v in sorted(deps):
         if v not in index:
             visit(v)
+    problems += check_outside(root, where)
     for p in problems:
         print("check_layers: " + p)
     print(f"check_layers: {len(where)} modules in {len(LAYERS)} layers, {len(problems)} problems")
