@@ -13,7 +13,11 @@
 // the dialog with nothing created, the directory (Browse channels) and its Join, formatted bodies
 // with hostile HTML and javascript: links shown as text, toasts clear of the composer, the unread
 // divider, day separators and grouping, offline noticed (browser event; silent broker within the
-// keepalive), and "Stay signed in" (reload, sign out, a revoked token refused). Every pane is
+// keepalive), and "Stay signed in" (reload, sign out, a revoked token refused). Then search (Ctrl-K
+// and `/`, in: and from: filters, hits marked, every page by cursor, a result opening its channel at
+// the message, even one far back in #history), @ mentions (picked from the list, highlighted, a
+// mention badge), notification levels (a muted channel makes no desktop notification, a DM does,
+// the title counts) and threads (replies in the panel, live, the root's count). Every pane is
 // compared with the log as catch-up serves it to a TCP client. Screenshots go to MQCHAT_SCREENSHOTS;
 // the Chromium timings (docs/benchmarks.md) are printed at the end.
 //
@@ -676,4 +680,332 @@ test('a channel of 3,000 messages opens at its newest; scrolling up reaches the 
   } finally {
     await eve.end();
   }
+});
+
+/** Whether the broker answers `op` (a helper's probe: a build without it answers "unknown op"). */
+async function answers(op, fields) {
+  const tcp = await tcpClient(broker, 'ada', `probe-${op}-${Date.now()}`);
+  try {
+    const reply = await tcp.api(op, fields);
+    return reply.ok === true || !/unknown op/.test(reply.message || '');
+  } finally {
+    await tcp.end();
+  }
+}
+
+/** Whether the row with `seq` of the page's message pane is wholly in view. */
+function rowInView(page, seq, list = '#messages') {
+  return page.evaluate(([sel, s]) => {
+    const box = document.querySelector(sel).getBoundingClientRect();
+    const row = document.querySelector(`${sel} li[data-seq="${s}"]`);
+    if (!row) return false;
+    const r = row.getBoundingClientRect();
+    return r.top >= box.top - 1 && r.bottom <= box.bottom + 1;
+  }, [list, seq]);
+}
+
+const shared = {}; // what one of the tests below leaves for the next: the seq of the message searched for
+
+test('search: Ctrl-K or /, filters, hits marked, more results; a result opens its channel at the message', async (t) => {
+  if (!(await answers('search', { query: 'probe' }))) {
+    t.skip('the broker answers no {"op":"search"}');
+    return;
+  }
+  const { page: ada } = users.ada;
+  const { page: bo } = users.bo;
+  await openChannel(ada, 'design');
+  await send(ada, 'the quarterly roadmap review is on friday');
+  await settled(ada);
+  const root = await ada.evaluate(() => window.mqchat.channels.get('design').log.last);
+  shared.root = root;
+  // Eighty more below it, so that it is far out of view at the bottom of #design.
+  const tcp = await tcpClient(broker, 'ada', 'ada-filler');
+  try {
+    await Promise.all(Array.from({ length: 80 }, (_, i) => tcp.send('design', `filler line ${i + 1}`)));
+  } finally {
+    await tcp.end();
+  }
+  await openChannel(bo, 'general');
+  await bo.waitForFunction((seq) => window.mqchat.channels.get('design').log.last >= seq + 80, root, { timeout: WAIT_MS });
+
+  // "/" outside the composer opens the box; Esc closes it; Ctrl-K opens it from the composer too.
+  await bo.click('#pane-title');
+  await bo.keyboard.press('/');
+  await bo.waitForSelector('#dialog-search[open]', { timeout: WAIT_MS });
+  await bo.keyboard.press('Escape');
+  await bo.waitForSelector('#dialog-search', { state: 'hidden', timeout: WAIT_MS });
+  await bo.focus('#input');
+  await bo.keyboard.press('Control+k');
+  await bo.waitForSelector('#dialog-search[open]', { timeout: WAIT_MS });
+  assert.equal(await bo.evaluate(() => document.activeElement.id), 'search-input');
+  assert.equal(await bo.inputValue('#input'), '', 'the key went to the search box, not the composer');
+
+  // Every page of a common word, by cursor.
+  await bo.fill('#search-input', 'filler in:#design');
+  await bo.press('#search-input', 'Enter');
+  await bo.waitForFunction(() => document.querySelectorAll('#search-results .search-hit').length === 20, null, { timeout: WAIT_MS });
+  for (let shown = 20; shown < 80; shown += 20) {
+    await bo.click('#search-more');
+    await bo.waitForFunction((n) => document.querySelectorAll('#search-results .search-hit').length === n, shown + 20, { timeout: WAIT_MS });
+  }
+  await bo.waitForSelector('#search-more', { state: 'hidden', timeout: WAIT_MS });
+  const seqs = await bo.$$eval('#search-results .search-hit', (l) => l.map((b) => Number(b.dataset.seq)));
+  assert.equal(new Set(seqs).size, 80, 'each match once');
+  assert.deepEqual(seqs, [...seqs].sort((a, b) => b - a), 'newest first');
+
+  // from: a filter as typed; hits are <mark>s made from text.
+  await bo.fill('#search-input', 'from:@ada roadmap');
+  await bo.press('#search-input', 'Enter');
+  await bo.waitForSelector(`#search-results .search-hit[data-seq="${root}"]`, { timeout: WAIT_MS });
+  assert.deepEqual(await bo.$$eval('#search-results .search-group h3', (l) => l.map((h) => h.textContent)), ['# design']);
+  assert.deepEqual(await bo.$$eval(`#search-results .search-hit[data-seq="${root}"] mark`, (l) => l.map((m) => m.textContent)), ['roadmap']);
+  assert.equal(await bo.textContent(`#search-results .search-hit[data-seq="${root}"] .snippet`), 'the quarterly roadmap review is on friday');
+  await shot(bo, 'search-results');
+  await bo.fill('#search-input', 'roadmap from:bo');
+  await bo.press('#search-input', 'Enter');
+  await waitText(bo, '#search-results .search-note', 'No messages match.');
+
+  // A result opens #design scrolled to the message, highlighted for a moment.
+  await bo.fill('#search-input', 'quarterly roadmap');
+  await bo.press('#search-input', 'Enter');
+  await bo.click(`#search-results .search-hit[data-seq="${root}"]`);
+  await bo.waitForSelector('#dialog-search', { state: 'hidden', timeout: WAIT_MS });
+  await bo.waitForFunction(() => window.mqchat.open === 'design', null, { timeout: WAIT_MS });
+  await bo.waitForSelector(`#messages li[data-seq="${root}"].flash`, { timeout: WAIT_MS });
+  assert.equal(await rowInView(bo, root), true, 'the message found is in view');
+  assert.equal(await rowInView(bo, root + 80), false, 'the channel opened at the message, not at its end');
+  await shot(bo, 'search-opened-at-message');
+});
+
+test('mentions: Ada picks @cy from the list; Cy sees it highlighted, with a mention badge', async () => {
+  const { page: ada } = users.ada;
+  const { page: cy } = users.cy;
+  await openChannel(ada, 'general');
+  await waitText(ada, '#pane-members .count', '3 members · 3 online');
+  await openChannel(cy, 'random');
+  await ada.click('#input');
+  await ada.keyboard.type('@');
+  await ada.waitForSelector('#mention-list li[data-user]', { timeout: WAIT_MS });
+  assert.deepEqual(await ada.$$eval('#mention-list li', (l) => l.map((li) => li.dataset.user)), ['bo', 'cy']);
+  await ada.keyboard.press('ArrowDown');
+  await ada.waitForSelector('#mention-list li.selected[data-user=cy]', { timeout: WAIT_MS });
+  await ada.keyboard.type('c');
+  // Members first (cy, still the one selected), then @channel: everyone.
+  await ada.waitForFunction(() => [...document.querySelectorAll('#mention-list li')].map((li) => li.dataset.user).join() === 'cy,channel',
+    null, { timeout: WAIT_MS });
+  await ada.waitForSelector('#mention-list li.selected[data-user=cy]', { timeout: WAIT_MS });
+  await shot(ada, 'mention-autocomplete');
+  await ada.keyboard.press('Enter'); // picks; does not send
+  await ada.waitForSelector('#mention-list', { state: 'hidden', timeout: WAIT_MS });
+  assert.equal(await ada.inputValue('#input'), '@cy ');
+  await ada.keyboard.type('can you look at this?');
+  await ada.keyboard.press('Enter');
+  await settled(ada);
+  const seq = await ada.evaluate(() => window.mqchat.channels.get('general').log.last);
+  const stored = await ada.evaluate((s) => window.mqchat.channels.get('general').log.events.find((e) => e.seq === s), seq);
+  assert.deepEqual(stored.mentions, ['cy'], 'the server lists whom it mentions');
+
+  await cy.waitForSelector('#channel-list button[data-channel=general] .mentions:text-is("@1")', { timeout: WAIT_MS });
+  await cy.waitForSelector('#channel-list button[data-channel=general] .badge:text-is("1")', { timeout: WAIT_MS });
+  await shot(cy, 'mention-badge');
+  await openChannel(cy, 'general');
+  await cy.waitForSelector(`#messages li.msg.mention[data-seq="${seq}"] .body .mention-name.to-me`, { timeout: WAIT_MS });
+  assert.equal(await cy.textContent(`#messages li[data-seq="${seq}"] .body`), '@cy can you look at this?');
+  assert.equal(await cy.textContent(`#messages li[data-seq="${seq}"] .mention-name`), '@cy', 'her name marked in the text');
+  assert.equal(await cy.$$eval('#messages li.msg.mention', (l) => l.length), 1, 'only the message that names her');
+  await cy.waitForSelector('#channel-list button[data-channel=general] .mentions', { state: 'detached', timeout: WAIT_MS });
+  // Ada's own view does not highlight her message: it mentions Cy, not her.
+  assert.equal(await ada.$$eval('#messages li.msg.mention', (l) => l.length), 0);
+  await shot(cy, 'mention-highlighted');
+});
+
+test('notification levels: Cy mutes #general, gets no desktop notification from it, gets one from a DM; the title counts', async (t) => {
+  if (!(await answers('notify', { channel: 'general', level: 'all' }))) {
+    t.skip('the broker answers no {"op":"notify"}');
+    return;
+  }
+  await users.cy.context.close();
+  const context = await browser.newContext({ viewport: { width: 1100, height: 720 }, permissions: ['notifications'] });
+  // Records every `new Notification(...)` (the permission stays the browser's), and lets the test
+  // hide the page: document.visibilityState and hidden follow window.__hidden.
+  await context.addInitScript(() => {
+    window.__notes = [];
+    window.__shown = [];
+    const Real = window.Notification;
+    function Recording(title, opts = {}) {
+      window.__notes.push({ title, body: opts.body });
+      const n = { close() {} };
+      window.__shown.push(n);
+      return n;
+    }
+    Object.defineProperty(Recording, 'permission', { get: () => Real.permission });
+    Recording.requestPermission = (...a) => Real.requestPermission(...a);
+    window.Notification = Recording;
+    Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible') });
+    Object.defineProperty(Document.prototype, 'hidden', { configurable: true, get: () => !!window.__hidden });
+  });
+  const cy = await context.newPage();
+  cy.on('pageerror', (err) => console.log(`# cy: page error: ${err.message}`));
+  await cy.goto(broker.httpUrl);
+  await cy.fill('input[name=username]', 'cy');
+  await cy.fill('input[name=password]', 'cy-pw');
+  await cy.click('#signin-form button[type=submit]');
+  await cy.waitForFunction(() => window.mqchat && window.mqchat.status === 'online' && window.mqchat.inboxLoaded, null, { timeout: WAIT_MS });
+  users.cy = { context, page: cy };
+  assert.equal(await cy.evaluate(() => Notification.permission), 'granted');
+
+  await openChannel(cy, 'general');
+  await waitText(cy, '#notify-summary', '🔔 All');
+  await cy.click('#notify-summary');
+  await cy.waitForSelector('#notify-menu .notify-options button[data-notify=none]', { timeout: WAIT_MS });
+  await shot(cy, 'notify-menu');
+  await cy.click('#notify-menu button[data-notify=none]');
+  await waitText(cy, '#notify-summary', '🔕 Muted');
+  await cy.waitForSelector('#channel-list button[data-channel=general].muted', { timeout: WAIT_MS });
+  const tcpCy = await tcpClient(broker, 'cy', 'cy-notify-check');
+  try {
+    const general = (await tcpCy.api('channels')).channels.find((c) => c.channel === 'general');
+    assert.equal(general.notify, 'none', 'the server keeps the level');
+  } finally {
+    await tcpCy.end();
+  }
+
+  const ada = await tcpClient(broker, 'ada', 'ada-notifier');
+  try {
+    const dm = await ada.api('dm', { user: 'cy' });
+    assert.equal(dm.ok, true, JSON.stringify(dm));
+    await cy.waitForFunction((id) => { const c = window.mqchat.channels.get(id); return c && c.synced; }, dm.channel, { timeout: WAIT_MS });
+    await cy.evaluate(() => { window.__hidden = true; document.dispatchEvent(new Event('visibilitychange')); });
+    const muted = await ada.send('general', 'muted news @cy');
+    assert.equal(muted.ok, true, JSON.stringify(muted));
+    await cy.waitForFunction((s) => window.mqchat.channels.get('general').log.last >= s, muted.seq, { timeout: WAIT_MS });
+    const ping = await ada.send(dm.channel, 'ping from ada');
+    assert.equal(ping.ok, true, JSON.stringify(ping));
+    await cy.waitForFunction(() => window.__notes.length > 0, null, { timeout: WAIT_MS });
+    assert.deepEqual(await cy.evaluate(() => window.__notes), [{ title: 'ada in a direct message', body: 'ping from ada' }]);
+    // The title counts what is unread where not muted: the DM's one message (not #general's).
+    await cy.waitForFunction(() => document.title === '(1) mqchat', null, { timeout: WAIT_MS });
+    await cy.evaluate(() => { window.__hidden = false; document.dispatchEvent(new Event('visibilitychange')); });
+    await shot(cy, 'muted-channel-title-count');
+    // Clicking the notification opens the DM; read there, the title has nothing left to count.
+    await cy.evaluate(() => window.__shown[0].onclick());
+    await cy.waitForFunction((id) => window.mqchat.open === id, dm.channel, { timeout: WAIT_MS });
+    await cy.waitForFunction(() => document.title === 'mqchat', null, { timeout: WAIT_MS });
+  } finally {
+    await ada.end();
+  }
+});
+
+test('threads: Bo replies in a thread; Ada sees the count on the root and the replies in the panel, live', async (t) => {
+  if (!(await answers('thread', { channel: 'general', root: 1 }))) {
+    t.skip('the broker answers no {"op":"thread"}');
+    return;
+  }
+  if (!shared.root) {
+    t.skip('needs the message of the search test');
+    return;
+  }
+  const { page: ada } = users.ada;
+  const { page: bo } = users.bo;
+  const root = shared.root;
+  await openChannel(ada, 'design');
+  await openChannel(bo, 'design');
+  await bo.locator(`#messages li[data-seq="${root}"]`).scrollIntoViewIfNeeded();
+  await bo.hover(`#messages li[data-seq="${root}"]`);
+  await bo.click(`#messages li[data-seq="${root}"] button[data-act=thread]`);
+  await bo.waitForSelector(`#thread:not([hidden]) #thread-messages li[data-seq="${root}"]`, { timeout: WAIT_MS });
+  await waitText(bo, '#thread-messages .thread-count', '0 replies');
+  assert.equal(await bo.evaluate(() => document.activeElement.id), 'thread-input');
+  await bo.keyboard.type('I can do Friday');
+  await bo.keyboard.press('Enter');
+  await settled(bo);
+  const reply = await bo.evaluate(() => window.mqchat.channels.get('design').log.last);
+  await bo.waitForSelector(`#thread-messages li[data-seq="${reply}"] .body:text-is("I can do Friday")`, { timeout: WAIT_MS });
+
+  // Ada: the root says so; the reply is not among the channel's messages.
+  await ada.waitForSelector(`#messages li[data-seq="${root}"] .thread-summary:text-matches("^1 reply · last reply ")`,
+    { state: 'attached', timeout: WAIT_MS });
+  assert.equal(await ada.$$eval(`#messages li[data-seq="${reply}"]`, (l) => l.length), 0, 'the reply stays in the thread');
+  await ada.click(`#messages li[data-seq="${root}"] .thread-summary`);
+  await ada.waitForSelector(`#thread-messages li[data-seq="${reply}"] .body:text-is("I can do Friday")`, { timeout: WAIT_MS });
+  // Live: Bo's next reply appears in Ada's open panel, and the count on the root follows.
+  await bo.keyboard.type('or Monday');
+  await bo.keyboard.press('Enter');
+  await settled(bo);
+  await ada.waitForSelector('#thread-messages .body:text-is("or Monday")', { timeout: WAIT_MS });
+  await waitText(ada, '#thread-messages .thread-count', '2 replies');
+  await ada.waitForSelector(`#messages li[data-seq="${root}"] .thread-summary:text-matches("^2 replies · ")`, { timeout: WAIT_MS });
+  assert.equal(await rowInView(ada, reply, '#thread-messages'), true);
+  await shot(ada, 'thread-panel');
+  const tcp = await tcpClient(broker, 'ada', 'ada-thread-check');
+  try {
+    const th = await tcp.api('thread', { channel: 'design', root });
+    assert.equal(th.reply_count, 2, JSON.stringify(th).slice(0, 300));
+    assert.deepEqual(await ada.$$eval('#thread-messages li.msg[data-seq]', (l) => l.map((li) => Number(li.dataset.seq))),
+      [root, ...th.replies.filter((e) => e.type === 'message').map((e) => e.seq)]);
+  } finally {
+    await tcp.end();
+  }
+  await ada.click('#thread-close');
+  await ada.waitForSelector('#thread', { state: 'hidden', timeout: WAIT_MS });
+  // A search result that is a reply opens its thread, the root highlighted in the channel.
+  await ada.keyboard.press('Control+k');
+  await ada.fill('#search-input', 'Monday');
+  await ada.press('#search-input', 'Enter');
+  await ada.click('#search-results .search-hit');
+  await ada.waitForSelector('#thread-messages .body:text-is("or Monday")', { timeout: WAIT_MS });
+  await ada.waitForSelector(`#messages li[data-seq="${root}"].flash`, { timeout: WAIT_MS });
+  await ada.click('#thread-close');
+});
+
+test('search: a result far back in a long channel is fetched, page by page, and opened at', async (t) => {
+  if (!(await answers('search', { query: 'probe' }))) {
+    t.skip('the broker answers no {"op":"search"}');
+    return;
+  }
+  // Dee holds only the newest pages of #history (3,000 messages): "history 17" is far below them.
+  if (users.dee) await users.dee.context.close();
+  const dee = await signIn('dee'); // a new browser: nothing kept from the test above
+  await openChannel(dee, 'history');
+  await dee.waitForFunction(() => window.mqchat.channels.get('history').synced, null, { timeout: WAIT_MS });
+  const held = await dee.evaluate(() => window.mqchat.channels.get('history').log.first);
+  assert.ok(held > 18, `the message is not held yet (first ${held})`);
+  await dee.keyboard.press('Control+k');
+  await dee.fill('#search-input', 'history 17 in:#history');
+  await dee.press('#search-input', 'Enter');
+  await dee.waitForSelector('#search-results .search-hit[data-seq="18"]', { timeout: WAIT_MS });
+  const started = Date.now();
+  await dee.click('#search-results .search-hit[data-seq="18"]');
+  await dee.waitForSelector('#messages li[data-seq="18"].flash', { timeout: WAIT_MS });
+  timings.revealFarBackMs = Date.now() - started;
+  assert.equal(await rowInView(dee, 18), true, 'the message found is in view');
+  assert.equal(await dee.textContent('#messages li[data-seq="18"] .body'), 'history 17');
+  const rows = await dee.$$eval('#messages li[data-seq]', (l) => l.length);
+  assert.ok(rows <= ROW_BOUND, `${rows} rows in the page`);
+  await shot(dee, 'search-opened-far-back');
+});
+
+test('the thread panel and the search box fit a phone screen', async () => {
+  const context = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true });
+  const page = await context.newPage();
+  await page.goto(broker.httpUrl);
+  await page.fill('input[name=username]', 'ada');
+  await page.fill('input[name=password]', 'ada-pw');
+  await page.click('#signin-form button[type=submit]');
+  await page.waitForFunction(() => window.mqchat && window.mqchat.inboxLoaded, null, { timeout: WAIT_MS });
+  await openChannelFromMenu(page, 'design');
+  if (shared.root) {
+    await page.click(`#messages li[data-seq="${shared.root}"] .thread-summary`);
+    await page.waitForSelector('#thread-messages .body:text-is("or Monday")', { timeout: WAIT_MS });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the page is ${overflow} px wider than the screen`);
+    await shot(page, 'thread-phone');
+    await page.click('#thread-close');
+  }
+  await page.evaluate(() => document.getElementById('search-input').closest('dialog').showModal());
+  await page.fill('#search-input', 'roadmap');
+  await page.press('#search-input', 'Enter');
+  await page.waitForSelector('#search-results .search-hit', { timeout: WAIT_MS });
+  await shot(page, 'search-phone');
+  await context.close();
 });

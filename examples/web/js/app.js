@@ -18,6 +18,15 @@ import { pageVisibility } from './visibility.js';
 const storage = new ChatStorage({ local: localStorage, session: sessionStorage });
 const sessions = new SessionStore(localStorage);
 const visibility = pageVisibility(document);
+
+/** Desktop notifications through the browser's Notification API, while it is permitted. */
+const notifier = {
+  show(title, body, tag, onClick) {
+    if (typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    const n = new Notification(title, { body, tag });
+    n.onclick = () => { window.focus(); onClick(); n.close(); };
+  },
+};
 const signin = document.getElementById('signin');
 const form = document.getElementById('signin-form');
 const app = document.getElementById('app');
@@ -46,7 +55,7 @@ function signIn(username, secret, { withToken = false, stay = false } = {}) {
   const conn = new Connection({ url: brokerUrl(), username, password: secret, clientId });
   let view = null;
   let asked = false;
-  chat = new Chat({ user: username, conn, storage, visibility }, () => {
+  chat = new Chat({ user: username, conn, storage, visibility, notifier }, () => {
     if (chat.status === 'denied') {
       const why = withToken ? REFUSED_TOKEN : chat.statusDetail;
       if (withToken) sessions.forget();
@@ -86,6 +95,8 @@ async function signOut() {
 
 form.onsubmit = (e) => {
   e.preventDefault();
+  // Asked while the person acts (browsers ignore the question otherwise); the answer is theirs.
+  if (typeof Notification !== 'undefined' && Notification.permission === 'default') Notification.requestPermission();
   sessions.forget();
   signIn(form.elements.username.value.trim(), form.elements.password.value, { stay: form.elements.stay.checked });
   form.elements.password.value = ''; // not kept in the page either

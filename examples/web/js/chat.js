@@ -11,14 +11,17 @@
 import { ChannelLog } from './channel-log.js';
 import { newId } from './connection.js';
 import { Outbox } from './outbox.js';
+import { notification, shouldNotify } from './notify.js';
 import { Sync } from './sync.js';
-import { countUnread } from './timeline.js';
+import { countMentions, countUnread, threadEvents } from './timeline.js';
 
 const TYPING_REFRESH_MS = 3000; // we repeat typing:true this often while typing
 const TYPING_SHOW_MS = 6500;    // and forget someone's typing:true this long after the last one
 const READ_DELAY_MS = 250;
 const SAVE_DELAY_MS = 300;
 const TOAST_MS = 6000; // short: a toast is a notice, the failed message itself keeps its error
+const REVEAL_PAGES = 60; // reveal() fetches at most this many older pages to reach a message
+const REVEAL_WAIT_MS = 5000; // ... and waits this long for a channel's first page or a newer message
 
 export class Chat {
   /**
@@ -28,13 +31,17 @@ export class Chat {
    *   unit tests give an object with the same methods)
    * @param {import('./storage.js').ChatStorage} deps.storage what is kept between visits
    * @param {import('./visibility.js').Visibility} deps.visibility whether the page is on screen
+   * @param {?{show(title: string, body: string, tag: string, onClick: () => void): void}} [deps.notifier] desktop
+   *   notifications (app.js: the browser's Notification API, when permitted); none: no notifications
    * @param {() => void} onChange
    */
-  constructor({ user, conn, storage, visibility }, onChange) {
+  constructor({ user, conn, storage, visibility, notifier = null }, onChange) {
     this.me = user;
     this.conn = conn;
     this.storage = storage;
     this.visibility = visibility;
+    this.notifier = notifier;
+    this.thread = null; // the thread panel: {channel, root, rootEvent, events: Map seq->ev, loading, error}
     this.clientId = conn.clientId; // our device, in typing signals
     this.onChange = onChange;
     this.saved = storage.load(this.me);
@@ -64,8 +71,9 @@ export class Chat {
     this.typingSentAt = 0;
     this.saveTimer = null;
     this.readTimer = null;
-    // Coming back to the page reads what arrived meanwhile.
-    this.unwatchVisibility = visibility.onChange(() => this.scheduleRead());
+    // Coming back to the page reads what arrived meanwhile; the badges and the title's count change
+    // at once (the open channel counts as read only while the page is seen).
+    this.unwatchVisibility = visibility.onChange(() => { this.scheduleRead(); this.changed(); });
   }
 
   start() {
@@ -103,7 +111,8 @@ export class Chat {
     return {
       channel: info.channel, title: info.title || info.channel, visibility: info.visibility,
       user: info.user || null, epoch: info.epoch, head: info.head || 0, read: info.read || 0,
-      serverUnread: info.unread || 0, serverHead: info.head || 0,
+      serverUnread: info.unread || 0, serverHead: info.head || 0, serverMentions: info.mentions || 0,
+      notify: info.notify || 'all',
       activity: (info.last && info.last.ts) || 0, log, synced: false, loadingOlder: false,
       readCursors: { ...(this.saved.readCursors[info.channel] || {}) },
       typing: new Map(), members: null,
@@ -150,7 +159,8 @@ export class Chat {
       } else {
         Object.assign(c, { title: info.title || info.channel, visibility: info.visibility, user: info.user || null,
           head: Math.max(c.head, info.head || 0), read: Math.max(c.read, info.read || 0),
-          serverUnread: info.unread || 0, serverHead: info.head || 0 });
+          serverUnread: info.unread || 0, serverHead: info.head || 0, serverMentions: info.mentions || 0,
+          notify: info.notify || c.notify || 'all' });
         if (info.last && info.last.ts > c.activity) c.activity = info.last.ts;
       }
     }
@@ -209,7 +219,9 @@ export class Chat {
       return;
     }
     switch (parts[2]) {
-      case undefined: this.sync.offer(c, msg); break;
+      case undefined:
+        if (this.sync.offer(c, msg) === 'applied') this.notifyOf(c, msg);
+        break;
       case 'typing': this.onTyping(c, msg); break;
       case 'presence':
         this.presence.set(msg.user, !!msg.online);
@@ -224,6 +236,15 @@ export class Chat {
         break;
       default: break;
     }
+  }
+
+  /** A live event just applied: a desktop notification if the page is hidden and c's level wants it. */
+  notifyOf(c, ev) {
+    if (!this.notifier) return;
+    const dm = c.visibility === 'dm';
+    if (!shouldNotify({ level: c.notify, ev, me: this.me, dm, visible: this.visibility.isVisible() })) return;
+    const n = notification(ev, dm ? 'a direct message' : `#${c.channel}`);
+    this.notifier.show(n.title, n.body, `${c.channel}:${ev.seq}`, () => this.openChannel(c.channel));
   }
 
   onTyping(c, msg) {
@@ -245,6 +266,7 @@ export class Chat {
 
   openChannel(id) {
     if (!this.channels.has(id)) return;
+    if (this.thread && this.thread.channel !== id) this.thread = null; // the panel belongs to its channel
     this.open = id;
     const c = this.channels.get(id);
     if (!c.members) this.fetchMembers(c);
@@ -264,6 +286,121 @@ export class Chat {
     if (!c || !text.trim()) return;
     this.stopTyping();
     this.outbox.add(c.channel, { client_msg_id: newId(), body: text });
+  }
+
+  /**
+   * Opens channel `id` at message `seq` (a search result): older pages are fetched until the log
+   * holds it (at most REVEAL_PAGES of them, within the log's MAX_EVENTS). Resolves whether it does.
+   */
+  async reveal(id, seq) {
+    const c = this.channels.get(id);
+    if (!c) return false;
+    this.openChannel(id);
+    const until = Date.now() + REVEAL_WAIT_MS;
+    while ((c.log.epoch === null || c.log.last < seq) && Date.now() < until) {
+      await new Promise((r) => setTimeout(r, 50)); // a new channel's first page, or the live event
+    }
+    for (let pages = 0; pages < REVEAL_PAGES && c.log.first >= seq && c.log.hasOlder();) {
+      if (c.loadingOlder) { await new Promise((r) => setTimeout(r, 50)); continue; }
+      c.olderPausedUntil = 0;
+      await this.sync.loadOlder(c);
+      pages++;
+    }
+    return c.log.first < seq && c.log.last >= seq;
+  }
+
+  // ---- Threads --------------------------------------------------------------------------------
+
+  /**
+   * Opens the thread panel on message `root` of channel `id`: the `thread` op's pages, then live
+   * replies from the channel's log (threadRows() merges both).
+   */
+  async openThread(id, root) {
+    const t = { channel: id, root, rootEvent: null, events: new Map(), loading: true, error: null };
+    this.thread = t;
+    this.changed();
+    try {
+      let since = 0;
+      for (let page = 0; page < 100; page++) {
+        const reply = await this.conn.api('thread', { channel: id, root, since });
+        if (this.thread !== t) return;
+        t.rootEvent = reply.root;
+        for (const ev of reply.replies || []) t.events.set(ev.seq, ev);
+        if (!reply.more || reply.next <= since) break;
+        since = reply.next;
+      }
+    } catch (err) {
+      if (this.thread === t) t.error = err;
+      if (err.code !== 'disconnected') this.toast(err);
+    } finally {
+      t.loading = false;
+      this.changed();
+    }
+  }
+
+  closeThread() {
+    this.thread = null;
+    this.changed();
+  }
+
+  /** The open thread's events, root first: what the op gave, and what the log holds since. */
+  threadEvents() {
+    const t = this.thread;
+    if (!t) return [];
+    const c = this.channels.get(t.channel);
+    const all = new Map(t.events);
+    if (c) for (const ev of threadEvents(c.log.events, t.root)) all.set(ev.seq, ev);
+    const root = (c && c.log.events.find((e) => e.seq === t.root)) || t.rootEvent;
+    const rest = [...all.values()].sort((a, b) => a.seq - b.seq);
+    // The root's own edits and reactions are channel events: take them from the log when held.
+    const rootChanges = c ? c.log.events.filter((e) => e.target === t.root) : [];
+    return [...(root ? [root] : []), ...rootChanges, ...rest].sort((a, b) => a.seq - b.seq);
+  }
+
+  sendReply(text) {
+    const t = this.thread;
+    if (!t || !text.trim()) return;
+    this.outbox.add(t.channel, { client_msg_id: newId(), body: text, thread: t.root });
+  }
+
+  /** The open thread's replies still in the outbox. */
+  threadPending() {
+    const t = this.thread;
+    const c = t && this.channels.get(t.channel);
+    if (!c) return [];
+    return [...this.outbox.values()].filter((i) => i.channel === t.channel && i.body.thread === t.root
+      && !(i.seq && i.seq <= c.log.last));
+  }
+
+  /**
+   * Who the `@` list of a composer offers: the members of the channel `channel()` names (fetched
+   * when it was opened), with their presence.
+   */
+  mentionSource(channel) {
+    return {
+      me: this.me,
+      members: () => {
+        const c = this.channels.get(channel());
+        return c && c.members ? c.members.map((m) => m.user) : null;
+      },
+      online: (user) => !!this.presence.get(user),
+    };
+  }
+
+  // ---- Notification level ---------------------------------------------------------------------
+
+  /** Sets my notification level for a channel (`all`, `mentions`, `none`): stored by the server. */
+  async setNotify(id, level) {
+    const c = this.channels.get(id);
+    try {
+      const reply = await this.conn.api('notify', { channel: id, level });
+      if (c) c.notify = reply.level || level;
+      this.changed();
+      return true;
+    } catch (err) {
+      this.toast(err);
+      return false;
+    }
   }
 
   /** The server stored a send: done once the log has it, else the live copy went missing: fetch it. */
@@ -347,6 +484,15 @@ export class Chat {
       ...all.filter((c) => c.visibility === 'dm').sort(byActivity)];
   }
 
+  /** Messages that mention me above my read cursor: the server's count, or the log's when it covers them. */
+  mentionCount(c) {
+    if (!c.synced) return c.serverMentions;
+    if (c.read >= c.log.last) return 0;
+    const dm = c.visibility === 'dm';
+    if (c.read >= c.log.first) return countMentions(c.log.events, this.me, c.read, dm);
+    return c.serverMentions + countMentions(c.log.events.filter((e) => e.seq > c.serverHead), this.me, c.read, dm);
+  }
+
   unread(c) {
     if (!c.synced) return c.serverUnread;
     if (c.read >= c.log.last) return 0;
@@ -371,7 +517,7 @@ export class Chat {
 
   pendingFor(c) {
     return [...this.outbox.values()].filter((i) => i.channel === c.channel && i.body.body !== undefined
-      && !(i.seq && i.seq <= c.log.last));
+      && !i.body.thread && !(i.seq && i.seq <= c.log.last));
   }
 
   toast(err) {

@@ -5,12 +5,17 @@
 // Safety is the point: the body is another person's input, so the DOM is built from nodes and
 // textContent only, never from HTML; a link's href is only ever an http: or https: URL (checked
 // with the URL parser, so `javascript:`, `data:` and the like stay plain text), and opens in a new
-// tab with rel="noopener noreferrer". parse() is pure (the unit tests run it under node); render()
+// tab with rel="noopener noreferrer". Mentions are marked only where the server said so: `@name` for
+// a name in the event's `mentions`, `@channel` and `@here` when it has `mentions_all` (the body's own
+// `@` words prove nothing). parse() is pure (the unit tests run it under node); render()
 // is given the document to build with.
 
 /**
  * @typedef {{type: 'text', text: string} | {type: 'code', text: string} |
- *   {type: 'em'|'strong', children: Inline[]} | {type: 'link', href: string, text: string}} Inline
+ *   {type: 'em'|'strong', children: Inline[]} | {type: 'link', href: string, text: string} |
+ *   {type: 'mention', text: string, name: string}} Inline
+ * @typedef {{names?: string[], all?: boolean}} Mentions whom the event mentions (its `mentions`,
+ *   `mentions_all`): only those `@` words are marked
  * @typedef {{type: 'para', children: Inline[]} | {type: 'quote', children: Inline[]} |
  *   {type: 'pre', text: string}} Block
  */
@@ -29,15 +34,15 @@ export function safeHref(s) {
   return url.protocol === 'http:' || url.protocol === 'https:' ? url.href : null;
 }
 
-/** @param {string} text a message body @returns {Block[]} */
-export function parse(text) {
+/** @param {string} text a message body @param {Mentions} [mentions] @returns {Block[]} */
+export function parse(text, mentions = {}) {
   const blocks = [];
   const lines = String(text).split('\n');
   let para = [];
   let quote = [];
   const flush = () => {
-    if (para.length) blocks.push({ type: 'para', children: parseInline(para.join('\n')) });
-    if (quote.length) blocks.push({ type: 'quote', children: parseInline(quote.join('\n')) });
+    if (para.length) blocks.push({ type: 'para', children: parseInline(para.join('\n'), mentions) });
+    if (quote.length) blocks.push({ type: 'quote', children: parseInline(quote.join('\n'), mentions) });
     para = [];
     quote = [];
   };
@@ -70,8 +75,24 @@ export function parse(text) {
   return blocks;
 }
 
-/** Inline formatting of one block's text. @returns {Inline[]} */
-export function parseInline(text) {
+// What may be part of a user name after `@` (docs/protocol.md, "Mentions": where a name ends).
+const NAME_CHAR = /[A-Za-z0-9._\-\u0080-\uffff]/;
+const NAME_CORE = /[A-Za-z0-9\u0080-\uffff]/;
+
+/** The mentioned name that `@` at text[i] starts, if the event mentions it; longest first. */
+function mentionAt(text, i, mentions) {
+  if (i > 0 && NAME_CHAR.test(text[i - 1])) return null;
+  const names = [...(mentions.names || []), ...(mentions.all ? ['channel', 'here'] : [])]
+    .sort((a, b) => b.length - a.length);
+  for (const name of names) {
+    const end = i + 1 + name.length;
+    if (text.startsWith(name, i + 1) && !(end < text.length && NAME_CORE.test(text[end]))) return name;
+  }
+  return null;
+}
+
+/** Inline formatting of one block's text. @param {string} text @param {Mentions} [mentions] @returns {Inline[]} */
+export function parseInline(text, mentions = {}) {
   const out = [];
   let plain = '';
   const push = (node) => {
@@ -100,14 +121,14 @@ export function parseInline(text) {
     } else if (ch === '*' && text[i + 1] === '*') {
       const end = closing(text, '**', i + 2);
       if (end !== -1) {
-        push({ type: 'strong', children: parseInline(text.slice(i + 2, end)) });
+        push({ type: 'strong', children: parseInline(text.slice(i + 2, end), mentions) });
         i = end + 2;
         continue;
       }
     } else if (ch === '*') {
       const end = closing(text, '*', i + 1);
       if (end !== -1) {
-        push({ type: 'em', children: parseInline(text.slice(i + 1, end)) });
+        push({ type: 'em', children: parseInline(text.slice(i + 1, end), mentions) });
         i = end + 1;
         continue;
       }
@@ -117,6 +138,13 @@ export function parseInline(text) {
       if (href && /^https?:\/\//i.test(m[2])) {
         push({ type: 'link', href, text: m[1] });
         i += m[0].length;
+        continue;
+      }
+    } else if (ch === '@' && (mentions.names || mentions.all)) {
+      const name = mentionAt(text, i, mentions);
+      if (name) {
+        push({ type: 'mention', text: `@${name}`, name });
+        i += 1 + name.length;
         continue;
       }
     } else if ((ch === 'h' || ch === 'H') && (i === 0 || !/[\w/]/.test(text[i - 1]))) {
@@ -154,11 +182,13 @@ function closing(text, mark, from) {
  * @param {Document} doc
  * @param {Element} parent
  * @param {string} text
+ * @param {Mentions & {me?: string}} [mentions] whom the event mentions; `me`: that one is marked as me
  */
-export function render(doc, parent, text) {
-  const blocks = parse(text);
+export function render(doc, parent, text, mentions = {}) {
+  const blocks = parse(text, mentions);
+  const me = mentions.me;
   if (blocks.length === 1 && blocks[0].type === 'para') {
-    inline(doc, parent, blocks[0].children); // the usual one-paragraph message: no wrapper
+    inline(doc, parent, blocks[0].children, me); // the usual one-paragraph message: no wrapper
     return;
   }
   for (const block of blocks) {
@@ -170,20 +200,25 @@ export function render(doc, parent, text) {
       parent.append(pre);
     } else if (block.type === 'quote') {
       const q = doc.createElement('blockquote');
-      inline(doc, q, block.children);
+      inline(doc, q, block.children, me);
       parent.append(q);
     } else {
       const p = doc.createElement('p');
-      inline(doc, p, block.children);
+      inline(doc, p, block.children, me);
       parent.append(p);
     }
   }
 }
 
-function inline(doc, parent, nodes) {
+function inline(doc, parent, nodes, me) {
   for (const n of nodes) {
     if (n.type === 'text') {
       parent.append(doc.createTextNode(n.text));
+    } else if (n.type === 'mention') {
+      const span = doc.createElement('span');
+      span.className = n.name === me || n.name === 'channel' || n.name === 'here' ? 'mention-name to-me' : 'mention-name';
+      span.textContent = n.text;
+      parent.append(span);
     } else if (n.type === 'code') {
       const code = doc.createElement('code');
       code.textContent = n.text;
@@ -197,7 +232,7 @@ function inline(doc, parent, nodes) {
       parent.append(a);
     } else {
       const span = doc.createElement(n.type);
-      inline(doc, span, n.children);
+      inline(doc, span, n.children, me);
       parent.append(span);
     }
   }

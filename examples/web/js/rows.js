@@ -4,6 +4,7 @@
 // text, never as HTML.
 
 import { clock, el } from './dom.js';
+import { plural } from './format.js';
 import { render as renderBody } from './markdown.js';
 
 const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉'];
@@ -13,7 +14,19 @@ const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉'];
  * @property {string} me who is signed in
  * @property {?number} editing the seq of the message being edited
  * @property {number} readUpTo the highest read cursor of anyone else (own messages up to it: read)
+ * @property {boolean} [inThread] drawn in the thread panel: no Reply or Edit, no reply count
  */
+
+/** Whether a timeline row names `me` (or everyone) and is someone else's: drawn highlighted. */
+export function mentionsMe(row, me) {
+  return row.from !== me && !row.deleted && (row.mentionsAll || row.mentions.includes(me));
+}
+
+/** "2 replies · last reply 14:05" under a thread's root; a button that opens the thread. */
+export function threadSummary(row) {
+  return el('button', { class: 'thread-summary', 'data-act': 'thread',
+    text: `${plural(row.replyCount, 'reply', 'replies')}${row.lastReplyTs ? ` · last reply ${clock(row.lastReplyTs)}` : ''}` });
+}
 
 export function daySeparator(label) {
   return el('li', { class: 'day', role: 'separator' }, el('span', { text: label }));
@@ -37,7 +50,7 @@ export function memberLine(row) {
  */
 export function messageRow(row, ctx, grouped) {
   const own = row.from === ctx.me;
-  const li = el('li', { class: `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}${row.deleted ? ' deleted' : ''}${row.seq === ctx.editing ? ' editing' : ''}`,
+  const li = el('li', { class: `msg${own ? ' own' : ''}${grouped ? ' grouped' : ''}${row.deleted ? ' deleted' : ''}${row.seq === ctx.editing ? ' editing' : ''}${mentionsMe(row, ctx.me) ? ' mention' : ''}`,
     'data-seq': row.seq });
   let tick = null;
   if (own && !row.deleted) {
@@ -47,7 +60,7 @@ export function messageRow(row, ctx, grouped) {
   const time = el('time', { text: clock(row.ts), title: new Date(row.ts).toLocaleString() });
   const body = el('div', { class: 'body' });
   if (row.deleted) body.textContent = 'This message was deleted.';
-  else renderBody(document, body, row.body);
+  else renderBody(document, body, row.body, { names: row.mentions, all: row.mentionsAll, me: ctx.me });
   const main = el('div', { class: 'msg-main' });
   if (!grouped) main.append(el('div', { class: 'msg-head' }, el('span', { class: 'author', text: row.from }), time, tick));
   main.append(body);
@@ -63,6 +76,7 @@ export function messageRow(row, ctx, grouped) {
     }
     main.append(reactions);
   }
+  if (row.replyCount > 0 && !ctx.inThread) main.append(threadSummary(row));
   li.append(grouped ? el('div', { class: 'gutter' }, time)
     : el('div', { class: 'avatar', text: (row.from || '?').slice(0, 1).toUpperCase() }), main);
   if (!row.deleted) {
@@ -70,7 +84,8 @@ export function messageRow(row, ctx, grouped) {
     for (const emoji of QUICK_REACTIONS) {
       actions.append(el('button', { 'data-act': 'react', 'data-emoji': emoji, 'data-on': 'true', title: `React ${emoji}`, text: emoji }));
     }
-    if (own) {
+    if (!ctx.inThread) actions.append(el('button', { 'data-act': 'thread', title: 'Reply in a thread', text: 'Reply' }));
+    if (own && !ctx.inThread) {
       actions.append(el('button', { 'data-act': 'edit', title: 'Edit', text: 'Edit' }),
         el('button', { 'data-act': 'delete', title: 'Delete', text: 'Delete' }));
     }

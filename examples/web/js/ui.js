@@ -12,9 +12,16 @@
 import { $, el } from './dom.js';
 import { DirectoryView } from './directory-view.js';
 import { channelName, continues, dayKey, dayLabel, plural, userName } from './format.js';
+import { MentionPicker } from './mention-picker.js';
+import { LEVEL_LABELS, pageTitle } from './notify.js';
 import { daySeparator, memberLine, messageRow, pendingRow, unreadDivider } from './rows.js';
+import { SearchView } from './search-view.js';
+import { ThreadView } from './thread-view.js';
 import { buildTimeline } from './timeline.js';
-import { indexOfSeq, shiftDown, shiftUp, SHIFT_ROWS, windowSlice } from './window.js';
+import { indexOfSeq, shiftDown, shiftUp, SHIFT_ROWS, windowSlice, WINDOW_ROWS } from './window.js';
+
+/** How long a message opened from a search stays highlighted. */
+const FLASH_MS = 2500;
 
 /** The window moves, or older messages are fetched, within this many pixels of its edge. */
 const EDGE_PX = 200;
@@ -33,6 +40,10 @@ export class ChatView {
     this.drawn = { rows: [], lo: 0, hi: 0 };
     this.divider = null; // {channel, after}: the unread divider goes after seq `after`
     this.directory = new DirectoryView(chat, () => { this.scrollDown = true; this.update(); });
+    this.searchView = new SearchView(chat, (channel, seq) => this.reveal(channel, seq));
+    this.threadView = new ThreadView(chat);
+    this.focus = null; // {channel, seq, ready}: a message to scroll to and highlight (a search result)
+    this.picker = new MentionPicker($('input'), $('mention-list'), chat.mentionSource(() => chat.open));
     this.bind();
   }
 
@@ -54,7 +65,9 @@ export class ChatView {
     this.renderHeader(c);
     this.renderMessages(c);
     this.renderTyping(c);
+    this.threadView.render();
     this.renderToasts();
+    document.title = pageTitle(this.totalUnread(c));
     $('composer').classList.toggle('disabled', !c);
     $('input').disabled = !c;
   }
@@ -69,6 +82,16 @@ export class ChatView {
     document.body.dataset.status = this.chat.status;
   }
 
+  /** Unread messages of every channel not muted (the open one of a visible page: none): the title's count. */
+  totalUnread(open) {
+    const looking = document.visibilityState === 'visible';
+    let n = 0;
+    for (const c of this.chat.channels.values()) {
+      if (c.notify !== 'none' && !(c === open && looking)) n += this.chat.unread(c);
+    }
+    return n;
+  }
+
   renderSidebar(open) {
     const chat = this.chat;
     const channels = $('channel-list');
@@ -79,14 +102,17 @@ export class ChatView {
     for (const c of chat.sortedChannels()) {
       // The open channel of a visible page is being read: its cursor follows within a moment.
       const unread = c === open && looking ? 0 : chat.unread(c);
+      // In a direct channel every message counts as a mention: the unread badge says it already.
+      const mentions = (c === open && looking) || c.visibility === 'dm' ? 0 : chat.mentionCount(c);
       const item = el('li', {},
-        el('button', { class: `channel${c === open ? ' active' : ''}${unread ? ' has-unread' : ''}`,
-          'data-channel': c.channel, title: c.title },
+        el('button', { class: `channel${c === open ? ' active' : ''}${unread ? ' has-unread' : ''}${c.notify === 'none' ? ' muted' : ''}`,
+          'data-channel': c.channel, title: c.notify === 'none' ? `${c.title} (muted)` : c.title },
         c.visibility === 'dm'
           ? el('span', { class: `dot ${chat.presence.get(c.user) ? 'online' : 'offline'}`,
             title: chat.presence.get(c.user) ? 'online' : 'offline' })
           : el('span', { class: 'hash', text: c.visibility === 'private' ? '🔒' : '#' }),
         el('span', { class: 'name', text: c.visibility === 'dm' ? c.user || c.title : c.channel }),
+        mentions ? el('span', { class: 'mentions', text: `@${mentions}`, 'aria-label': plural(mentions, 'mention') }) : null,
         unread ? el('span', { class: 'badge', text: String(unread), 'aria-label': `${unread} unread` }) : null));
       (c.visibility === 'dm' ? dms : channels).append(item);
     }
@@ -99,6 +125,15 @@ export class ChatView {
     $('pane-title').textContent = c ? channelLabel(c) : 'mqchat';
     $('leave').hidden = !c || c.visibility === 'dm';
     $('invite').hidden = !c || c.visibility === 'dm';
+    const menu = $('notify-menu');
+    menu.hidden = !c;
+    if (c) {
+      const level = c.notify || 'all';
+      $('notify-summary').replaceChildren(el('span', { class: 'bell', text: level === 'none' ? '🔕' : '🔔' }),
+        el('span', { class: 'level', text: ` ${{ all: 'All', mentions: 'Mentions', none: 'Muted' }[level] || level}` }));
+      $('notify-summary').title = `Notifications: ${LEVEL_LABELS[level] || level}`;
+      for (const b of menu.querySelectorAll('button[data-notify]')) b.setAttribute('aria-pressed', String(b.dataset.notify === level));
+    }
     const members = $('pane-members');
     members.replaceChildren();
     if (!c || !c.members) return;
@@ -147,8 +182,17 @@ export class ChatView {
     }
     const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
     if (this.scrollDown) this.winStart = null;
+    const focus = this.focus && this.focus.ready && this.focus.channel === c.channel ? this.focus : null;
+    if (focus) {
+      // Opened at a message (a search result): a window with it well inside, drawn afresh.
+      const all = buildTimeline(c.log.events);
+      const at = indexOfSeq(all, focus.seq);
+      this.winStart = all.length - at <= WINDOW_ROWS / 2 ? null : all[Math.max(0, at - WINDOW_ROWS / 4)].seq;
+      this.paneKey = '';
+      this.scrollDown = false;
+    }
     // Scrolled up in the newest rows: pin the window where it is, so that live events do not move it.
-    if (sameChannel && this.winStart === null && !atBottom && !this.scrollDown && this.drawn.rows.length) {
+    if (!focus && sameChannel && this.winStart === null && !atBottom && !this.scrollDown && this.drawn.rows.length) {
       this.winStart = this.drawn.rows[this.drawn.lo].seq;
     }
     const pending = chat.pendingFor(c);
@@ -157,7 +201,7 @@ export class ChatView {
       this.editing, start, this.divider ? this.divider.after : '', dayKey(Date.now())].join('|');
     let key = keyAt(this.winStart);
     const noteKeyAt = (lo) => [lo, c.loadingOlder, c.log.hasOlder(), c.log.full, c.log.complete].join('|');
-    if (key === this.paneKey) {
+    if (key === this.paneKey && !focus) {
       const noteKey = noteKeyAt(this.drawn.lo);
       if (noteKey !== this.noteKey) this.replaceNote(list, c, noteKey);
       return;
@@ -165,7 +209,7 @@ export class ChatView {
     const rows = buildTimeline(c.log.events);
     const anchor = sameChannel && !(atBottom && this.winStart === null) && !this.scrollDown ? this.anchorRow(list) : null;
     let { lo, hi } = windowSlice(rows, this.winStart);
-    if (anchor && lo > 0 && list.scrollTop < EDGE_PX) {
+    if (anchor && !focus && lo > 0 && list.scrollTop < EDGE_PX) {
       // At the top with rows above the window (an older page just came in): draw them now, so that
       // what is above the reader's row only grows and the place can be kept (scrollTop cannot go
       // below 0 to make up for a note or separator no longer drawn).
@@ -193,7 +237,13 @@ export class ChatView {
       list.append(row.kind === 'member' ? memberLine(row) : messageRow(row, ctx, i > lo && continues(prev, row, after)));
     }
     if (hi === rows.length) for (const p of pending) list.append(pendingRow(p, chat.me));
-    if (this.scrollDown || !sameChannel) {
+    const target = focus && list.querySelector(`li[data-seq="${focus.seq}"]`);
+    if (focus) this.focus = null;
+    if (target) {
+      target.scrollIntoView({ block: 'center' });
+      target.classList.add('flash');
+      setTimeout(() => target.classList.remove('flash'), FLASH_MS);
+    } else if (this.scrollDown || !sameChannel) {
       list.scrollTop = list.scrollHeight;
       // Opened with more unread than fit: start at the divider rather than past it.
       if (dividerRow && !sameChannel) {
@@ -206,7 +256,33 @@ export class ChatView {
       this.restore(list, anchor);
     }
     this.scrollDown = false;
-    this.onScroll();
+    if (!target) this.onScroll();
+  }
+
+  /**
+   * Opens `channel` at message `seq`, scrolled to it and highlighted: older pages are fetched until
+   * the log holds it (Chat.reveal). A reply in a thread shows its root, with the thread open.
+   */
+  async reveal(channel, seq) {
+    this.cancelEdit();
+    document.body.classList.remove('show-sidebar');
+    this.focus = { channel, seq, ready: false };
+    const held = await this.chat.reveal(channel, seq);
+    if (!this.focus || this.focus.seq !== seq || this.focus.channel !== channel) return; // another one since
+    const c = this.chat.channels.get(channel);
+    const ev = held && c.log.events.find((e) => e.seq === seq);
+    if (!ev) {
+      this.focus = null;
+      this.chat.toast({ code: 'not_shown', message: `message ${seq} of #${channel} is too far back to show here` });
+      return;
+    }
+    if (ev.thread) {
+      this.chat.openThread(channel, ev.thread);
+      if (!(await this.chat.reveal(channel, ev.thread))) { this.focus = null; return; } // its root, further back
+    }
+    this.focus = { channel, seq: ev.thread || seq, ready: true };
+    this.paneKey = '';
+    this.update();
   }
 
   /** The line above the rows: older messages loading, to be had by scrolling up, or not kept. */
@@ -304,6 +380,7 @@ export class ChatView {
     };
     const input = $('input');
     input.onkeydown = (e) => {
+      if (this.picker.key(e)) return;
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
         this.submit();
@@ -313,10 +390,32 @@ export class ChatView {
     };
     input.oninput = () => {
       if (this.editing === null) chat.typing(input.value);
+      this.picker.suggest();
       input.style.height = 'auto';
       input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
     };
     $('composer').onsubmit = (e) => { e.preventDefault(); this.submit(); };
+    $('search-open').onclick = () => { document.body.classList.remove('show-sidebar'); this.searchView.show(); };
+    document.addEventListener('keydown', (e) => {
+      const typing = e.target instanceof HTMLElement && (e.target.isContentEditable
+        || ['INPUT', 'TEXTAREA', 'SELECT'].includes(e.target.tagName));
+      if (((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k')
+        || (e.key === '/' && !typing && !e.ctrlKey && !e.metaKey && !e.altKey)) {
+        if (document.querySelector('dialog[open]:not(#dialog-search)')) return;
+        e.preventDefault();
+        this.searchView.show();
+      }
+    });
+    $('notify-menu').onclick = async (e) => {
+      const b = e.target.closest('button[data-notify]');
+      if (!b || !chat.open) return;
+      $('notify-menu').open = false;
+      // A sign-in with a kept token asked nobody: choosing a level is the moment to ask.
+      if (b.dataset.notify !== 'none' && typeof Notification !== 'undefined' && Notification.permission === 'default') {
+        Notification.requestPermission();
+      }
+      await chat.setNotify(chat.open, b.dataset.notify);
+    };
     $('cancel-edit').onclick = () => this.cancelEdit();
     $('messages').onclick = (e) => this.onMessageClick(e);
     $('messages').onscroll = () => this.onScroll();
@@ -411,6 +510,7 @@ export class ChatView {
       case 'react': this.chat.react(seq, b.dataset.emoji, b.dataset.on === 'true'); break;
       case 'delete': this.chat.remove(seq); break;
       case 'discard': this.chat.discard(li.dataset.clientMsgId); break;
+      case 'thread': this.chat.openThread(this.chat.open, seq); break;
       case 'retry': this.chat.retry(li.dataset.clientMsgId); break;
       case 'edit': {
         const c = this.chat.channels.get(this.chat.open);

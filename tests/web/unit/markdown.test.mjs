@@ -91,3 +91,18 @@ test('render builds elements and text nodes only; HTML in a body stays text', ()
   render(doc, blocks, '> <i>q</i>\n```\n<b>\n```\nafter');
   assert.equal(flat(blocks), '<div><blockquote><i>q</i></blockquote><pre><code><b></code></pre><p>after</p></div>');
 });
+
+test('mentions are marked only where the event names them', () => {
+  const names = { names: ['cy', 'bo'], me: 'cy' };
+  assert.deepEqual(parseInline('@cy and @bo. not @bobo, ada@cy, @dee', names), [
+    { type: 'mention', text: '@cy', name: 'cy' }, { type: 'text', text: ' and ' },
+    { type: 'mention', text: '@bo', name: 'bo' }, { type: 'text', text: '. not @bobo, ada@cy, @dee' }]);
+  assert.deepEqual(parseInline('@cy', {}), [{ type: 'text', text: '@cy' }], 'no mentions listed: plain text');
+  assert.deepEqual(parseInline('@here now', { all: true }), [{ type: 'mention', text: '@here', name: 'here' }, { type: 'text', text: ' now' }]);
+  assert.deepEqual(parseInline('@here', { names: ['here'] }).length, 1);
+  assert.deepEqual(parseInline('**@cy**', names), [{ type: 'strong', children: [{ type: 'mention', text: '@cy', name: 'cy' }] }]);
+  const doc = fakeDocument();
+  const parent = doc.createElement('div');
+  render(doc, parent, '@bo @cy <b>', names);
+  assert.equal(flat(parent), '<div><span className=mention-name>@bo</span> <span className=mention-name to-me>@cy</span> <b></div>');
+});
