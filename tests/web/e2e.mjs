@@ -17,7 +17,10 @@
 // and `/`, in: and from: filters, hits marked, every page by cursor, a result opening its channel at
 // the message, even one far back in #history), @ mentions (picked from the list, highlighted, a
 // mention badge), notification levels (a muted channel makes no desktop notification, a DM does,
-// the title counts) and threads (replies in the panel, live, the root's count). Every pane is
+// the title counts), threads (replies in the panel, live, the root's count) and files (an image
+// dropped on the pane previewed from its thumbnail and opened full size, a PDF downloaded byte for
+// byte, an upload cut off and resumed by Retry, too_large shown, a non-member's download refused with
+// no_such_media). Every pane is
 // compared with the log as catch-up serves it to a TCP client. Screenshots go to MQCHAT_SCREENSHOTS;
 // the Chromium timings (docs/benchmarks.md) are printed at the end.
 //
@@ -985,6 +988,147 @@ test('search: a result far back in a long channel is fetched, page by page, and 
   await shot(dee, 'search-opened-far-back');
 });
 
+/** The media entries of the newest message of `channel` in the page's log (what the event carried). */
+function lastMedia(page, channel) {
+  return page.evaluate((ch) => {
+    const msgs = window.mqchat.channels.get(ch).log.events.filter((e) => e.type === 'message' && e.media);
+    return msgs.length ? msgs[msgs.length - 1].media : null;
+  }, channel);
+}
+
+/** Drops the files the page holds in window.testFiles on the message pane, as a drag from the desktop would. */
+async function dropFiles(page) {
+  await page.evaluate(() => {
+    const dt = new DataTransfer();
+    for (const f of window.testFiles) dt.items.add(f);
+    const pane = document.querySelector('main.pane');
+    pane.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    pane.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  });
+}
+
+/**
+ * Run in the page: a 1200x800 PNG drawn there (a gradient, shapes and a word, so that a thumbnail has
+ * something to show), left in window.testFiles.
+ */
+async function drawnPng(name) {
+  const c = document.createElement('canvas');
+  c.width = 1200;
+  c.height = 800;
+  const g = c.getContext('2d');
+  const grad = g.createLinearGradient(0, 0, 1200, 800);
+  grad.addColorStop(0, '#f97316');
+  grad.addColorStop(1, '#3b63f6');
+  g.fillStyle = grad;
+  g.fillRect(0, 0, 1200, 800);
+  g.fillStyle = '#fde68a';
+  g.beginPath();
+  g.arc(850, 300, 140, 0, Math.PI * 2);
+  g.fill();
+  g.fillStyle = '#fff';
+  g.font = 'bold 120px sans-serif';
+  g.fillText('mqchat', 120, 650);
+  const blob = await new Promise((r) => c.toBlob(r, 'image/png'));
+  window.testFiles = [new File([blob], name, { type: 'image/png' })];
+}
+
+test('files: Ada drops an image, Bo sees its preview and opens it full size; a PDF and an interrupted upload download byte for byte; Cy cannot fetch them', async (t) => {
+  if (!(await answers('upload_status', { media: `m-${'0'.repeat(32)}` }))) {
+    t.skip('the broker answers no {"op":"upload"} yet (services/media.c)');
+    return;
+  }
+  for (const name of ['ada', 'bo', 'cy']) if (users[name]) await users[name].context.close();
+  const ada = await signIn('ada');
+  const bo = await signIn('bo');
+  const cy = await signIn('cy');
+  await channelDialog(ada, '#files', 'create');
+  await channelDialog(bo, '#files', 'join');
+
+  // An image dropped on the pane: a thumbnail made in the page goes up first, then the image.
+  await ada.evaluate(drawnPng, 'sunset.png');
+  await dropFiles(ada);
+  await bo.waitForSelector('#messages .attachments .preview img[src^="blob:"]', { timeout: WAIT_MS });
+  const media = await lastMedia(bo, 'files');
+  assert.deepEqual(media.map((m) => [m.name, m.type]), [['sunset.png', 'image/png'], ['sunset.png.thumb.jpg', 'image/jpeg']]);
+  await bo.waitForFunction(() => document.querySelector('#messages .preview img').naturalWidth > 0, null, { timeout: WAIT_MS });
+  // The preview is the thumbnail (320 px wide), not the image.
+  assert.equal(await bo.$eval('#messages .preview img', (img) => img.naturalWidth), 320);
+  assert.equal(await bo.$eval('#messages li.msg:last-child .body', (b) => b.textContent).catch(() => ''), '',
+    'a message of files alone shows no text');
+  await shot(bo, 'media-preview');
+  await bo.click('#messages .preview');
+  await bo.waitForSelector('#lightbox[open] img.full[data-full=true]', { timeout: WAIT_MS });
+  await bo.waitForFunction(() => document.querySelector('#lightbox img.full').naturalWidth === 1200, null, { timeout: WAIT_MS });
+  await shot(bo, 'media-lightbox');
+  await bo.keyboard.press('Escape');
+  await bo.waitForSelector('#lightbox', { state: 'hidden', timeout: WAIT_MS });
+
+  // A PDF through the attach button: a file row with its size; Bo's Download saves the same bytes.
+  const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(700 * 1024, 7), Buffer.from('\n%%EOF\n')]);
+  for (let i = 9; i < pdf.length - 7; i += 4096) pdf[i] = i % 251; // not all one byte
+  let started = Date.now();
+  await ada.setInputFiles('#attach-input', { name: 'spec.pdf', mimeType: 'application/pdf', buffer: pdf });
+  await bo.waitForSelector('#messages .attachments .file .file-name:text-is("spec.pdf")', { timeout: WAIT_MS });
+  timings.uploadPdf700KiBMs = Date.now() - started;
+  assert.equal(await bo.textContent('#messages .attachments .file .file-size'), '700 KB');
+  const pdfEntry = (await lastMedia(bo, 'files'))[0];
+  assert.equal(pdfEntry.size, pdf.length);
+  started = Date.now();
+  const [download] = await Promise.all([bo.waitForEvent('download', { timeout: WAIT_MS }),
+    bo.click(`#messages button[data-media-download="${pdfEntry.id}"]`)]);
+  assert.equal(download.suggestedFilename(), 'spec.pdf');
+  assert.ok(fs.readFileSync(await download.path()).equals(pdf), 'the downloaded bytes are the uploaded ones');
+  timings.downloadPdf700KiBMs = Date.now() - started;
+  await shot(bo, 'media-file');
+
+  // Cy is no member of #files: asked by id, the server says no_such_media (as for an id that never was).
+  const codes = await cy.evaluate(async (ids) => Promise.all(ids.map((id) => window.mqchat.conn.download(id, 0, 100)
+    .then(() => 'ok', (err) => err.code))), [pdfEntry.id, media[0].id, `m-${'f'.repeat(32)}`]);
+  assert.deepEqual(codes, ['no_such_media', 'no_such_media', 'no_such_media']);
+
+  // An upload the connection drops halfway is interrupted; Retry sends the rest, and the bytes arrive whole.
+  await ada.evaluate(() => {
+    const conn = window.mqchat.conn;
+    const piece = conn.piece;
+    let n = 0;
+    conn.piece = function (...args) {
+      if (++n === 5) { conn.piece = piece; conn.dropSocket(); } // the 5th piece never gets its answer
+      return piece.apply(this, args);
+    };
+  });
+  const big = Buffer.alloc(3 * 1024 * 1024 + 123);
+  for (let i = 0; i < big.length; i += 997) big[i] = (i / 997) % 256;
+  await ada.setInputFiles('#attach-input', { name: 'data.bin', mimeType: 'application/octet-stream', buffer: big });
+  await ada.waitForSelector('#uploads .upload.interrupted button[data-upload-act=retry]', { timeout: WAIT_MS });
+  const before = await ada.$eval('#uploads .upload progress', (p) => Number(p.value));
+  assert.ok(before > 0 && before < 100, `interrupted at ${before}%`);
+  await shot(ada, 'media-upload-interrupted');
+  await ada.waitForFunction(() => window.mqchat.status === 'online', null, { timeout: WAIT_MS });
+  started = Date.now();
+  await ada.click('#uploads .upload.interrupted button[data-upload-act=retry]');
+  await bo.waitForSelector('#messages .attachments .file .file-name:text-is("data.bin")', { timeout: WAIT_MS });
+  timings.uploadResumed3MiBMs = Date.now() - started;
+  assert.equal(await ada.isVisible('#uploads'), false, 'the upload list is empty once sent');
+  const bigEntry = (await lastMedia(bo, 'files'))[0];
+  const [dl2] = await Promise.all([bo.waitForEvent('download', { timeout: WAIT_MS }),
+    bo.click(`#messages button[data-media-download="${bigEntry.id}"]`)]);
+  assert.ok(fs.readFileSync(await dl2.path()).equals(big), 'the resumed upload downloads whole');
+
+  // Over plugin_opt_media_max_bytes (25 MiB), pasted into the composer: refused before any byte goes,
+  // shown on the upload and as a notice.
+  await ada.evaluate((n) => {
+    const dt = new DataTransfer();
+    dt.items.add(new File([new Uint8Array(n)], 'huge.iso', { type: 'application/octet-stream' }));
+    document.getElementById('input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, 25 * 1024 * 1024 + 1);
+  await ada.waitForSelector('#uploads .upload.failed .error[data-code=too_large]', { timeout: WAIT_MS });
+  await ada.waitForSelector('#toasts .toast[data-code=too_large]', { timeout: WAIT_MS });
+  await shot(ada, 'media-too-large');
+  await ada.click('#uploads .upload.failed button[data-upload-act=cancel]');
+  await ada.waitForSelector('#uploads', { state: 'hidden', timeout: WAIT_MS });
+  shared.files = true;
+});
+
 test('the thread panel and the search box fit a phone screen', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 760 }, isMobile: true });
   const page = await context.newPage();
@@ -1007,5 +1151,16 @@ test('the thread panel and the search box fit a phone screen', async () => {
   await page.press('#search-input', 'Enter');
   await page.waitForSelector('#search-results .search-hit', { timeout: WAIT_MS });
   await shot(page, 'search-phone');
+  if (shared.files) {
+    await page.click('#dialog-search button[value=cancel]');
+    await page.waitForSelector('#dialog-search', { state: 'hidden', timeout: WAIT_MS });
+    await openChannelFromMenu(page, 'files');
+    await page.waitForSelector('#messages .preview img[src^="blob:"]', { timeout: WAIT_MS });
+    // the sidebar slides away: wait until it is off the screen
+    await page.waitForFunction(() => document.querySelector('.sidebar').getBoundingClientRect().right <= 0, null, { timeout: WAIT_MS });
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the files are ${overflow} px wider than the screen`);
+    await shot(page, 'media-phone');
+  }
   await context.close();
 });

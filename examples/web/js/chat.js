@@ -13,6 +13,7 @@ import { newId } from './connection.js';
 import { Outbox } from './outbox.js';
 import { notification, shouldNotify } from './notify.js';
 import { Sync } from './sync.js';
+import { Uploads } from './uploads.js';
 import { countMentions, countUnread, threadEvents } from './timeline.js';
 
 const TYPING_REFRESH_MS = 3000; // we repeat typing:true this often while typing
@@ -67,6 +68,17 @@ export class Chat {
         if (err.code === 'not_member' || err.code === 'no_such_channel') this.refreshInbox();
         else if (err.code !== 'disconnected') this.toast(err);
       },
+    });
+    // Files on their way up: once one is in, its message goes through the outbox like any other.
+    this.mediaNames = new Map(); // media id -> the name of a file uploaded from this page
+    this.uploads = new Uploads(conn, {
+      onChange: () => this.changed(),
+      onComplete: (up, ids) => {
+        this.mediaNames.set(ids[0], up.name);
+        this.outbox.add(up.channel, { client_msg_id: newId(), body: '', media: ids });
+      },
+      // A lost connection shows in the banner and on the upload (with Retry): no notice for it too.
+      onError: (up, err) => { if (err.code !== 'disconnected') this.toast(err); },
     });
     this.typingSentAt = 0;
     this.saveTimer = null;
@@ -286,6 +298,12 @@ export class Chat {
     if (!c || !text.trim()) return;
     this.stopTyping();
     this.outbox.add(c.channel, { client_msg_id: newId(), body: text });
+  }
+
+  /** Uploads `file` (and an image's `thumbnail` Blob) to the open channel, then sends it. */
+  attach(file, thumbnail = null) {
+    const c = this.channels.get(this.open);
+    return c ? this.uploads.add(c.channel, file, thumbnail) : null;
   }
 
   /**

@@ -8,6 +8,7 @@
 // failed with code "disconnected", so the caller retries after the reconnect (sends keep their
 // client_msg_id, so a retry never makes a second message).
 
+import { Buffer } from 'buffer'; // MQTT.js's own (the npm package in the bundle; node's under node)
 import mqtt from 'mqtt';
 
 const REQUEST_TIMEOUT_MS = 15000;
@@ -138,6 +139,11 @@ export class Connection {
   }
 
   dispatch(topic, payload, packet) {
+    // A download's bytes: raw, on our reply topic + "/media/<M>/<O>", with the request's Correlation Data.
+    if (topic.startsWith(`${this.replyTopic}/media/`)) {
+      this.settle(packet, (waiter) => waiter.resolve(new Uint8Array(payload)));
+      return;
+    }
     if (topic !== this.replyTopic) this.channelsSeen.add(topic.split('/')[1]);
     let msg;
     try {
@@ -149,19 +155,29 @@ export class Connection {
       this.handlers.onEvent(topic, msg);
       return;
     }
+    const found = this.settle(packet, (waiter) => {
+      if (msg.ok) waiter.resolve(msg);
+      else waiter.reject(new ChatError(msg.code, msg.message, msg));
+    });
+    if (!found && msg.ok === false) this.handlers.onEvent(topic, msg); // an error for a fire-and-forget publish
+  }
+
+  /** Hands a reply to the request its Correlation Data names; whether one was waiting. */
+  settle(packet, give) {
     const correlation = packet && packet.properties && packet.properties.correlationData;
     const key = correlation ? new TextDecoder().decode(correlation) : null;
     const waiter = key && this.pending.get(key);
-    if (!waiter) {
-      if (msg.ok === false) this.handlers.onEvent(topic, msg); // an error for a fire-and-forget publish
-      return;
-    }
+    if (!waiter) return false;
     this.pending.delete(key);
     clearTimeout(waiter.timer);
-    if (msg.ok) waiter.resolve(msg);
-    else waiter.reject(new ChatError(msg.code, msg.message, msg));
+    give(waiter);
+    return true;
   }
 
+  /**
+   * Publishes `body` (an object, sent as JSON, or bytes, sent as they are) to `topic` with our reply
+   * topic and `key` as Correlation Data; resolves with the reply.
+   */
   request(key, topic, body, qos = 1) {
     return new Promise((resolve, reject) => {
       if (!this.client || !this.client.connected) {
@@ -178,7 +194,9 @@ export class Connection {
       }, REQUEST_TIMEOUT_MS);
       this.pending.set(key, { resolve, reject, timer });
       const properties = { responseTopic: this.replyTopic, correlationData: new TextEncoder().encode(key) };
-      this.client.publish(topic, JSON.stringify(body), { qos, properties }, (err) => {
+      const payload = body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+        : JSON.stringify(body);
+      this.client.publish(topic, payload, { qos, properties }, (err) => {
         // A PUBACK with a failure reason code (0x87 for a refused send) comes with mqchat's JSON error
         // on the reply topic, which says why: wait for that. Other errors mean the publish never left.
         if (err && typeof err.code === 'number' && err.code >= 0x80) return;
@@ -208,6 +226,19 @@ export class Connection {
    */
   syncBefore(channel, before, limit = 100) {
     return this.request(`before:${channel}:${before}`, `chat/${channel}/sync`, { before, limit });
+  }
+
+  /** One piece of upload `media`: `bytes` (a Uint8Array) at `offset`. Resolves with the piece's ack. */
+  piece(media, offset, bytes) {
+    return this.request(`piece:${media}:${offset}`, `chat/_media/${media}/${offset}`, bytes);
+  }
+
+  /**
+   * Bytes of `media` from `offset`: `length` of them (at most the server's chunk), or without it a
+   * chunk's worth (fewer at the end). Resolves with a Uint8Array.
+   */
+  download(media, offset, length = undefined) {
+    return this.request(`download:${media}:${offset}`, 'chat/_api', { op: 'download', media, offset, length });
   }
 
   /** A send (message, edit, delete, reaction): resolves with the ack once the event is durable. */

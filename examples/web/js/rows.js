@@ -15,6 +15,7 @@ const QUICK_REACTIONS = ['👍', '❤️', '😂', '🎉'];
  * @property {?number} editing the seq of the message being edited
  * @property {number} readUpTo the highest read cursor of anyone else (own messages up to it: read)
  * @property {boolean} [inThread] drawn in the thread panel: no Reply or Edit, no reply count
+ * @property {?import('./media-view.js').MediaView} [media] draws a message's files and images
  */
 
 /** Whether a timeline row names `me` (or everyone) and is someone else's: drawn highlighted. */
@@ -63,7 +64,9 @@ export function messageRow(row, ctx, grouped) {
   else renderBody(document, body, row.body, { names: row.mentions, all: row.mentionsAll, me: ctx.me });
   const main = el('div', { class: 'msg-main' });
   if (!grouped) main.append(el('div', { class: 'msg-head' }, el('span', { class: 'author', text: row.from }), time, tick));
-  main.append(body);
+  // A message of files alone has no text: no empty line above them.
+  if (row.deleted || row.body) main.append(body);
+  if (!row.deleted && row.media.length && ctx.media) main.append(ctx.media.attachments(row.media));
   if (row.edited && !row.deleted) main.append(el('span', { class: 'edited', text: '(edited)' }));
   if (grouped && tick) main.append(tick);
   if (row.reactions.length) {
@@ -94,17 +97,23 @@ export function messageRow(row, ctx, grouped) {
   return li;
 }
 
-/** A message of ours the server has not stored yet: sending, retrying, or failed (Retry, Discard). */
-export function pendingRow(p, me) {
+/**
+ * A message of ours the server has not stored yet: sending, retrying, or failed (Retry, Discard).
+ * `mediaNames`: the names of our uploads by media id, for a message of files.
+ */
+export function pendingRow(p, me, mediaNames = new Map()) {
   const failed = p.state === 'failed';
   const body = el('div', { class: 'body' });
   renderBody(document, body, p.body.body);
+  // The file's name as it was picked (the thumbnail, the second id, is not a file of its own).
+  const files = p.body.media ? el('div', { class: 'attachments pending-files',
+    text: `📎 ${mediaNames.get(p.body.media[0]) || 'a file'}` }) : null;
   return el('li', { class: `msg own pending${failed ? ' failed' : ''}`, 'data-client-msg-id': p.body.client_msg_id },
     el('div', { class: 'avatar', text: me.slice(0, 1).toUpperCase() }),
     el('div', { class: 'msg-main' },
       el('div', { class: 'msg-head' }, el('span', { class: 'author', text: me }),
         el('span', { class: 'state', text: failed ? 'Not sent' : 'Sending…' })),
-      body,
+      p.body.body || !files ? body : null, files,
       p.error ? el('div', { class: failed ? 'error' : 'retrying', role: failed ? 'alert' : null,
         text: `${p.error.code}: ${p.error.message}${failed ? '' : ' (trying again)'}` }) : null,
       failed ? el('button', { class: 'discard', 'data-act': 'retry', text: 'Retry' }) : null,

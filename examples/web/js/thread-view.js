@@ -13,6 +13,7 @@ export class ThreadView {
   constructor(chat) {
     this.chat = chat;
     this.key = '';
+    this.media = null; // media-view.js's MediaView, set by ChatView: a message's files and images
     const input = $('thread-input');
     this.picker = new MentionPicker(input, $('thread-mention-list'), chat.mentionSource(() => chat.thread && chat.thread.channel));
     input.oninput = () => this.picker.suggest();
@@ -61,7 +62,7 @@ export class ThreadView {
     $('thread-where').textContent = `# ${t.channel}`;
     const rows = buildTimeline(events, { replies: true });
     const ctx = { me: chat.me, editing: null, readUpTo: chat.readByOthers(chat.channels.get(t.channel) || { readCursors: {} }),
-      inThread: true };
+      inThread: true, media: this.media };
     const root = rows.find((r) => r.seq === t.root);
     const replies = rows.filter((r) => r.kind === 'message' && r.seq !== t.root);
     const live = replies.filter((r) => !r.deleted).length;

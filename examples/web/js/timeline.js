@@ -14,7 +14,7 @@
  * @param {{replies?: boolean}} [opts] replies: make rows of thread replies too (the thread panel)
  * @returns {object[]} rows: {kind:'message', seq, id, from, ts, body, thread, edited, deleted,
  *   reactions: [{emoji, users: string[]}], client_msg_id, mentions, mentionsAll, replyCount,
- *   lastReplyTs} or {kind:'member', seq, ts, type, user, from}
+ *   lastReplyTs, media: [{id, name, type, size, sha256}]} or {kind:'member', seq, ts, type, user, from}
  */
 export function buildTimeline(events, { replies = false } = {}) {
   const rows = [];
@@ -26,7 +26,7 @@ export function buildTimeline(events, { replies = false } = {}) {
           kind: 'message', seq: ev.seq, id: ev.id, from: ev.from, ts: ev.ts, body: ev.deleted ? '' : ev.body,
           thread: ev.thread, edited: false, deleted: ev.deleted === true, reactions: new Map(),
           client_msg_id: ev.client_msg_id, mentions: ev.mentions || [], mentionsAll: ev.mentions_all === true,
-          replies: [], replyCount: 0, lastReplyTs: null,
+          replies: [], replyCount: 0, lastReplyTs: null, media: ev.deleted || !Array.isArray(ev.media) ? [] : ev.media,
         };
         bySeq.set(ev.seq, row);
         if (ev.thread && !replies) {
@@ -49,7 +49,7 @@ export function buildTimeline(events, { replies = false } = {}) {
       }
       case 'delete': {
         const row = bySeq.get(ev.target);
-        if (row) { row.deleted = true; row.body = ''; row.reactions.clear(); row.mentions = []; row.mentionsAll = false; }
+        if (row) { row.deleted = true; row.body = ''; row.reactions.clear(); row.mentions = []; row.mentionsAll = false; row.media = []; }
         break;
       }
       case 'reaction': {

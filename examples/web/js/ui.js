@@ -11,8 +11,10 @@
 
 import { $, el } from './dom.js';
 import { DirectoryView } from './directory-view.js';
+import { Downloads } from './downloads.js';
 import { channelName, continues, dayKey, dayLabel, plural, userName } from './format.js';
 import { MentionPicker } from './mention-picker.js';
+import { makeThumbnail, MediaView } from './media-view.js';
 import { LEVEL_LABELS, pageTitle } from './notify.js';
 import { daySeparator, memberLine, messageRow, pendingRow, unreadDivider } from './rows.js';
 import { SearchView } from './search-view.js';
@@ -42,6 +44,9 @@ export class ChatView {
     this.directory = new DirectoryView(chat, () => { this.scrollDown = true; this.update(); });
     this.searchView = new SearchView(chat, (channel, seq) => this.reveal(channel, seq));
     this.threadView = new ThreadView(chat);
+    // Files come down once per page (a Blob URL per media id), whichever view shows them.
+    this.mediaView = new MediaView(new Downloads(chat.conn, () => this.mediaView.progress()), (err) => chat.toast(err));
+    this.threadView.media = this.mediaView;
     this.focus = null; // {channel, seq, ready}: a message to scroll to and highlight (a search result)
     this.picker = new MentionPicker($('input'), $('mention-list'), chat.mentionSource(() => chat.open));
     this.bind();
@@ -66,10 +71,12 @@ export class ChatView {
     this.renderMessages(c);
     this.renderTyping(c);
     this.threadView.render();
+    this.mediaView.renderUploads(chat.uploads, $('uploads'));
     this.renderToasts();
     document.title = pageTitle(this.totalUnread(c));
     $('composer').classList.toggle('disabled', !c);
     $('input').disabled = !c;
+    $('attach').disabled = !c;
   }
 
   renderStatus() {
@@ -224,7 +231,7 @@ export class ChatView {
     this.noteKey = '';
     list.replaceChildren();
     this.replaceNote(list, c, noteKey);
-    const ctx = { me: chat.me, editing: this.editing, readUpTo: chat.readByOthers(c) };
+    const ctx = { me: chat.me, editing: this.editing, readUpTo: chat.readByOthers(c), media: this.mediaView };
     const after = this.divider ? this.divider.after : -1;
     const now = Date.now();
     let dividerRow = null;
@@ -236,7 +243,7 @@ export class ChatView {
       // The window's first row always has its header: the one above it is not drawn.
       list.append(row.kind === 'member' ? memberLine(row) : messageRow(row, ctx, i > lo && continues(prev, row, after)));
     }
-    if (hi === rows.length) for (const p of pending) list.append(pendingRow(p, chat.me));
+    if (hi === rows.length) for (const p of pending) list.append(pendingRow(p, chat.me, chat.mediaNames));
     const target = focus && list.querySelector(`li[data-seq="${focus.seq}"]`);
     if (focus) this.focus = null;
     if (target) {
@@ -395,6 +402,7 @@ export class ChatView {
       input.style.height = `${Math.min(input.scrollHeight, 160)}px`;
     };
     $('composer').onsubmit = (e) => { e.preventDefault(); this.submit(); };
+    this.bindFiles();
     $('search-open').onclick = () => { document.body.classList.remove('show-sidebar'); this.searchView.show(); };
     document.addEventListener('keydown', (e) => {
       const typing = e.target instanceof HTMLElement && (e.target.isContentEditable
@@ -442,6 +450,58 @@ export class ChatView {
       const d = $(id);
       d.querySelector('[value=cancel]').onclick = () => d.close();
     }
+  }
+
+  /**
+   * Files into the open channel: the attach button (a file picker), an image pasted into the
+   * composer, files dropped anywhere on the pane. Each shows in the composer's upload list.
+   */
+  bindFiles() {
+    const picker = $('attach-input');
+    $('attach').onclick = () => picker.click();
+    picker.onchange = () => {
+      for (const f of picker.files) this.attachFile(f);
+      picker.value = '';
+    };
+    $('input').addEventListener('paste', (e) => {
+      const files = e.clipboardData ? [...e.clipboardData.files] : [];
+      if (!files.length) return; // text: pasted as usual
+      e.preventDefault();
+      for (const f of files) this.attachFile(f);
+    });
+    const pane = document.querySelector('main.pane');
+    const hasFiles = (e) => e.dataTransfer && [...e.dataTransfer.types].includes('Files');
+    pane.addEventListener('dragover', (e) => {
+      if (!hasFiles(e) || !this.chat.open) return;
+      e.preventDefault();
+      e.dataTransfer.dropEffect = 'copy';
+      pane.classList.add('drop-target');
+    });
+    pane.addEventListener('dragleave', (e) => {
+      if (!pane.contains(e.relatedTarget)) pane.classList.remove('drop-target');
+    });
+    pane.addEventListener('drop', (e) => {
+      pane.classList.remove('drop-target');
+      if (!hasFiles(e) || !this.chat.open) return;
+      e.preventDefault();
+      for (const f of e.dataTransfer.files) this.attachFile(f);
+    });
+    $('uploads').onclick = (e) => {
+      const b = e.target.closest('button[data-upload-act]');
+      if (!b) return;
+      const key = b.closest('li').dataset.upload;
+      if (b.dataset.uploadAct === 'retry') this.chat.uploads.retry(key);
+      else this.chat.uploads.cancel(key);
+    };
+  }
+
+  /** One file: an image gets its thumbnail made here first; then Chat uploads and sends it. */
+  async attachFile(file) {
+    const channel = this.chat.open;
+    const thumb = await makeThumbnail(file);
+    if (this.chat.open !== channel) return; // switched channels meanwhile: not where it was dropped
+    if (this.chat.attach(file, thumb)) this.scrollDown = true;
+    this.update();
   }
 
   /**
