@@ -273,6 +273,18 @@ void mqc__converge_on_page(struct mqc *c, const cJSON *reply)
 	if(more && next > ch->cursor) {
 		request_page_from(c, ch, next);
 	}
+	if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(reply, "truncated"))) {
+		const cJSON *first = cJSON_GetObjectItemCaseSensitive(reply, "first");
+
+		if(cJSON_IsNumber(first) && (int64_t)first->valuedouble - 1 > ch->cursor) {
+			/* retention removed what lies below first: gone for good, not a gap to ask for again
+			 */
+			mqc__log(c, "#%s: history before seq %lld was removed by retention", ch->name,
+				 (long long)first->valuedouble);
+			ch->cursor = (int64_t)first->valuedouble - 1;
+			c->state_dirty = true;
+		}
+	}
 	cJSON_ArrayForEach(ev, cJSON_GetObjectItemCaseSensitive(reply, "events")) {
 		const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
 		int64_t s = cJSON_IsNumber(seq) ? (int64_t)seq->valuedouble : -1;

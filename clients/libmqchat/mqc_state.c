@@ -170,9 +170,11 @@ long mqc__events_iterate(struct mqc *c, const struct mqc_channel *ch, bool (*fn)
 		ev = cJSON_Parse(line + elen + 1);
 		chan = cJSON_GetObjectItemCaseSensitive(ev, "channel");
 		seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
+		/* seqs rise by one, except across a history that retention cut (the cursor jumped to
+		 * the catch-up's first); a seq below want is a copy written again after a crash */
 		if(cJSON_IsString(chan) && strcmp(chan->valuestring, ch->name) == 0 && cJSON_IsNumber(seq)
-		   && (int64_t)seq->valuedouble == want) {
-			want++;
+		   && (int64_t)seq->valuedouble >= want) {
+			want = (int64_t)seq->valuedouble + 1;
 			visited++;
 			go_on = fn(arg, ev);
 		}

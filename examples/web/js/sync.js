@@ -109,6 +109,14 @@ export class Sync {
           self.again = true;
           continue;
         }
+        if (page.truncated && page.first - 1 > c.log.last) {
+          // Retention removed what lies between our last seq and `first`: gone for good, not a gap
+          // to ask for again (which would ask forever). Open at the newest events, as a first visit.
+          c.log.reset();
+          c.head = page.head;
+          self.again = true;
+          continue;
+        }
         for (const ev of page.events) this.offer(c, ev);
         c.head = Math.max(c.head, page.head);
         more = page.more;

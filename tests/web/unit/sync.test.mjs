@@ -274,3 +274,22 @@ test('a refused page is reported, and the next catch-up starts from where it got
   assert.equal(c.log.last, 4);
   assert.equal(c.synced, true);
 });
+
+test('a catch-up that retention truncated opens at the newest events instead of asking for the gap again', async () => {
+  // seqs 1..20 existed; retention kept 15..20. The log last saw seq 4.
+  const conn = fakeConn({ events: Array.from({ length: 6 }, (_, i) => msg(i + 15)), pageSize: 1000 });
+  const plain = conn.sync;
+  conn.sync = async (channel, since) => {
+    const page = await plain(channel, since);
+    if (since < 14) Object.assign(page, { truncated: true, first: 15 });
+    return page;
+  };
+  const { sync, seen } = syncWith(conn);
+  const c = channel('e1', 20, { epoch: 'e1', last: 4, first: 0, events: [1, 2, 3, 4].map((s) => msg(s)) });
+  await sync.catchUp(c);
+  assert.deepEqual(conn.requests.slice(0, 1), [4]);
+  assert.ok(conn.requests.length <= 3, `asked ${conn.requests.length} times`);
+  assert.deepEqual(c.log.events.map((e) => e.seq), [15, 16, 17, 18, 19, 20]);
+  assert.equal(c.synced, true);
+  assert.deepEqual(seen.errors, []);
+});
