@@ -62,6 +62,7 @@ static void usage(FILE *f)
 		"  removeMember <channel> <user>\n"
 		"  listUsers\n"
 		"  addUser <user>\n"
+		"  setRetention <channel> [--days n] [--count n]   (absent or 0: no limit)\n"
 		"  exportChannel <channel> <path-on-the-broker's-host>\n"
 		"  backup <path-on-the-broker's-host>\n"
 		"  raw '<one command as a JSON object>'\n");
@@ -93,6 +94,31 @@ static bool add_members(cJSON *cmd, const char *list)
 		cJSON_AddItemToArray(arr, cJSON_CreateString(tok));
 	}
 	free(copy);
+	return true;
+}
+
+
+/* setRetention's arguments, argv[0..argc) after the command: <channel> [--days n] [--count n]. The
+ * broker checks the range; here only that each value is a whole number. */
+static bool add_retention(cJSON *cmd, int argc, char **argv)
+{
+	if(argc < 1 || argc % 2 != 1) {
+		fprintf(stderr, "mqchat_ctrl: setRetention <channel> [--days n] [--count n]\n");
+		return false;
+	}
+	cJSON_AddStringToObject(cmd, "channel", argv[0]);
+	for(int i = 1; i + 1 < argc; i += 2) {
+		char *end = NULL;
+		long long n = strtoll(argv[i + 1], &end, 10);
+		if((strcmp(argv[i], "--days") != 0 && strcmp(argv[i], "--count") != 0) || end == argv[i + 1]
+		   || *end != '\0') {
+			fprintf(stderr,
+				"mqchat_ctrl: setRetention: expected --days n or --count n, got %s %s\n",
+				argv[i], argv[i + 1]);
+			return false;
+		}
+		cJSON_AddNumberToObject(cmd, argv[i] + 2, (double)n);
+	}
 	return true;
 }
 
@@ -146,6 +172,10 @@ static cJSON *build_command(int argc, char **argv)
 		if(need_args(argc, 2, name)) {
 			cJSON_AddStringToObject(cmd, "channel", argv[0]);
 			cJSON_AddStringToObject(cmd, "path", argv[1]);
+			return cmd;
+		}
+	} else if(strcmp(name, "setRetention") == 0) {
+		if(add_retention(cmd, argc, argv)) {
 			return cmd;
 		}
 	} else if(strcmp(name, "backup") == 0) {
@@ -449,7 +479,7 @@ int main(int argc, char **argv)
 	struct options o = {.host = "localhost", .port = 1883, .timeout_s = 0};
 	struct session s = {.status = 1};
 	char *args[MAX_ARGS];
-	int n = 0, first, status;
+	int n = 0, owned = 0, first, status = 2;
 	bool file_given = false;
 	cJSON *cmd, *req, *list;
 
@@ -458,7 +488,8 @@ int main(int argc, char **argv)
 		if(strcmp(argv[i], "-o") == 0) {
 			file_given = true;
 			if(!read_options_file(argv[i + 1], args, &n, true)) {
-				return 2;
+				owned = n;
+				goto out;
 			}
 		}
 	}
@@ -467,6 +498,7 @@ int main(int argc, char **argv)
 		snprintf(path, sizeof(path), "%s/.config/mqchat_ctrl", getenv("HOME"));
 		read_options_file(path, args, &n, false);
 	}
+	owned = n; /* args[0 .. owned) are the options file's copies, freed at out */
 	for(int i = 1; i < argc && n < MAX_ARGS - 1; i++) {
 		if(strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			i++;
@@ -477,14 +509,14 @@ int main(int argc, char **argv)
 	first = parse_options(n, args, &o);
 	if(first < 0 || first >= n) {
 		usage(stderr);
-		return 2;
+		goto out;
 	}
 	if(o.password == NULL) {
 		o.password = getenv("MQCHAT_CTRL_PASSWORD");
 	}
 	cmd = build_command(n - first, args + first);
 	if(cmd == NULL) {
-		return 2;
+		goto out;
 	}
 	if(o.timeout_s <= 0) {
 		/* a backup of a large database takes a while; everything else answers at once */
@@ -507,5 +539,9 @@ int main(int argc, char **argv)
 	status = run(&o, &s);
 	mosquitto_lib_cleanup();
 	free(s.request);
+out:
+	for(int i = 0; i < owned; i++) {
+		free(args[i]);
+	}
 	return status;
 }
