@@ -596,6 +596,67 @@ static void test_many_channels_v5(void)
 
 
 /* The epoch of channel ch, from a catch-up page (malloc'd). */
+/* Retention cut the log below what the device had (docs/protocol.md, "truncated"): the library takes
+ * the catch-up's first as its cursor instead of asking for the gap forever, and its history ends
+ * with exactly the kept log. Bo's session goes with a restart (the harness runs without persistence),
+ * so nothing queued live hides the cut. */
+static void test_history_cut_by_retention_v5(void)
+{
+	struct th_broker b;
+	struct th_client *ada;
+	struct lc *bo;
+	cJSON *kept, *mine, *page;
+	char body[32];
+	int n, m;
+
+	start_with_general(&b, RATES "plugin_opt_retention_count 10\nplugin_opt_retention_check_ms 50\n");
+	bo = lib_open(&b, "bo", "bo-dev", 5);
+	LIB_WAIT(bo->synced > 0 && mqc_cursor(bo->c, "general", NULL) == 2, 5000, bo);
+	lib_close(bo);
+	th_broker_restart(&b);
+	ada = th_connect(&b, "ada", "ada-th", 5, true);
+	for(int i = 0; i < 30; i++) {
+		snprintf(body, sizeof(body), "r-%d", i);
+		cJSON_Delete(tc_send(ada, "general", body, body));
+	}
+	/* the newest 10 stay: 23..32 */
+	page = NULL;
+	for(long long deadline = th_now_ms() + 10000; th_now_ms() < deadline; th_sleep_ms(20)) {
+		cJSON_Delete(page);
+		page = tc_sync(ada, "general", 0, 100);
+		if(cJSON_IsTrue(cJSON_GetObjectItem(page, "truncated")) && th_json_int(page, "first") == 23) {
+			break;
+		}
+	}
+	TH_EQ_INT(th_json_int(page, "first"), 23);
+	cJSON_Delete(page);
+	th_disconnect(ada);
+
+	bo = lib_open(&b, "bo", "bo-dev", 5);
+	bo->last_seq = 22; /* cb_event's order check: the next event it sees is the first kept, 23 */
+	LIB_WAIT(bo->synced > 0 && mqc_cursor(bo->c, "general", NULL) == 32, 10000, bo);
+	ada = th_connect(&b, "ada", "ada-th", 5, true);
+	page = tc_sync(ada, "general", 0, 100); /* the kept log: one page */
+	th_disconnect(ada);
+	kept = cJSON_DetachItemFromObject(page, "events");
+	cJSON_Delete(page);
+	mine = cJSON_CreateArray();
+	mqc_history(bo->c, "general", collect, mine);
+	n = cJSON_GetArraySize(kept);
+	m = cJSON_GetArraySize(mine);
+	TH_EQ_INT(n, 10);
+	TH_EQ_INT(m, 12); /* the two joins it had, then the kept ten */
+	for(int i = 0; i < n; i++) {
+		TH_CHECK(cJSON_Compare(cJSON_GetArrayItem(mine, m - n + i), cJSON_GetArrayItem(kept, i),
+				       true));
+	}
+	cJSON_Delete(kept);
+	cJSON_Delete(mine);
+	lib_close(bo);
+	th_broker_stop(&b);
+}
+
+
 static char *server_epoch(struct th_broker *b, const char *ch)
 {
 	struct th_client *r = th_connect(b, "ada", NULL, 5, true);
@@ -794,9 +855,10 @@ static void test_protocol_examples(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_two_users), TH_TEST(test_client_killed_mid_send_v311),
-	     TH_TEST(test_client_killed_mid_send_v5), TH_TEST(test_broker_killed_during_sends_v5),
-	     TH_TEST(test_broker_killed_during_sends_v311), TH_TEST(test_offline_1100_v311),
-	     TH_TEST(test_offline_1100_v5), TH_TEST(test_restored_backup_new_epoch),
-	     TH_TEST(test_rate_limited_and_refused_v311), TH_TEST(test_many_channels_v5),
-	     TH_TEST(test_client_id_with_wildcards_v311), TH_TEST(test_cli), TH_TEST(test_protocol_examples))
+TH_TEST_LIST(TH_TEST(test_two_users), TH_TEST(test_history_cut_by_retention_v5),
+	     TH_TEST(test_client_killed_mid_send_v311), TH_TEST(test_client_killed_mid_send_v5),
+	     TH_TEST(test_broker_killed_during_sends_v5), TH_TEST(test_broker_killed_during_sends_v311),
+	     TH_TEST(test_offline_1100_v311), TH_TEST(test_offline_1100_v5),
+	     TH_TEST(test_restored_backup_new_epoch), TH_TEST(test_rate_limited_and_refused_v311),
+	     TH_TEST(test_many_channels_v5), TH_TEST(test_client_id_with_wildcards_v311), TH_TEST(test_cli),
+	     TH_TEST(test_protocol_examples))
