@@ -488,6 +488,56 @@ static void test_access(void)
 }
 
 
+/* An image and the thumbnail its client made: the event's entry carries the thumbnail's id, type, size
+ * and sha256 (not its name), members may download both, and a thumbnail that is not the sender's
+ * complete upload, or a malformed entry, is refused with nothing stored. */
+static void test_thumbnail(void)
+{
+	struct fixture f;
+	size_t big = 5000, small = 700;
+	unsigned char *image = make_bytes(big, 7), *thumb = make_bytes(small, 8);
+	char id[64], tid[64], entry[200], sha[65];
+	cJSON *r, *ev, *e, *t;
+
+	setup(&f, "");
+	snprintf(id, sizeof(id), "%s", upload_all(f.ada, "photo.png", image, big));
+	snprintf(tid, sizeof(tid), "%s", upload_all(f.ada, "photo.png.thumb.jpg", thumb, small));
+	TH_EQ_INT(th_subscribe(f.bo, "chat/files", 1), 1);
+	/* refused: a thumbnail of bo's, an unknown one, an entry with more fields, a bad id */
+	snprintf(entry, sizeof(entry), "{\"id\":\"%s\",\"thumbnail\":\"m-0123456789abcdef0123456789abcdef\"}",
+		 id);
+	r = send_media(f.ada, "t-bad1", "", entry);
+	tc_expect_error(r, "no_such_media", NULL);
+	snprintf(entry, sizeof(entry), "{\"id\":\"%s\",\"thumbnail\":\"%s\",\"x\":1}", id, tid);
+	tc_expect_error(send_media(f.ada, "t-bad2", "", entry), "bad_request", NULL);
+	snprintf(entry, sizeof(entry), "{\"id\":\"%s\",\"thumbnail\":\"nope\"}", id);
+	tc_expect_error(send_media(f.ada, "t-bad3", "", entry), "bad_request", NULL);
+	/* accepted */
+	snprintf(entry, sizeof(entry), "{\"id\":\"%s\",\"thumbnail\":\"%s\"}", id, tid);
+	r = send_media(f.ada, "t-ok", "", entry);
+	TH_CHECKF(cJSON_IsTrue(cJSON_GetObjectItem(r, "ok")), "send refused: %s", th_json_print(r));
+	cJSON_Delete(r);
+	ev = th_expect_json(f.bo, "chat/files");
+	TH_EQ_STR(th_json_str(ev, "client_msg_id"), "t-ok"); /* the refused ones stored nothing */
+	e = cJSON_GetArrayItem(cJSON_GetObjectItem(ev, "media"), 0);
+	t = cJSON_GetObjectItem(e, "thumbnail");
+	sha256_hex(thumb, small, sha);
+	TH_EQ_STR(th_json_str(e, "id"), id);
+	TH_EQ_STR(th_json_str(e, "name"), "photo.png");
+	TH_EQ_STR(th_json_str(t, "id"), tid);
+	TH_EQ_INT(th_json_int(t, "size"), (long long)small);
+	TH_EQ_STR(th_json_str(t, "sha256"), sha);
+	TH_CHECK(cJSON_GetObjectItem(t, "name") == NULL);
+	cJSON_Delete(ev);
+	download_equals(f.bo, tid, thumb, small);
+	download_equals(f.bo, id, image, big);
+	expect_download_refused(f.cy, tid);
+	free(image);
+	free(thumb);
+	teardown(&f);
+}
+
+
 /* A clean stop keeps every byte's progress; a crash keeps at least what was recorded (media.c records
  * progress at most once a second), and the resume sends the rest again, to the right sha256. */
 static void test_kill9_then_resume(void)
@@ -681,7 +731,7 @@ static void test_over_websocket(void)
 }
 
 
-TH_TEST_LIST(TH_TEST(test_round_trip), TH_TEST(test_out_of_order_and_resume),
+TH_TEST_LIST(TH_TEST(test_round_trip), TH_TEST(test_thumbnail), TH_TEST(test_out_of_order_and_resume),
 	     TH_TEST(test_empty_file_and_unknown_type), TH_TEST(test_bad_input), TH_TEST(test_access),
 	     TH_TEST(test_kill9_then_resume), TH_TEST(test_dedup_and_orphans), TH_TEST(test_tiny_piece_flood),
 	     TH_TEST(test_through_an_edge), TH_TEST(test_over_websocket))

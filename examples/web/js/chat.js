@@ -74,7 +74,7 @@ export class Chat {
     this.uploads = new Uploads(conn, {
       onChange: () => this.changed(),
       onComplete: (up, ids) => {
-        this.mediaNames.set(ids[0], up.name);
+        this.mediaNames.set(typeof ids[0] === 'string' ? ids[0] : ids[0].id, up.name);
         this.outbox.add(up.channel, { client_msg_id: newId(), body: '', media: ids });
       },
       // A lost connection shows in the banner and on the upload (with Retry): no notice for it too.

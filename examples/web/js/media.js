@@ -68,11 +68,11 @@ export function thumbName(name) {
 }
 
 /**
- * A message's media entries as what to draw: each file, with its thumbnail entry when the message
- * carries one. The server keeps only ids in a send's `media`, so the client uploads an image's
- * thumbnail as an entry of its own, named `<image's name>.thumb.jpg`, right after the image: such an
- * entry following an image entry of that name is its thumbnail, not a file of its own.
- * @param {{id, name, type, size, sha256}[]} entries @returns {{file: object, thumb: ?object}[]}
+ * A message's media entries as what to draw: each file, with its thumbnail when the message carries
+ * one. The server puts it in the entry (`"thumbnail":{id, type, size, sha256}`, docs/protocol.md,
+ * "Thumbnails"). Messages sent before it did carry the thumbnail as an entry of its own, named
+ * `<image's name>.thumb.jpg`, right after the image: such an entry is paired the same way.
+ * @param {{id, name, type, size, sha256, thumbnail?}[]} entries @returns {{file: object, thumb: ?object}[]}
  */
 export function pairMedia(entries) {
   const out = [];
@@ -80,7 +80,10 @@ export function pairMedia(entries) {
   for (let i = 0; i < list.length; i++) {
     const e = list[i];
     const next = list[i + 1];
-    if (isImage(e.type) && next && next.name === thumbName(e.name) && isImage(next.type)) {
+    const own = e.thumbnail;
+    if (own && typeof own.id === 'string' && isImage(own.type)) {
+      out.push({ file: e, thumb: { ...own, name: thumbName(e.name) } });
+    } else if (isImage(e.type) && next && next.name === thumbName(e.name) && isImage(next.type)) {
       out.push({ file: e, thumb: next });
       i++;
     } else {

@@ -105,9 +105,10 @@ export function pendingRow(p, me, mediaNames = new Map()) {
   const failed = p.state === 'failed';
   const body = el('div', { class: 'body' });
   renderBody(document, body, p.body.body);
-  // The file's name as it was picked (the thumbnail, the second id, is not a file of its own).
-  const files = p.body.media ? el('div', { class: 'attachments pending-files',
-    text: `📎 ${mediaNames.get(p.body.media[0]) || 'a file'}` }) : null;
+  // The file's name as it was picked (an entry is its id, or {id, thumbnail}).
+  const first = p.body.media ? p.body.media[0] : null;
+  const files = first ? el('div', { class: 'attachments pending-files',
+    text: `📎 ${mediaNames.get(typeof first === 'string' ? first : first.id) || 'a file'}` }) : null;
   return el('li', { class: `msg own pending${failed ? ' failed' : ''}`, 'data-client-msg-id': p.body.client_msg_id },
     el('div', { class: 'avatar', text: me.slice(0, 1).toUpperCase() }),
     el('div', { class: 'msg-main' },

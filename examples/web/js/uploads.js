@@ -31,7 +31,8 @@ export class Uploads {
   /**
    * @param {{api(op, fields), piece(media, offset, bytes)}} conn connection.js's Connection
    * @param {{onChange(), onComplete(upload: Upload, ids: string[]), onError(upload, err)}} handlers
-   *   onComplete: every part is in; send the message referencing `ids` (the file's, then its thumbnail's)
+   *   onComplete: every part is in; send the message with `ids` as its media (the file's id, or
+   *   {id, thumbnail} when the page made a thumbnail)
    */
   constructor(conn, handlers) {
     this.conn = conn;
@@ -114,7 +115,8 @@ export class Uploads {
     this.items = this.items.filter((u) => u !== up);
     const file = up.parts[up.parts.length - 1];
     const thumb = up.parts.length > 1 && !up.parts[0].skipped ? up.parts[0] : null;
-    this.handlers.onComplete(up, thumb ? [file.media, thumb.media] : [file.media]);
+    // The send's media entry: the file's id, with its thumbnail's (docs/protocol.md, "Thumbnails").
+    this.handlers.onComplete(up, thumb ? [{ id: file.media, thumbnail: thumb.media }] : [file.media]);
     this.handlers.onChange();
   }
 

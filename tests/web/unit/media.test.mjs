@@ -63,6 +63,11 @@ test('an image and its thumbnail are one attachment; anything else stands alone'
   assert.deepEqual(pairMedia([img, stray]), [{ file: img, thumb: null }, { file: stray, thumb: null }]);
   assert.deepEqual(pairMedia([thumb, img]), [{ file: thumb, thumb: null }, { file: img, thumb: null }]);
   assert.deepEqual(pairMedia(undefined), []);
+  // the server's form: the thumbnail inside the image's entry
+  const own = { id: 'm-9', type: 'image/jpeg', size: 20, sha256: 'c' };
+  const withThumb = { ...img, thumbnail: own };
+  assert.deepEqual(pairMedia([withThumb, pdf]),
+    [{ file: withThumb, thumb: { ...own, name: thumbName(img.name) } }, { file: pdf, thumb: null }]);
   assert.deepEqual(pairMedia([null, { name: 'no id' }]), []);
 });
 
@@ -143,7 +148,7 @@ test('an upload sends every piece once, then the message with the file and its t
   const file = Object.assign(blobOf('0123456789'), { name: 'n.txt' });
   ups.add('general', file, blobOf('thumb', 'image/jpeg'));
   await waitFor(() => done.length === 1);
-  assert.deepEqual(done[0], ['m-2', 'm-1']); // the file, then its thumbnail (uploaded first)
+  assert.deepEqual(done[0], [{ id: 'm-2', thumbnail: 'm-1' }]); // the file, with its thumbnail (uploaded first)
   assert.equal(server.uploads.get('m-1').name, 'n.txt.thumb.jpg');
   assert.equal(new TextDecoder().decode(server.uploads.get('m-2').bytes), '0123456789');
   assert.equal(server.pieces.filter((p) => p.media === 'm-2').length, 3);
