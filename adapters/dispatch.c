@@ -25,6 +25,7 @@
 #include "cursors.h"
 #include "dispatch.h"
 #include "api.h"
+#include "media.h"
 #include "reply.h"
 #include "send.h"
 #include "topic.h"
@@ -42,6 +43,7 @@ enum route_flags {
 
 struct route {
 	enum chat_topic_kind kind;
+	const char *request; /* what its answers name as "request" (reply.h) */
 	serve_fn serve;      /* NULL: the topic takes no publishes */
 	unsigned flags;      /* enum route_flags */
 	const char *refusal; /* without a service: the bad_topic message */
@@ -90,16 +92,46 @@ static enum chat_err serve_cursor(struct chat_plugin *plugin, const struct chat_
 }
 
 
+/* A piece of an upload: raw bytes. Its budget is media.c's (only pieces smaller than a chunk cost a
+ * request), and it writes the store. */
+static enum chat_err serve_media(struct chat_plugin *plugin, const struct chat_requester *who,
+				 const struct chat_reply_to *rt, const struct chat_topic *t,
+				 const void *payload, size_t len)
+{
+	return chat_media__piece_or_reply(plugin, who, rt, t->media, t->offset, payload, len);
+}
+
+
 static const struct route routes[] = {
-	{CHAT_TOPIC_MESSAGES, serve_send, ROUTE_SEND_BUDGET, NULL},
-	{CHAT_TOPIC_SYNC, serve_catchup, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
-	{CHAT_TOPIC_API, serve_api, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
-	{CHAT_TOPIC_TYPING, serve_typing, 0, NULL},
-	{CHAT_TOPIC_READ, serve_cursor, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
-	{CHAT_TOPIC_DELIVERED, serve_cursor, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
-	{CHAT_TOPIC_PRESENCE, NULL, 0, "presence is published by the server only"},
-	{CHAT_TOPIC_REPLY, NULL, 0, "reply topics are written by the server only"},
+	{CHAT_TOPIC_MESSAGES, "send", serve_send, ROUTE_SEND_BUDGET, NULL},
+	{CHAT_TOPIC_SYNC, "sync", serve_catchup, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_API, "api", serve_api, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_TYPING, "typing", serve_typing, 0, NULL},
+	{CHAT_TOPIC_READ, "read", serve_cursor, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_DELIVERED, "delivered", serve_cursor, ROUTE_REQUEST_BUDGET | ROUTE_FLUSH_BATCH, NULL},
+	{CHAT_TOPIC_PRESENCE, CHAT_REQUEST_PUBLISH, NULL, 0, "presence is published by the server only"},
+	{CHAT_TOPIC_REPLY, CHAT_REQUEST_PUBLISH, NULL, 0, "reply topics are written by the server only"},
+	{CHAT_TOPIC_MEDIA, "upload", serve_media, ROUTE_FLUSH_BATCH, NULL},
 };
+
+
+static const struct route *route_of(enum chat_topic_kind kind)
+{
+	for(size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if(routes[i].kind == kind) {
+			return &routes[i];
+		}
+	}
+	return NULL;
+}
+
+
+const char *chat_dispatch__request_name(enum chat_topic_kind kind)
+{
+	const struct route *r = route_of(kind);
+
+	return r != NULL ? r->request : CHAT_REQUEST_PUBLISH;
+}
 
 /* Takes one from who's budget of sends or of requests, or answers rate_limited (with the channel of
  * the topic, as the service would have). */
@@ -127,20 +159,28 @@ static enum chat_err admit(struct chat_plugin *plugin, const struct chat_request
 
 
 enum chat_err chat_dispatch__serve_or_reply(struct chat_plugin *plugin, const struct chat_requester *who,
-					    const struct chat_reply_to *rt, const struct chat_topic *t,
+					    struct chat_reply_to *rt, const struct chat_topic *t,
 					    const void *payload, size_t len)
 {
-	const struct route *r = NULL;
+	const struct route *r = route_of(t->kind);
 	struct chat_error err = {0};
 
-	for(size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if(routes[i].kind == t->kind) {
-			r = &routes[i];
-			break;
+	/* Before anything can refuse it, so that every answer names its request and echoes its ref. A
+	 * media piece is raw bytes: it has no ref to look for. */
+	if(chat_reply_to__request(rt, r != NULL ? r->request : CHAT_REQUEST_PUBLISH,
+				  t->kind == CHAT_TOPIC_MEDIA ? NULL : payload, len, &err)
+	   != CHAT_ERR_OK) {
+		struct chat_error_context ctx = {0};
+		char name[CHAT_CHANNEL_ID_MAX + 1];
+		if(t->channel != NULL) {
+			snprintf(name, sizeof(name), "%.*s", (int)t->channel_len, t->channel);
+			ctx.channel = name;
 		}
+		return chat_reply__error(rt, &err, &ctx);
 	}
 	if(r != NULL && (r->flags & (ROUTE_SEND_BUDGET | ROUTE_REQUEST_BUDGET))
 	   && admit(plugin, who, rt, t, r->flags & ROUTE_SEND_BUDGET) != CHAT_ERR_OK) {
+		plugin->metrics.sends_refused += (r->flags & ROUTE_SEND_BUDGET) != 0;
 		return CHAT_ERR_RATE_LIMITED;
 	}
 	if(r != NULL && (r->flags & ROUTE_FLUSH_BATCH)) {

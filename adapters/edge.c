@@ -35,11 +35,13 @@
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
+#include "dispatch.h"
 #include "edge.h"
 #include "envelope.h"
 #include "events.h"
 #include "ids.h"
 #include "reply.h"
+#include "sessions.h"
 #include "topic.h"
 #include "waker.h"
 
@@ -264,6 +266,23 @@ static void apply_snapshot(struct chat_plugin *plugin, const struct chat_envelop
 }
 
 
+/* A leave of user, fanned out here: the read ACL refuses it to user's own clients, who are no
+ * longer members, so each of them gets it directed, after the fan-out (as the core does for its own
+ * clients, membership.c). Only the connection that holds the client id now. */
+static void tell_leaving(struct chat_plugin *plugin, const char *topic, const void *payload, size_t len,
+			 const char *user)
+{
+	struct edge_conn *c, *tmp;
+
+	HASH_ITER(hh, plugin->edge->conns, c, tmp) {
+		if(c->confirmed && strcmp(c->user, user) == 0
+		   && chat_sessions__client(&plugin->sessions, c->device) == c->client) {
+			chat_broker__send_to(c->device, topic, payload, len, NULL, 0);
+		}
+	}
+}
+
+
 /* An event of chat/<ch> on its way to this edge's subscribers: joins and leaves change the view
  * first, so the fan-out that follows already uses it (the core changes its index at commit).
  * The edge receives every event of every channel in seq order, so a seq beyond head + 1 means one was
@@ -271,8 +290,8 @@ static void apply_snapshot(struct chat_plugin *plugin, const struct chat_envelop
  * view cannot be trusted. Then this event is not fanned out (subscribers will see a gap and catch up
  * from the core, which checks membership itself) and the edge asks for a new snapshot.
  * Returns whether the broker may fan the event out. */
-static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, const void *payload,
-			size_t len)
+static bool apply_event(struct chat_plugin *plugin, const char *topic, const struct chat_topic *t,
+			const void *payload, size_t len)
 {
 	cJSON *ev = cJSON_ParseWithLength(payload, len);
 	const cJSON *seq = cJSON_GetObjectItemCaseSensitive(ev, "seq");
@@ -290,8 +309,13 @@ static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 	if(ch == NULL && strcmp(type, "join") == 0) {
 		memcpy(name, t->channel, t->channel_len);
 		name[t->channel_len] = '\0';
-		/* a new channel: its visibility does not matter to the read ACL */
+		/* a new channel: its visibility does not matter to the read ACL. Or one this edge forgot
+		 * when its last member left (below): it had nobody here to deliver to, so the events in
+		 * between are no gap in the view. */
 		ch = chat_index__add_channel(&plugin->index, 0, name, NULL, CHAT_VISIBILITY_PUBLIC, "");
+		if(ch != NULL) {
+			ch->head = (int64_t)seq->valuedouble - 1;
+		}
 	}
 	if(ch == NULL || (int64_t)seq->valuedouble > ch->head + 1) {
 		chat_broker__log(CHAT_LOG_WARNING,
@@ -310,6 +334,12 @@ static bool apply_event(struct chat_plugin *plugin, const struct chat_topic *t, 
 			chat_index__add_member(&plugin->index, ch, user, CHAT_ROLE_MEMBER, ch->head);
 		} else if(user != NULL && strcmp(type, "leave") == 0) {
 			chat_index__remove_member(&plugin->index, ch, user);
+			tell_leaving(plugin, topic, payload, len, user);
+			if(ch->members == NULL) {
+				/* nobody left to deliver to here. A deleted channel (admin.c) ends so, and
+				 * its name may come back as a new channel whose seqs start again at 1. */
+				chat_index__remove_channel(&plugin->index, ch);
+			}
 		}
 	}
 	cJSON_Delete(ev);
@@ -347,7 +377,7 @@ static int from_core(struct chat_plugin *plugin, struct mosquitto_evt_message *e
 	case CHAT_TOPIC_OTHER:
 		return MOSQ_ERR_SUCCESS;
 	case CHAT_TOPIC_MESSAGES:
-		if(!apply_event(plugin, &t, ed->payload, ed->payloadlen)) {
+		if(!apply_event(plugin, ed->topic, &t, ed->payload, ed->payloadlen)) {
 			chat_broker__divert(ed);
 		}
 		return MOSQ_ERR_SUCCESS; /* the broker fans it out; the read ACL filters */
@@ -389,11 +419,16 @@ static void refuse(struct chat_sessions *sessions, const char *client_id, const 
 		ctx.client_msg_id =
 			cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "client_msg_id"));
 		ctx.op = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "op"));
-		ctx.ref = cJSON_GetObjectItemCaseSensitive(req, "ref");
 	}
 	if(chat_reply_to__init(&rt, client_id, response.topic, response.correlation, response.correlation_len)
 	   == 0) {
 		rt.sessions = sessions;
+		/* named and matched as the core would answer it; an invalid ref is not echoed */
+		if(chat_reply_to__request(&rt, chat_dispatch__request_name(t->kind), payload, len, &err)
+		   != CHAT_ERR_OK) {
+			cJSON_Delete(rt.ref);
+			rt.ref = NULL;
+		}
 		chat_error__set(&err, code, "%s", message);
 		chat_reply__error(&rt, &err, &ctx);
 	}

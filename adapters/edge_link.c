@@ -281,6 +281,7 @@ static void serve_publish(struct chat_plugin *plugin, const struct chat_edge_pee
 	if(t.kind == CHAT_TOPIC_OTHER
 	   || strncmp(env->topic, CHAT_EDGE_PREFIX, strlen(CHAT_EDGE_PREFIX)) == 0) {
 		chat_error__set(&err, CHAT_ERR_BAD_TOPIC, "no such topic");
+		rt.request = CHAT_REQUEST_PUBLISH;
 		chat_reply__error(&rt, &err, NULL);
 	} else {
 		chat_dispatch__serve_or_reply(plugin, &who, &rt, &t, env->payload, env->payload_len);
@@ -454,6 +455,7 @@ int chat_edge_link__message(struct chat_plugin *plugin, struct mosquitto_evt_mes
 		if(chat_reply_to__init(&rt, who->device, NULL, NULL, 0) == 0) {
 			chat_error__set(&err, CHAT_ERR_BAD_TOPIC,
 					"chat/_edge/ is for the edges' bridges only");
+			rt.request = CHAT_REQUEST_PUBLISH;
 			chat_reply__error(&rt, &err, NULL);
 		}
 		chat_reply_to__clear(&rt);
@@ -526,4 +528,18 @@ void chat_edge_link__tick(struct chat_plugin *plugin, int64_t now_ms)
 		chat_broker__publish_topic(CHAT_EDGE_BEAT_TOPIC, json, len, 0);
 	}
 	free(json);
+}
+
+
+unsigned chat_edge_link__connected(const struct chat_plugin *plugin)
+{
+	unsigned n = 0;
+
+	if(plugin->edge_link == NULL) {
+		return 0;
+	}
+	for(const struct chat_edge_peer *p = plugin->edge_link->peers; p != NULL; p = p->hh.next) {
+		n += p->client != NULL;
+	}
+	return n;
 }

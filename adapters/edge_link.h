@@ -61,4 +61,7 @@ void chat_edge_link__client_gone(struct chat_plugin *plugin, const void *client)
 /* Periodic: the heartbeat. */
 void chat_edge_link__tick(struct chat_plugin *plugin, int64_t now_ms);
 
+/* The number of trusted edges whose bridge is connected now (metrics.c). */
+unsigned chat_edge_link__connected(const struct chat_plugin *plugin);
+
 #endif

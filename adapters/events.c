@@ -26,6 +26,7 @@
 #include <mqtt_protocol.h>
 
 #include "acl.h"
+#include "admin.h"
 #include "batch.h"
 #include "broker.h"
 #include "chat.h"
@@ -35,6 +36,7 @@
 #include "events.h"
 #include "presence.h"
 #include "sessions.h"
+#include "signin.h"
 #include "tick.h"
 #include "topic.h"
 #include "waker.h"
@@ -94,7 +96,15 @@ int chat_events__basic_auth_cb(int event, void *event_data, void *userdata)
 		/* an edge's bridge: not a member's device; its edge re-snapshots after this CONNACK */
 		chat_edge_link__bridge_connecting(plugin, ed->username, mosquitto_client_id(ed->client));
 	} else {
+		char session[CHAT_TOKEN_ID_LEN + 1];
+
 		chat_presence__connecting(plugin, ed->client, ed->username, mosquitto_client_id(ed->client));
+		if(chat_signin__check(plugin, ed->username, ed->password, session)) {
+			/* a valid session token of this user (signin.c): mqchat's own answer. Anything else
+			 * goes on to the other sources below, as any password does. */
+			chat_sessions__set_token(&plugin->sessions, ed->client, session);
+			return MOSQ_ERR_SUCCESS;
+		}
 	}
 	/* Mosquitto 2.0 refuses a username that every hook deferred on, so with no other authentication
 	 * source mqchat must accept it itself, or registering this hook would lock everyone out. */
@@ -149,6 +159,10 @@ int chat_events__acl_check_cb(int event, void *event_data, void *userdata)
 	}
 	user = mosquitto_client_username(ed->client);
 	bridge = chat_edge_link__trusted(plugin, user);
+	if(ed->topic[0] == '$' && (verdict = chat_admin__acl(plugin, user, ed->topic)) != CHAT_ACL_NOT_MINE) {
+		/* $CONTROL/mqchat/...: admins only, whatever else is configured (as dynamic-security) */
+		return verdict == CHAT_ACL_GRANT ? MOSQ_ERR_SUCCESS : MOSQ_ERR_ACL_DENIED;
+	}
 	if(plugin->edge != NULL && mosquitto_client_id(ed->client) != NULL
 	   && strcmp(mosquitto_client_id(ed->client), plugin->config.core_clientid) == 0) {
 		/* On an edge: a client using the bridge's id, which BASIC_AUTH refuses unless another
@@ -279,10 +293,54 @@ int chat_events__message_cb(int event, void *event_data, void *userdata)
 }
 
 
+int chat_events__control_cb(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_control *ed = event_data;
+	struct chat_plugin *plugin = userdata;
+	struct chat_response_request req;
+	struct chat_requester who;
+
+	(void)event;
+	who.user = mosquitto_client_username(ed->client);
+	who.device = mosquitto_client_id(ed->client);
+	if(who.user == NULL || who.device == NULL) {
+		return MOSQ_ERR_SUCCESS; /* the write ACL refuses these already; an error would disconnect */
+	}
+	chat_broker__response_request(ed->properties, &req);
+	chat_admin__serve(plugin, &who, req.topic, req.correlation, req.correlation_len, ed->payload,
+			  ed->payloadlen);
+	free(req.topic);
+	free(req.correlation);
+	return MOSQ_ERR_SUCCESS; /* always: any other answer makes the broker disconnect the admin */
+}
+
+
+/* Disconnects the connections whose session token was revoked (signin.c). Kicking runs here, on the
+ * broker's thread between packets, never inside the callback that revoked: the broker would free a
+ * context it is still using. */
+static void kick_revoked(struct chat_plugin *plugin)
+{
+	unsigned count = 0;
+	char **ids = chat_sessions__take_revoked(&plugin->sessions, &count);
+
+	for(unsigned i = 0; i < count; i++) {
+		chat_broker__log(CHAT_LOG_NOTICE, "disconnecting %s: its session token was revoked", ids[i]);
+		mosquitto_kick_client_by_clientid(ids[i], false);
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+
 int chat_events__tick_cb(int event, void *event_data, void *userdata)
 {
+	struct chat_plugin *plugin = userdata;
+
 	(void)event;
 	(void)event_data;
-	chat_tick__run(userdata);
+	if(plugin->sessions.revoked > 0) {
+		kick_revoked(plugin);
+	}
+	chat_tick__run(plugin);
 	return MOSQ_ERR_SUCCESS;
 }

@@ -52,4 +52,8 @@ bool chat_events__qos2_resent(struct chat_plugin *plugin, const struct mosquitto
 /* MOSQ_EVT_TICK: once per broker loop iteration. */
 int chat_events__tick_cb(int event, void *event_data, void *userdata);
 
+/* MOSQ_EVT_CONTROL on $CONTROL/mqchat/v1 (registered by plugin.c on the core): an admin's request,
+ * served by admin.c. Always MOSQ_ERR_SUCCESS: the broker disconnects a client on any other. */
+int chat_events__control_cb(int event, void *event_data, void *userdata);
+
 #endif

@@ -13,19 +13,31 @@
  *   users flush       every plugin_opt_cursor_flush_ms: write the users first seen since the last one
  *   rate-limit prune  every 60 s: forget the buckets of users idle long enough to refill (the
  *                     quotas' buckets too: a full bucket is the same as none)
+ *   admin answers     every tick: publish the answers of backups and exports done (admin.c)
+ *   search            every tick: report the commits to the search worker, send its answers
+ *   retention         every plugin_opt_retention_check_ms, and every tick while old events remain:
+ *                     one batch of at most 500 events pruned (retention.c), never in an open batch
+ *   metrics           every sys_interval: $SYS/broker/mqchat/... (metrics.c)
  */
+#include "admin.h"
 #include "batch.h"
 #include "broker.h"
 #include "chat.h"
 #include "clock.h"
 #include "cursors.h"
 #include "edge_link.h"
+#include "media.h"
+#include "metrics.h"
 #include "presence.h"
+#include "push.h"
+#include "retention.h"
 #include "ratelimit.h"
+#include "search.h"
 #include "store.h"
 #include "tick.h"
 #include "typing.h"
 #include "users.h"
+#include "waker.h"
 
 #define TYPING_CHECK_MS 100
 #define PRUNE_PERIOD_MS 60000
@@ -83,11 +95,22 @@ void chat_tick__flush_client_ids(struct chat_plugin *plugin)
 }
 
 
+/* Called by the search worker when answers are ready: a few turns of the broker's loop at once, so
+ * they go out now rather than at the loop's next idle wake-up, up to 100 ms later (waker.h). */
+static void turn_the_loop(void)
+{
+	chat_waker__publishing(WAKER_MIN_BYTES);
+}
+
+
 void chat_tick__run(struct chat_plugin *plugin)
 {
 	int64_t now = chat_clock__mono_ms();
 
+	chat_search__before_commit(plugin); /* the channels the commit touches, for the search worker */
 	chat_batch__tick(plugin);
+	chat_push__tick(plugin); /* after the commit: wakes the push worker for what it holds */
+	chat_search__tick(plugin, turn_the_loop); /* after the commit: tells the search worker */
 	chat_presence__confirm_pending(plugin);
 	chat_sessions__confirm_pending(&plugin->sessions);
 	chat_sessions__forget_ended(&plugin->sessions);
@@ -103,6 +126,10 @@ void chat_tick__run(struct chat_plugin *plugin)
 	if(due(now, &plugin->next_users_flush_ms, plugin->config.cursor_flush_ms)) {
 		chat_users__flush(plugin);
 	}
+	chat_admin__tick(plugin);
+	chat_retention__tick(plugin, now); /* after the group commit: never inside one */
+	chat_media__tick(plugin, now);     /* collection, on its own period; after the commit too */
+	chat_metrics_job__run(plugin, now);
 	if(due(now, &plugin->next_prune_ms, PRUNE_PERIOD_MS)) {
 		chat_ratelimit__prune(plugin->send_limits, now);
 		chat_ratelimit__prune(plugin->request_limits, now);

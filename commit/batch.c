@@ -68,6 +68,8 @@ struct chat_batch_item {
 	char *via_edge_id, *via_bridge_client; /* a client of an edge: its route (edge_link.c), or NULL */
 	void *correlation;
 	uint16_t correlation_len;
+	const char *request; /* static: the kind of request answered (reply.h) */
+	cJSON *ref;          /* the request's ref, echoed by the answer, or NULL */
 	size_t len;
 	char *json; /* the event, the ack, or NULL (an answer only if the commit fails) */
 };
@@ -87,6 +89,7 @@ static void item_free(struct chat_batch_item *item)
 	free(item->via_edge_id);
 	free(item->via_bridge_client);
 	free(item->correlation);
+	cJSON_Delete(item->ref);
 	free(item->json);
 	free(item);
 }
@@ -143,6 +146,8 @@ static void item_send(struct chat_plugin *plugin, const struct chat_batch_item *
 		.correlation_len = item->correlation_len,
 		.via = item->via_edge_id != NULL ? &route : NULL,
 		.sessions = &plugin->sessions,
+		.request = item->request,
+		.ref = item->ref,
 	};
 
 	chat_reply__send(&rt, json, len);
@@ -164,7 +169,8 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 	}
 	assert(chat_index__check(&plugin->index)); /* the heads are back where the store has them */
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
-		struct chat_error_context ctx = {.channel = item->channel,
+		struct chat_error_context ctx = {.request = item->request,
+						 .channel = item->channel,
 						 .client_msg_id = item->client_msg_id};
 		size_t len = 0;
 		char *json;
@@ -193,12 +199,16 @@ enum chat_err chat_batch__flush(struct chat_plugin *plugin)
 		return CHAT_ERR_OK;
 	}
 	assert(chat_batch__check(batch));
+	int64_t commit_start_us = chat_metrics__now_us(); /* $SYS/.../commit/latency/p99 */
 	if(chat_store__commit(plugin->store, &err) != CHAT_ERR_OK) {
 		fail_batch(plugin, &err);
 		return CHAT_ERR_UNAVAILABLE;
 	}
+	chat_metrics__commit(&plugin->metrics, chat_metrics__now_us() - commit_start_us);
 	batch->commits++;
 	batch->committed += batch->events;
+	plugin->metrics.commits++;
+	plugin->metrics.events_stored += batch->events;
 	assert(chat_index__check(&plugin->index)); /* what is about to be published is what it holds */
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
 		if(item->kind == ITEM_EVENT) {
@@ -222,6 +232,19 @@ static bool has_bytes(int fd)
 
 	return getpeername(fd, (struct sockaddr *)&peer, &len) == 0 && ioctl(fd, FIONREAD, &waiting) == 0
 	       && waiting > 0;
+}
+
+
+size_t chat_batch__touched(const struct chat_batch *batch, int64_t *out, size_t max)
+{
+	size_t n = 0;
+
+	for(const struct chat_batch_saved *s = batch->saved; s != NULL; s = s->next, n++) {
+		if(n < max) {
+			out[n] = s->ch->rowid;
+		}
+	}
+	return n;
 }
 
 
@@ -359,6 +382,8 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 			memcpy(item->correlation, rt->correlation, rt->correlation_len);
 			item->correlation_len = rt->correlation_len;
 		}
+		item->request = rt->request;
+		item->ref = rt->ref != NULL ? cJSON_Duplicate(rt->ref, true) : NULL;
 		item->json = json != NULL ? malloc(len + 1) : NULL;
 		if(json != NULL && item->json != NULL) {
 			memcpy(item->json, json, len);
@@ -369,7 +394,7 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 	if(item == NULL || item->client_id == NULL || item->topic == NULL
 	   || (ctx->client_msg_id != NULL && item->client_msg_id == NULL)
 	   || (rt->via != NULL && (item->via_edge_id == NULL || item->via_bridge_client == NULL))
-	   || (rt->correlation != NULL && item->correlation == NULL)
+	   || (rt->correlation != NULL && item->correlation == NULL) || (rt->ref != NULL && item->ref == NULL)
 	   || (json != NULL && item->json == NULL)) {
 		/* Out of memory: the ack cannot wait for the commit, so the commit happens now. */
 		if(item != NULL) {

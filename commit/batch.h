@@ -77,6 +77,11 @@ void chat_batch__sent_by(struct chat_plugin *plugin, const struct mosquitto *sen
  * waiting on its socket and the batch is still within its bounds. */
 void chat_batch__tick(struct chat_plugin *plugin);
 
+/* The rowids of the channels the open batch appended to, at most max of them, into out; returns how
+ * many there are (more than max: out holds the first max). The search worker is told which channels
+ * a commit touched (services/search.c). */
+size_t chat_batch__touched(const struct chat_batch *batch, int64_t *out, size_t max);
+
 /* Commits the open batch now, then publishes its events and answers in order; on failure rolls back,
  * restores the heads and answers every sender of the batch `unavailable`. Returns CHAT_ERR_OK when no
  * batch was open or the commit succeeded. Called before any other transaction or read of the store. */

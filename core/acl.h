@@ -32,8 +32,8 @@ enum chat_acl_verdict chat_acl__check(const struct chat_index *idx, const char *
 
 /* The last topic a read check parsed, and its channel. Mosquitto asks for every subscriber of a
  * message in turn, with the same topic, so the parse and the channel lookup are done once per message
- * instead of once per delivery. Channels are never removed from the index while the plugin runs, so a
- * cached channel stays valid; a new channel (the index's channel count changes) empties the cache. */
+ * instead of once per delivery. A cached channel stays valid while the index's generation has not
+ * moved: adding a channel, or removing one (a deleted channel, admin.c), empties the cache. */
 #define CHAT_ACL_CACHE_TOPIC_MAX 127
 
 struct chat_acl_cache {

@@ -62,6 +62,9 @@ const char *chat_broker_conf__line(char *line, struct chat_broker_conf *out)
 		out->per_listener_settings = strcmp(value, "true") == 0;
 	} else if(strcmp(key, "max_packet_size") == 0 || strcmp(key, "message_size_limit") == 0) {
 		out->max_packet_size = strtoll(value, NULL, 10) > 0;
+	} else if(strcmp(key, "sys_interval") == 0) {
+		long long v = strtoll(value, NULL, 10);
+		out->sys_interval = v < 0 ? 0 : v > 86400 ? 86400 : (int)v;
 	} else if(strcmp(key, "include_dir") == 0) {
 		return value;
 	}
@@ -131,6 +134,7 @@ int chat_broker_conf__read(const char *path, struct chat_broker_conf *out, char 
 {
 	memset(out, 0, sizeof(*out));
 	out->allow_anonymous = -1;
+	out->sys_interval = -1;
 	return read_file(path, out, true, err, err_len);
 }
 

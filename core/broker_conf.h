@@ -25,6 +25,7 @@ struct chat_broker_conf {
 	int allow_anonymous;        /* -1 not set, 0 false, 1 true (the last line wins) */
 	bool per_listener_settings; /* per_listener_settings true */
 	bool max_packet_size;       /* a max_packet_size or message_size_limit line */
+	int sys_interval;           /* seconds between $SYS updates; -1 not set (Mosquitto: 10) */
 };
 
 /* Reads the configuration file at path and the *.conf files of each include_dir it names (one

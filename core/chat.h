@@ -19,6 +19,7 @@
 #include "acl.h"
 #include "config.h"
 #include "index.h"
+#include "counters.h"
 #include "sessions.h"
 
 struct mosquitto_plugin_id_t;
@@ -32,6 +33,10 @@ struct chat_cursors;
 struct chat_batch;
 struct chat_edge_link;
 struct chat_edge;
+struct chat_admin;
+struct chat_push;
+struct chat_search;
+struct chat_media;
 
 struct chat_plugin {
 	struct mosquitto_plugin_id_t *identifier;
@@ -55,10 +60,20 @@ struct chat_plugin {
 	struct chat_batch *batch;               /* sends awaiting their group commit (batch.c) */
 	struct chat_edge_link *edge_link;       /* core: edges bridged to it (NULL without bridge_users) */
 	struct chat_edge *edge;                 /* edge role: its link to the core (NULL on the core) */
-	int64_t next_prune_ms; /* tick.c: when each periodic job is due next (monotonic ms) */
+	struct chat_admin *admin;               /* $CONTROL/mqchat/v1: its backup/export worker (admin.c) */
+	struct chat_push *push;                 /* push hand-off and its worker thread (push.c) */
+	struct chat_search *search;             /* the search index's worker thread (search.c) */
+	struct chat_media *media;    /* open uploads and the blob files (media.c); NULL until used */
+	struct chat_metrics metrics; /* counters for $SYS/broker/mqchat (counters.h) */
+	int64_t next_prune_ms;       /* tick.c: when each periodic job is due next (monotonic ms) */
 	int64_t next_typing_check_ms;
 	int64_t next_cursor_flush_ms;
 	int64_t next_users_flush_ms;
+	/* retention.c: its next pass; whether the stored policies and first seqs are in the index yet;
+	 * the events pruned, batches and longest batch (us) of the current run, logged when it ends */
+	int64_t next_retention_ms;
+	bool retention_loaded;
+	int64_t retention_rows, retention_batches, retention_max_us;
 };
 
 /* Who is asking, as the broker authenticated it: `from` and `device` of the events it causes. */

@@ -32,9 +32,10 @@ struct option {
 
 /* The words of each WORD option, in the order of its enum's values. */
 static const char *const synchronous_words[] = {"normal", "full", NULL};
-static const char *const acl_fallback_words[] = {"allow", "defer", "chat_only", NULL};
+static const char *const acl_fallback_words[] = {"allow", "defer", "chat_only", "auto", NULL};
 static const char *const auth_fallback_words[] = {"defer", "allow", NULL};
 static const char *const role_words[] = {"core", "edge", NULL};
+static const char *const push_content_words[] = {"full", "minimal", NULL};
 
 /* A setter per number and word option: the value was checked against the row's bounds (or words)
  * first, so it fits the field's type. */

@@ -26,6 +26,14 @@ enum chat_acl_fallback {
 	CHAT_ACL_FALLBACK_DEFER,     /* acl_file or dynamic-security decides what mqchat does not forbid */
 	CHAT_ACL_FALLBACK_CHAT_ONLY, /* no other ACL source, and a broker for chat only: outside chat/,
 				      * publishing is refused (subscribing is not) */
+	CHAT_ACL_FALLBACK_AUTO,      /* defer when the broker's configuration names acl_file or
+				      * dynamic-security, allow otherwise: resolved once at start, for a
+				      * packaged configuration that cannot know the broker it joins */
+};
+
+enum chat_push_content {
+	CHAT_PUSH_CONTENT_FULL,    /* the body and its sender go to the gateway */
+	CHAT_PUSH_CONTENT_MINIMAL, /* neither: the app fetches the message by catch-up */
 };
 
 enum chat_role_option {
@@ -50,6 +58,7 @@ enum chat_role_option {
 	PATH(edge_id, "edge: its name, the bridge user it connects to the core as")                           \
 	PATH(core_clientid, "edge: local_clientid of its bridge to the core")                                 \
 	PATH(bridge_users, "core: comma-separated bridge users (edge ids) it trusts")                         \
+	PATH(admins, "core: comma-separated users who may use $CONTROL/mqchat/v1")                           \
 	INT(edge_beat_ms, int64_t, 100, 10000, 1000, "core: heartbeat period to the edges")                   \
 	INT(edge_timeout_ms, int64_t, 300, 60000, 3000, "edge: no heartbeat for this long: the core is down") \
 	WORD(synchronous, enum chat_synchronous, CHAT_SYNC_FULL, "how durable an ack is")                     \
@@ -59,6 +68,7 @@ enum chat_role_option {
 	INT(catchup_page_bytes, size_t, 4096, 16777216, 262144, "the most bytes of one page")                 \
 	INT(busy_timeout_ms, int, 0, 60000, 200, "how long a write waits for the database lock")              \
 	INT(checkpoint_interval_ms, int, 0, 60000, 1000, "WAL checkpoints by a thread; 0: SQLite's own")      \
+	INT(search, int, 0, 1, 1, "1: the search op, its index beside the database and its thread; 0: off")  \
 	INT(send_rate, int64_t, 0, 1000000, 20, "sends per user per second; 0: no limit")                     \
 	INT(send_burst, int64_t, 1, 1000000, 100, "")                                                         \
 	INT(request_rate, int64_t, 0, 1000000, 50, "requests per user per second; 0: no limit")               \
@@ -77,7 +87,22 @@ enum chat_role_option {
 	INT(max_memberships, int64_t, 0, 1000000, 1000, "channels one user may be in; 0: no limit")           \
 	INT(presence_rate, int64_t, 0, 1000000, 60, "announcements per user per minute; 0: no limit")        \
 	INT(presence_burst, int64_t, 1, 1000000, 5, "")                                                       \
-	INT(presence_max_channels, int64_t, 1, 1000000, 100, "channels one announcement goes to")
+	INT(presence_max_channels, int64_t, 1, 1000000, 100, "channels one announcement goes to")             \
+	INT(session_days, int64_t, 0, 3650, 30, "session tokens last this long; 0: none are issued")          \
+	INT(session_seconds, int64_t, 0, 315360000, 0, "tests: token lifetime in seconds, over session_days") \
+	PATH(push_gateway, "core: a Matrix Push Gateway's notify URL; unset: no push")                        \
+	WORD(push_content, enum chat_push_content, CHAT_PUSH_CONTENT_FULL, "full, or minimal: no body, no sender") \
+	INT(push_timeout_ms, int64_t, 100, 600000, 10000, "one post to the gateway, connecting included")     \
+	INT(push_queue_max, int64_t, 1, 100000000, 100000, "notifications waiting at most; more are counted") \
+	INT(retention_days, int64_t, 0, 36500, 0, "events older than this go; 0: kept forever")          \
+	INT(retention_count, int64_t, 0, 1000000000, 0, "only this many newest events per channel stay; 0: all") \
+	INT(retention_day_seconds, int64_t, 1, 86400, 86400, "tests: the length of a retention day")        \
+	INT(retention_check_ms, int64_t, 10, 3600000, 60000, "how often channels are checked for old events") \
+	INT(media_max_bytes, int64_t, 0, 4294967296, 26214400, "largest upload, bytes")                     \
+	INT(media_quota_bytes, int64_t, 0, 1099511627776, 1073741824, "bytes of media per user; 0: no limit") \
+	INT(media_orphan_hours, int64_t, 1, 87600, 24, "an upload no message references goes after this")     \
+	INT(media_orphan_seconds, int64_t, 0, 315360000, 0, "tests: orphan age in seconds, over the hours")   \
+	PATH(media_dir, "where media bytes are kept; default: <database>.media beside the database")
 // clang-format on
 
 struct chat_config {

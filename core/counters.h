@@ -25,7 +25,7 @@ struct chat_metrics {
 	uint64_t catchup_pages;  /* catch-up pages served */
 	uint64_t push_pending;   /* push notifications waiting (copied by services/push.c's tick) */
 	uint64_t push_failed;    /* push notifications dropped since start (idem) */
-	uint64_t media_bytes;    /* not counted yet: 0 until media exist */
+	uint64_t media_bytes;    /* bytes of media stored, each sha256 once (services/media.c) */
 	int64_t sys_interval_ms; /* period of the metrics job; 0: no metrics (sys_interval 0) */
 	int64_t next_publish_ms; /* monotonic: when the job is due */
 	uint64_t latency_seen;   /* commits timed in this interval */

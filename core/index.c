@@ -107,6 +107,9 @@ struct chat_channel *chat_index__add_channel(struct chat_index *idx, int64_t row
 		return NULL;
 	}
 	ch->rowid = rowid;
+	ch->first = 1;
+	ch->keep_days = -1;
+	ch->keep_count = -1;
 	memcpy(ch->name, name, len + 1);
 	ch->visibility = visibility;
 	snprintf(ch->epoch, sizeof(ch->epoch), "%s", epoch);
@@ -370,6 +373,32 @@ void chat_index__remove_member(struct chat_index *idx, struct chat_channel *ch, 
 		drop_user_if_empty(idx, u);
 	}
 	assert(chat_index__member(ch, user) == NULL && !user_maps(idx, user, ch));
+}
+
+
+void chat_index__remove_channel(struct chat_index *idx, struct chat_channel *ch)
+{
+	struct chat_member *m, *tmp;
+
+	HASH_ITER(hh, ch->members, m, tmp) {
+		/* as chat_index__remove_member does, but with m freed last: its name is the key */
+		struct chat_user *u = find_user(idx, m->user);
+		struct chat_membership *ms = NULL;
+		if(u != NULL) {
+			HASH_FIND_PTR(u->channels, &ch, ms);
+			if(ms != NULL) {
+				HASH_DEL(u->channels, ms);
+				free(ms);
+			}
+			drop_user_if_empty(idx, u);
+		}
+		HASH_DEL(ch->members, m);
+		free_member(m);
+	}
+	HASH_DEL(idx->channels, ch);
+	idx->generation++; /* whoever cached a pointer to ch must look it up again */
+	free(ch->title);
+	free(ch);
 }
 
 

@@ -60,6 +60,10 @@ struct chat_channel {
 	int64_t head_ts;          /* ts of that event: the channel's latest activity */
 	int64_t last_message_seq; /* seq of the last event of type message, 0 if none */
 	int64_t message_count;    /* number of message events: the msg_no of the last one */
+	int64_t first;            /* lowest seq still stored: 1 until retention prunes; read it through
+				     chat_retention__first, which loads the stored ones at first use */
+	int64_t keep_days;        /* the channel's own retention policy: -1 none (the options apply), */
+	int64_t keep_count;       /* 0 no limit (retention.c) */
 	struct chat_member *members;
 };
 
@@ -144,6 +148,10 @@ int chat_index__set_delivery(struct chat_member *m, const char *device, int64_t 
 
 /* Removes user from ch; a no-op if user is not a member. */
 void chat_index__remove_member(struct chat_index *idx, struct chat_channel *ch, const char *user);
+
+/* Removes ch, its members first, and frees it: a deleted channel (admin.c), or one an edge no longer
+ * needs. Moves the generation on, so cached pointers to ch are dropped. */
+void chat_index__remove_channel(struct chat_index *idx, struct chat_channel *ch);
 
 /* The member of ch who joined first among those other than except (which may be NULL), or NULL. */
 struct chat_member *chat_index__longest_member(const struct chat_channel *ch, const char *except);

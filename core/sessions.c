@@ -10,6 +10,7 @@
  * - `newest` is the live connection that authenticated last, or NULL once that one is gone; any other
  *   live connection with the id is being taken over, and whatever it publishes now is its will.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -48,6 +49,8 @@ struct chat_session_conn {
 	struct chat_client_id *id;
 	bool clean; /* its session ends with it */
 	bool confirmed;
+	char token[CHAT_SESSIONS_TOKEN_ID_MAX + 1]; /* the session token it signed in with; "": none */
+	bool revoked; /* its token was revoked: to be disconnected (chat_sessions__take_revoked) */
 };
 
 struct chat_ended_conn {
@@ -215,6 +218,9 @@ void chat_sessions__gone(struct chat_sessions *s, const void *client, enum chat_
 	if(!c->confirmed) {
 		s->pending--;
 	}
+	if(c->revoked) {
+		s->revoked--;
+	}
 	if(will != CHAT_WILL_NONE) {
 		len = strlen(b->id);
 		e = calloc(1, sizeof(*e) + len + 1);
@@ -292,6 +298,83 @@ const void *chat_sessions__client(const struct chat_sessions *s, const char *cli
 		}
 	}
 	return NULL;
+}
+
+
+void chat_sessions__set_token(struct chat_sessions *s, const void *client, const char *session)
+{
+	struct chat_session_conn *c = NULL;
+
+	HASH_FIND_PTR(s->conns, &client, c);
+	if(c != NULL) {
+		snprintf(c->token, sizeof(c->token), "%s", session);
+	}
+}
+
+
+const char *chat_sessions__token(const struct chat_sessions *s, const char *client_id)
+{
+	const void *client = chat_sessions__client(s, client_id);
+	const struct chat_session_conn *c = NULL;
+
+	if(client == NULL) {
+		return NULL;
+	}
+	HASH_FIND_PTR(s->conns, &client, c);
+	return c != NULL && c->token[0] != '\0' ? c->token : NULL;
+}
+
+
+unsigned chat_sessions__revoke_token(struct chat_sessions *s, const char *user, const char *session,
+				     const char *except_client_id)
+{
+	const void *except = except_client_id != NULL ? chat_sessions__client(s, except_client_id) : NULL;
+	struct chat_session_conn *c, *tmp;
+	unsigned marked = 0;
+
+	HASH_ITER(hh, s->conns, c, tmp) {
+		if(c->token[0] != '\0' && !c->revoked && c->client != except && strcmp(c->id->user, user) == 0
+		   && (session == NULL || strcmp(c->token, session) == 0)) {
+			c->revoked = true;
+			s->revoked++;
+			marked++;
+		}
+	}
+	return marked;
+}
+
+
+char **chat_sessions__take_revoked(struct chat_sessions *s, unsigned *count)
+{
+	struct chat_session_conn *c, *tmp;
+	unsigned cap = s->revoked, n = 0;
+	char **ids;
+
+	*count = 0;
+	if(cap == 0 || (ids = calloc(cap, sizeof(*ids))) == NULL) {
+		return NULL;
+	}
+	HASH_ITER(hh, s->conns, c, tmp) {
+		if(!c->revoked) {
+			continue;
+		}
+		/* The broker disconnects by client id, which names the newest connection; an older one
+		 * being taken over is leaving anyway. */
+		if(c->id->newest == c->client) {
+			if(n == cap || (ids[n] = strdup(c->id->id)) == NULL) {
+				break; /* out of memory: the rest stay marked */
+			}
+			n++;
+		}
+		c->revoked = false;
+		s->revoked--;
+	}
+	if(n == 0) {
+		free(ids);
+		return NULL;
+	}
+	*count = n;
+	return ids;
 }
 
 

@@ -42,6 +42,7 @@ struct chat_sessions {
 	struct chat_ended_conn *ended;   /* ended connections whose will may still come, by pointer */
 	unsigned pending;                /* live connections not yet confirmed */
 	unsigned dirty;                  /* bindings whose stored row is out of date */
+	unsigned revoked;                /* live connections marked by chat_sessions__revoke_token */
 };
 
 /* What chat_sessions__connecting decided. */
@@ -87,6 +88,30 @@ bool chat_sessions__connected(const struct chat_sessions *s, const char *client_
 
 /* The newest live connection with client_id, or NULL. */
 const void *chat_sessions__client(const struct chat_sessions *s, const char *client_id);
+
+/* Session tokens (services/signin.c): the longest public session id a connection can be marked with. */
+#define CHAT_SESSIONS_TOKEN_ID_MAX 32
+
+/* The live connection client signed in with the session token whose public id is session (at most
+ * CHAT_SESSIONS_TOKEN_ID_MAX characters; a longer one is cut): it may not ask for another token, and
+ * `logout` alone revokes that one. A client not recorded (chat_sessions__connecting) is ignored. */
+void chat_sessions__set_token(struct chat_sessions *s, const void *client, const char *session);
+
+/* The public id of the session token that the newest live connection with client_id signed in with
+ * (valid until that connection ends), or NULL when it signed in otherwise or is not known. */
+const char *chat_sessions__token(const struct chat_sessions *s, const char *client_id);
+
+/* user's session token `session` (NULL: every one of user's) was revoked: marks each live connection
+ * that signed in with it to be disconnected, except the newest connection of except_client_id (may be
+ * NULL), the one that asked, which gets its answer and ends itself. Returns how many were marked. */
+unsigned chat_sessions__revoke_token(struct chat_sessions *s, const char *user, const char *session,
+				     const char *except_client_id);
+
+/* The client ids of the connections marked by chat_sessions__revoke_token that are still the newest
+ * with their id, as a malloc'd array of *count malloc'd strings (the caller frees each and the array),
+ * NULL when there is none or when out of memory (then the marks stay, for the next call). Clears the
+ * marks it returns. */
+char **chat_sessions__take_revoked(struct chat_sessions *s, unsigned *count);
 
 /* True, and noted, if a quiet-limited answer (a rate_limited error) may go to client_id now: none went
  * in the last quiet_ms. True for an unknown id. */

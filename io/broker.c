@@ -105,6 +105,22 @@ int chat_broker__publish_topic(const char *topic, const char *json, size_t len, 
 }
 
 
+int chat_broker__publish_retained(const char *topic, const char *payload, size_t len)
+{
+	void *copy = broker_copy(payload, len);
+	int rc = MOSQ_ERR_NOMEM;
+
+	if(copy != NULL) {
+		rc = mosquitto_broker_publish(NULL, topic, (int)len, copy, 0, true, NULL);
+	}
+	if(rc != MOSQ_ERR_SUCCESS) {
+		mosquitto_free(copy);
+		return -1;
+	}
+	return 0;
+}
+
+
 /* ---- what struct mosquitto says that no accessor does ------------------------------------------
  *
  * Mosquitto 2.0 gives plugins no accessor for a client's socket, the packet being handled or its will.

@@ -47,6 +47,10 @@ int chat_broker__publish(const char *channel, const char *subtopic, const char *
 /* Queues json for every subscriber of topic (any topic), at qos, as chat_broker__publish does. */
 int chat_broker__publish_topic(const char *topic, const char *json, size_t len, int qos);
 
+/* Queues payload on topic at QoS 0 with the retain flag, as Mosquitto publishes its own $SYS values: a
+ * new subscriber gets the last value at once (the metrics, adapters/metrics.c). Returns 0 or -1. */
+int chat_broker__publish_retained(const char *topic, const char *payload, size_t len);
+
 /* Diverts the publish being handled to the sink (chat/_), which no one may read: its topic is
  * rewritten in place (every 2.0.x release handles that alike) and retain cleared. The broker then
  * acknowledges it and delivers it to nobody. Every topic mqchat takes is at least as long as the sink;

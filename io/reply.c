@@ -1,6 +1,7 @@
 /*
  * reply.c - addresses and sends acks, errors and replies (the bounds on them: reply.h).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,9 +11,11 @@
 #include "broker.h"
 #include "clock.h"
 #include "envelope.h"
+#include "json_fields.h"
 #include "reply.h"
 #include "sessions.h"
 #include "topic.h"
+#include "utf8.h"
 
 /* At most one rate_limited error per client per this many ms: each error is itself a message, so a
  * flood answered error for error would be amplified, not limited. MQTT 5 senders still get PUBACK
@@ -56,7 +59,63 @@ void chat_reply_to__clear(struct chat_reply_to *rt)
 {
 	free(rt->topic);
 	free(rt->correlation);
+	cJSON_Delete(rt->ref);
 	memset(rt, 0, sizeof(*rt));
+}
+
+
+/* Whether needle occurs in hay[0..len). */
+static bool contains(const char *hay, size_t len, const char *needle)
+{
+	size_t n = strlen(needle);
+	const char *p = hay, *end = hay + len;
+
+	while(end - p >= (ptrdiff_t)n
+	      && (p = memchr(p, needle[0], (size_t)(end - p - (ptrdiff_t)n) + 1)) != NULL) {
+		if(memcmp(p, needle, n) == 0) {
+			return true;
+		}
+		p++;
+	}
+	return false;
+}
+
+
+enum chat_err chat_reply_to__request(struct chat_reply_to *rt, const char *request, const void *payload,
+				     size_t len, struct chat_error *err)
+{
+	const cJSON *item;
+	cJSON *obj;
+	enum chat_err rc = CHAT_ERR_OK;
+
+	rt->request = request;
+	/* Most requests carry no ref: spare them a second parse (their service parses them). A key can
+	 * only be "ref" if those bytes, or an escape, are in the payload. */
+	if(payload == NULL || !chat_json__looks_like_object(payload, len)
+	   || (!contains(payload, len, "\"ref\"") && !contains(payload, len, "\\u"))) {
+		return CHAT_ERR_OK;
+	}
+	/* Lenient on purpose: the service refuses what is wrong with the rest, and its error should
+	 * carry the ref. */
+	obj = cJSON_ParseWithLength(payload, len);
+	item = cJSON_GetObjectItemCaseSensitive(obj, "ref");
+	if(!cJSON_IsObject(obj) || item == NULL || cJSON_IsNull(item)) {
+		cJSON_Delete(obj);
+		return CHAT_ERR_OK;
+	}
+	if(!cJSON_IsNumber(item)
+	   && !(cJSON_IsString(item) && chat_utf8__valid(item->valuestring, strlen(item->valuestring))
+		&& chat_utf8__length(item->valuestring, strlen(item->valuestring)) <= CHAT_REF_MAX)) {
+		rc = chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+				     "ref must be a number or a string of at most %d characters",
+				     CHAT_REF_MAX);
+	} else if((rt->ref = cJSON_Duplicate(item, false)) == NULL) {
+		rc = chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	} else {
+		rt->requested = true; /* a ref asks for an answer, as a Response Topic does */
+	}
+	cJSON_Delete(obj);
+	return rc;
 }
 
 
@@ -102,7 +161,8 @@ void chat_reply__via_edge(const struct chat_edge_route *route, const char *clien
 }
 
 
-void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len)
+/* Sends json[0..len) to rt as it is. */
+static void send_as_is(const struct chat_reply_to *rt, const char *json, size_t len)
 {
 	if(rt->topic == NULL || json == NULL) {
 		chat_broker__log(CHAT_LOG_WARNING, "could not reply to %s: out of memory", rt->client_id);
@@ -115,6 +175,32 @@ void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t l
 	}
 	chat_reply__deliver(rt->sessions, rt->client_id, rt->topic, json, len, rt->correlation,
 			    rt->correlation_len);
+}
+
+
+void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len)
+{
+	char *ref, *with_ref;
+	size_t ref_len, total;
+
+	/* Every answer echoes the ref: spliced in here, once, rather than by each builder, so no kind of
+	 * answer can forget it. An answer is one JSON object, ending with '}'. */
+	if(rt->ref == NULL || json == NULL || len < 2 || json[len - 1] != '}') {
+		send_as_is(rt, json, len);
+		return;
+	}
+	ref = chat_json__print(rt->ref, &ref_len);
+	total = len + sizeof(",\"ref\":") + ref_len;
+	with_ref = ref != NULL ? malloc(total) : NULL;
+	if(with_ref == NULL) {
+		send_as_is(rt, NULL, 0); /* logs it */
+	} else {
+		/* "{}" takes no comma */
+		snprintf(with_ref, total, "%.*s%s\"ref\":%s}", (int)(len - 1), json, len > 2 ? "," : "", ref);
+		send_as_is(rt, with_ref, strlen(with_ref));
+	}
+	free(with_ref);
+	free(ref);
 }
 
 
@@ -131,7 +217,7 @@ void chat_reply__send_object(const struct chat_reply_to *rt, const cJSON *obj)
 enum chat_err chat_reply__error(const struct chat_reply_to *rt, const struct chat_error *err,
 				const struct chat_error_context *ctx)
 {
-	static const struct chat_error_context none = {0};
+	struct chat_error_context named = ctx ? *ctx : (struct chat_error_context){0};
 	size_t len = 0;
 	char *json;
 
@@ -140,8 +226,14 @@ enum chat_err chat_reply__error(const struct chat_reply_to *rt, const struct cha
 				      RATE_LIMITED_QUIET_MS)) {
 		return err->code;
 	}
-	json = chat_error_json__build(err, ctx ? ctx : &none, &len);
-	chat_reply__send(rt, json, len);
+	if(rt->request != NULL) {
+		named.request = rt->request;
+	}
+	if(rt->ref != NULL) {
+		named.ref = rt->ref;
+	}
+	json = chat_error_json__build(err, &named, &len);
+	send_as_is(rt, json, len);
 	free(json);
 	return err->code;
 }

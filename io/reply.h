@@ -32,14 +32,23 @@ struct chat_edge_route {
 	const char *bridge_client; /* the bridge's client id on the core */
 };
 
+/* The longest string a request's "ref" may be, in characters. */
+#define CHAT_REF_MAX 128
+
 struct chat_reply_to {
 	const char *client_id; /* borrowed from the broker for the duration of the callback */
 	char *topic;           /* malloc'd */
 	void *correlation;     /* malloc'd, or NULL */
 	uint16_t correlation_len;
-	bool requested;                    /* the client set a Response Topic: it waits for an answer */
+	bool requested;                    /* a Response Topic or a ref: the client waits for an answer */
 	const struct chat_edge_route *via; /* a client of an edge: answers go through it (edge_link.c) */
 	struct chat_sessions *sessions;    /* who is connected; NULL: send without asking (a bridge) */
+	/* What every answer to this request names, so a client can match it to its request (MQTT 3.1.1
+	 * has no Correlation Data): the request kind, which every error carries as "request" ("send",
+	 * "sync", "api", ...: static, NULL for none), and the client's "ref", which every answer, success
+	 * or error, echoes (owned: chat_reply_to__clear frees it; NULL when the request had none). */
+	const char *request;
+	cJSON *ref;
 };
 
 /* Sets rt up for client_id. response_topic (may be NULL or invalid, then chat/_reply/<client_id> is
@@ -48,8 +57,18 @@ struct chat_reply_to {
 int chat_reply_to__init(struct chat_reply_to *rt, const char *client_id, const char *response_topic,
 			const void *correlation, uint16_t correlation_len);
 
-/* Releases what chat_reply_to__init allocated. */
+/* Releases what chat_reply_to__init (and chat_reply_to__request) allocated. */
 void chat_reply_to__clear(struct chat_reply_to *rt);
+
+/* Names the request rt answers: request is its kind (static; every error says it), and the "ref" of
+ * payload[0..len), when it is a JSON object with one, is kept to be echoed by every answer (and makes
+ * the request one that waits for an answer: rt->requested). The ref is looked for before the request
+ * is validated, so an error about the rest of the payload (bad_utf8 in a field, too_large, a bad
+ * field) still carries it; a payload that is not a JSON object (plain text, unparseable JSON) has
+ * none. Returns CHAT_ERR_OK, or CHAT_ERR_BAD_REQUEST in err when the ref is not a number or a string
+ * of at most CHAT_REF_MAX characters (or CHAT_ERR_UNAVAILABLE when out of memory). */
+enum chat_err chat_reply_to__request(struct chat_reply_to *rt, const char *request, const void *payload,
+				     size_t len, struct chat_error *err);
 
 /* Sends payload[0..len) on topic to the connected client client_id, unless it is not connected or
  * has stopped reading (then it is dropped, and logged). sessions NULL: no such check. */
@@ -61,14 +80,15 @@ void chat_reply__deliver(struct chat_sessions *sessions, const char *client_id, 
 void chat_reply__via_edge(const struct chat_edge_route *route, const char *client_id, const char *topic,
 			  const char *json, size_t len, const void *correlation, uint16_t correlation_len);
 
-/* Sends json[0..len) to rt. */
+/* Sends json[0..len), a JSON object, to rt, with rt's ref added as its last field. */
 void chat_reply__send(const struct chat_reply_to *rt, const char *json, size_t len);
 
 /* Prints obj and sends it to rt; obj stays the caller's. */
 void chat_reply__send_object(const struct chat_reply_to *rt, const cJSON *obj);
 
 /* Sends the error err, with ctx echoed, to rt, and returns err->code: services end a failed request
- * with `return chat_reply__error(...)`. */
+ * with `return chat_reply__error(...)`. The error also names rt's request and echoes its ref (a ctx
+ * ref, when rt has none). */
 enum chat_err chat_reply__error(const struct chat_reply_to *rt, const struct chat_error *err,
 				const struct chat_error_context *ctx);
 

@@ -19,6 +19,7 @@
 #pragma GCC visibility pop
 #include <mosquitto.h>
 
+#include "admin.h"
 #include "batch.h"
 #include "broker.h"
 #include "broker_conf.h"
@@ -26,6 +27,8 @@
 #include "edge.h"
 #include "edge_link.h"
 #include "events.h"
+#include "media.h"
+#include "metrics.h"
 #include "state.h"
 #include "tick.h"
 #include "ratelimit.h"
@@ -111,7 +114,9 @@ static void plugin_free(struct chat_plugin *plugin)
 							   "gives every channel a new epoch");
 		}
 	}
+	chat_admin__free(plugin->admin); /* stops the backup worker before its database closes */
 	chat_services__state_free(plugin);
+	chat_media__free(plugin); /* closes the partial files of uploads in progress */
 	chat_sessions__clear(&plugin->sessions);
 	chat_index__clear(&plugin->index);
 	chat_edge__free(plugin->edge);
@@ -205,10 +210,8 @@ static int begin_run(struct chat_plugin *plugin, char *err, size_t err_len)
 	plugin->run_begun = true;
 	if(renewed > 0) {
 		chat_broker__log(CHAT_LOG_WARNING,
-				 "the last run at synchronous normal did not stop cleanly and the machine "
-				 "has restarted since: its last acknowledged events may be lost, so %d "
-				 "channels start a new epoch (clients sync them again)",
-				 renewed);
+				 "%s: %d channels start a new epoch (clients sync them again)",
+				 chat_store__renewed_why(plugin->store), renewed);
 	}
 	return 0;
 }
@@ -252,9 +255,13 @@ static int open_database(struct chat_plugin *plugin, char *err, size_t err_len)
 /*
  * Refuses options that contradict the broker's own configuration (broker_conf.h), read from the
  * file the broker was started with. Without one (no -c, or unreadable), says it could not check.
+ * Resolves acl_fallback auto here, before any ACL check can run: defer beside acl_file or
+ * dynamic-security (and when the configuration cannot be read: granting could bypass a source we
+ * cannot see), allow otherwise.
  */
-static int check_broker_conf(const struct chat_config *cfg, char *err, size_t err_len)
+static int check_broker_conf(struct chat_plugin *plugin, char *err, size_t err_len)
 {
+	struct chat_config *cfg = &plugin->config;
 	char cmdline[16384], path[4096], why[512];
 	struct chat_broker_conf bc;
 	ssize_t len = -1;
@@ -266,10 +273,26 @@ static int check_broker_conf(const struct chat_config *cfg, char *err, size_t er
 	}
 	if(len <= 0 || !chat_broker_conf__path_from_cmdline(cmdline, (size_t)len, path, sizeof(path))
 	   || chat_broker_conf__read(path, &bc, why, sizeof(why)) != 0) {
+		chat_metrics_job__configure(plugin, -1);
 		chat_broker__log(CHAT_LOG_NOTICE, "cannot read the broker's configuration file: its "
 						  "authentication and ACL settings are not checked against "
 						  "mqchat's options");
+		if(cfg->acl_fallback == CHAT_ACL_FALLBACK_AUTO) {
+			cfg->acl_fallback = CHAT_ACL_FALLBACK_DEFER;
+			chat_broker__log(CHAT_LOG_WARNING, "plugin_opt_acl_fallback auto: the broker's "
+							   "configuration is unknown, so mqchat defers to "
+							   "its ACL sources; set allow or defer explicitly");
+		}
 		return 0;
+	}
+	chat_metrics_job__configure(plugin, bc.sys_interval); /* $SYS/broker/mqchat every sys_interval */
+	if(cfg->acl_fallback == CHAT_ACL_FALLBACK_AUTO) {
+		cfg->acl_fallback = bc.acl_file || bc.dynamic_security ? CHAT_ACL_FALLBACK_DEFER
+								       : CHAT_ACL_FALLBACK_ALLOW;
+		chat_broker__log(CHAT_LOG_INFO, "plugin_opt_acl_fallback auto: %s",
+				 cfg->acl_fallback == CHAT_ACL_FALLBACK_DEFER
+					 ? "defer (acl_file or dynamic-security decides)"
+					 : "allow (mqchat is the broker's only ACL source)");
 	}
 	if(bc.per_listener_settings) {
 		snprintf(err, err_len,
@@ -324,7 +347,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		goto fail;
 	}
 	if(parse_options(&plugin->config, options, option_count, err, sizeof(err)) != 0
-	   || check_broker_conf(&plugin->config, err, sizeof(err)) != 0) {
+	   || check_broker_conf(plugin, err, sizeof(err)) != 0) {
 		goto fail;
 	}
 	if(plugin->config.role == CHAT_ROLE_EDGE ? chat_edge__init(plugin, err, sizeof(err)) != 0
@@ -338,6 +361,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	}
 	if(register_callbacks(plugin, err, sizeof(err)) != 0) {
 		goto fail;
+	}
+	if(plugin->config.role != CHAT_ROLE_EDGE
+	   && mosquitto_callback_register(plugin->identifier, MOSQ_EVT_CONTROL, chat_events__control_cb,
+					  CHAT_ADMIN_TOPIC, plugin)
+		      != MOSQ_ERR_SUCCESS) {
+		/* admin commands only (docs/operations.md): chat goes on without them */
+		chat_broker__log(CHAT_LOG_WARNING, "cannot register %s: admin commands are off",
+				 CHAT_ADMIN_TOPIC);
 	}
 	if(chat_waker__start(err, sizeof(err)) != 0) { /* only slower to WebSocket clients without it */
 		chat_broker__log(CHAT_LOG_WARNING, "%s", err);
@@ -376,6 +407,10 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	chat_waker__stop();
 	if(plugin != NULL) {
 		unregister_callbacks(plugin, CALLBACK_COUNT);
+		if(plugin->config.role != CHAT_ROLE_EDGE) {
+			mosquitto_callback_unregister(plugin->identifier, MOSQ_EVT_CONTROL,
+						      chat_events__control_cb, CHAT_ADMIN_TOPIC);
+		}
 		plugin_free(plugin);
 	}
 	return MOSQ_ERR_SUCCESS;

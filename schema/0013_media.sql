@@ -44,7 +44,8 @@ CREATE TABLE media_refs (
 
 CREATE INDEX media_refs_by_event ON media_refs (channel_id, seq);
 
--- A message carrying "media":[{"id":...},...] references each (the send path checked them).
+-- A message carrying "media":[{"id":...,"thumbnail":{"id":...}?},...] references each, and each
+-- thumbnail (the send path checked them all), so a member may download both.
 -- One statement per entry, up to CHAT_SEND_MEDIA_MAX (10); a missing entry is NULL, which the NOT NULL
 -- of media_id makes OR IGNORE skip. (An INSERT ... SELECT into a table with a trigger materializes
 -- its rows: every append's program would get ephemeral tables, which tests/unit/test_store.c forbids.)
@@ -71,6 +72,26 @@ BEGIN
     VALUES (json_extract(NEW.json, '$.media[8].id'), NEW.channel_id, NEW.seq);
   INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
     VALUES (json_extract(NEW.json, '$.media[9].id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[0].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[1].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[2].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[3].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[4].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[5].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[6].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[7].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[8].thumbnail.id'), NEW.channel_id, NEW.seq);
+  INSERT OR IGNORE INTO media_refs (media_id, channel_id, seq)
+    VALUES (json_extract(NEW.json, '$.media[9].thumbnail.id'), NEW.channel_id, NEW.seq);
 END;
 
 -- Referenced (again): kept. (A trigger of its own: an UPDATE ... WHERE id IN (json_each) would give

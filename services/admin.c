@@ -20,6 +20,7 @@
 #include "index.h"
 #include "json_fields.h"
 #include "membership.h"
+#include "retention.h"
 #include "store.h"
 #include "topic.h"
 #include "users.h"
@@ -571,10 +572,46 @@ static enum chat_err cmd_backup(struct command *cmd, struct chat_error *err)
 }
 
 
-static enum chat_err cmd_not_yet(struct command *cmd, struct chat_error *err)
+static enum chat_err cmd_delete_channel(struct command *cmd, struct chat_error *err)
 {
-	(void)cmd;
-	return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "not supported by this version");
+	char name[CHAT_CHANNEL_ID_MAX + 1];
+	struct chat_channel *ch;
+
+	if(field_channel(cmd, &ch, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	snprintf(name, sizeof(name), "%s", ch->name); /* ch is freed when deleted */
+	if(chat_retention__delete_channel(cmd->plugin, cmd->who, ch, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(cJSON_AddStringToObject(cmd->data, "channel", name) == NULL
+	   || cJSON_AddBoolToObject(cmd->data, "deleted", true) == NULL) {
+		return no_memory(err);
+	}
+	return CHAT_ERR_OK;
+}
+
+
+/* setRetention {"channel", "days", "count"}: an absent limit is 0, no limit of that kind. */
+static enum chat_err cmd_set_retention(struct command *cmd, struct chat_error *err)
+{
+	int64_t days = 0, count = 0;
+	struct chat_channel *ch;
+
+	if(field_channel(cmd, &ch, err) != CHAT_ERR_OK
+	   || chat_json__int(cmd->body, "days", false, 0, CHAT_RETENTION_MAX, &days, err) != CHAT_ERR_OK
+	   || chat_json__int(cmd->body, "count", false, 0, CHAT_RETENTION_MAX, &count, err) != CHAT_ERR_OK
+	   || chat_retention__set(cmd->plugin, ch, days, count, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(cJSON_AddStringToObject(cmd->data, "channel", ch->name) == NULL
+	   || cJSON_AddNumberToObject(cmd->data, "days", (double)days) == NULL
+	   || cJSON_AddNumberToObject(cmd->data, "count", (double)count) == NULL
+	   || cJSON_AddNumberToObject(cmd->data, "first", (double)chat_retention__first(cmd->plugin, ch))
+		      == NULL) {
+		return no_memory(err);
+	}
+	return CHAT_ERR_OK;
 }
 
 
@@ -585,12 +622,12 @@ static const struct {
 	{"listChannels", cmd_list_channels},
 	{"getChannel", cmd_get_channel},
 	{"createChannel", cmd_create_channel},
-	{"deleteChannel", cmd_not_yet},
+	{"deleteChannel", cmd_delete_channel},
 	{"addMember", cmd_add_member},
 	{"removeMember", cmd_remove_member},
 	{"listUsers", cmd_list_users},
 	{"addUser", cmd_add_user},
-	{"setRetention", cmd_not_yet},
+	{"setRetention", cmd_set_retention},
 	{"exportChannel", cmd_export_channel},
 	{"backup", cmd_backup},
 };
@@ -721,10 +758,12 @@ static void answer_job(struct chat_plugin *plugin, struct chat_job *job)
 		cJSON_AddNumberToObject(data, "bytes", (double)job->bytes);
 		cJSON_AddNumberToObject(data, "ms", (double)job->elapsed_ms);
 		if(job->kind == CHAT_JOB_BACKUP) {
-			char why[256];
+			char why[256] = "the open group commit could not be committed";
 			cJSON_AddStringToObject(data, "integrity", "ok");
-			/* the copy is now older than the live database: restored, it gives new epochs */
-			if(chat_store__advance_generation(plugin->store, why, sizeof(why)) != 0) {
+			/* the copy is now older than the live database: restored, it gives new epochs. In a
+			 * transaction of its own: the open group commit goes first. */
+			if(chat_batch__flush(plugin) != CHAT_ERR_OK
+			   || chat_store__advance_generation(plugin->store, why, sizeof(why)) != 0) {
 				chat_broker__log(CHAT_LOG_WARNING, "after a backup: %s", why);
 			}
 		} else {

@@ -9,17 +9,24 @@
 #include <string.h>
 
 #include "api.h"
+#include "attention.h"
 #include "clock.h"
 #include "json_fields.h"
+#include "media.h"
 #include "membership.h"
+#include "notify.h"
 #include "presence.h"
+#include "push.h"
+#include "retention.h"
+#include "signin.h"
 #include "ratelimit.h"
+#include "search.h"
 #include "store.h"
+#include "threads.h"
 #include "topic.h"
 
 #define MAX_INITIAL_MEMBERS 1000
 #define TITLE_MAX           256
-#define REF_MAX             128
 
 struct request {
 	struct chat_plugin *plugin;
@@ -27,6 +34,9 @@ struct request {
 	const cJSON *body;   /* the request object */
 	cJSON *reply;        /* the reply object, filled by the handler */
 	const char *channel; /* set by handlers that name one, for the error context */
+	/* where the answer goes (signin.c: whether it goes through an edge) */
+	const struct chat_reply_to *rt;
+	bool answered; /* the handler sent its answer itself (download: raw bytes) */
 };
 
 typedef enum chat_err (*op_handler)(struct request *req, struct chat_error *err);
@@ -280,7 +290,7 @@ static cJSON *last_preview(const char *json, const char *edited_body)
 
 
 static enum chat_err inbox_entry(struct request *req, const struct chat_channel *ch, cJSON *list,
-				 struct chat_error *err)
+				 struct chat_inbox_reader *attention, struct chat_error *err)
 {
 	cJSON *entry = cJSON_CreateObject();
 	const char *peer = chat_membership__dm_peer(ch, req->who->user);
@@ -296,7 +306,7 @@ static enum chat_err inbox_entry(struct request *req, const struct chat_channel 
 	if(add_channel_summary(entry, ch) || (peer && cJSON_AddStringToObject(entry, "user", peer) == NULL)) {
 		return out_of_memory(err);
 	}
-	if(chat_store__unread(req->plugin->store, ch, req->who->user, me->read_seq, &unread, err)
+	if(chat_retention__unread(req->plugin, ch, req->who->user, me->read_seq, &unread, err)
 	   != CHAT_ERR_OK) {
 		return err->code;
 	}
@@ -319,7 +329,8 @@ static enum chat_err inbox_entry(struct request *req, const struct chat_channel 
 		cJSON_Delete(last_item);
 		return out_of_memory(err);
 	}
-	return CHAT_ERR_OK;
+	/* "mentions" and "notify" (attention.c) */
+	return chat_attention__inbox_fields(attention, ch, req->who->user, me->read_seq, entry, err);
 }
 
 
@@ -329,6 +340,7 @@ static enum chat_err op_channels(struct request *req, struct chat_error *err)
 	unsigned count = u ? HASH_COUNT(u->channels) : 0;
 	struct chat_channel **sorted = calloc(count + 1, sizeof(*sorted));
 	cJSON *list = cJSON_AddArrayToObject(req->reply, "channels");
+	struct chat_inbox_reader *attention = NULL;
 	struct chat_membership *ms, *tmp;
 	unsigned n = 0;
 	enum chat_err rc = CHAT_ERR_OK;
@@ -337,6 +349,10 @@ static enum chat_err op_channels(struct request *req, struct chat_error *err)
 		free(sorted);
 		return out_of_memory(err);
 	}
+	if(chat_inbox_reader__open(req->plugin->store, &attention, err) != CHAT_ERR_OK) {
+		free(sorted);
+		return err->code;
+	}
 	if(u != NULL) {
 		HASH_ITER(hh, u->channels, ms, tmp) {
 			sorted[n++] = ms->channel;
@@ -344,8 +360,9 @@ static enum chat_err op_channels(struct request *req, struct chat_error *err)
 	}
 	qsort(sorted, n, sizeof(*sorted), by_latest_activity);
 	for(unsigned i = 0; i < n && rc == CHAT_ERR_OK; i++) {
-		rc = inbox_entry(req, sorted[i], list, err);
+		rc = inbox_entry(req, sorted[i], list, attention, err);
 	}
+	chat_inbox_reader__close(attention);
 	free(sorted);
 	return rc;
 }
@@ -472,15 +489,127 @@ static enum chat_err op_members(struct request *req, struct chat_error *err)
 }
 
 
+/* ---- session tokens (signin.c) -------------------------------------------------------------------- */
+
+static enum chat_err op_session(struct request *req, struct chat_error *err)
+{
+	return chat_signin__session(req->plugin, req->who, req->rt, req->body, req->reply, err);
+}
+
+
+static enum chat_err op_logout(struct request *req, struct chat_error *err)
+{
+	return chat_signin__logout(req->plugin, req->who, req->rt, req->body, req->reply, err);
+}
+
+
+static enum chat_err op_sessions(struct request *req, struct chat_error *err)
+{
+	return chat_signin__sessions(req->plugin, req->who, req->rt, req->body, req->reply, err);
+}
+
+
+/* ---- search --------------------------------------------------------------------------------------- */
+
+static enum chat_err op_search(struct request *req, struct chat_error *err)
+{
+	enum chat_err rc =
+		chat_search__submit(req->plugin, req->who->user, req->body, req->rt, &req->channel, err);
+
+	req->answered = rc == CHAT_ERR_OK; /* the search worker answers, from a later tick (search.h) */
+	return rc;
+}
+
+
+/* ---- threads, mentions, notification levels (threads.c, attention.c, notify.c) --------------------- */
+
+static enum chat_err op_thread(struct request *req, struct chat_error *err)
+{
+	return chat_threads__get(req->plugin, req->who->user, req->body, req->reply, &req->channel, err);
+}
+
+
+static enum chat_err op_mentions(struct request *req, struct chat_error *err)
+{
+	return chat_attention__mentions(req->plugin, req->who->user, req->body, req->reply, err);
+}
+
+
+static enum chat_err op_notify(struct request *req, struct chat_error *err)
+{
+	return chat_notify__set(req->plugin, req->who->user, req->body, req->reply, &req->channel, err);
+}
+
+
+/* ---- push hand-off (push.c) ----------------------------------------------------------------------- */
+
+static enum chat_err op_pusher_set(struct request *req, struct chat_error *err)
+{
+	return chat_push__set(req->plugin, req->who->user, req->body, req->reply, err);
+}
+
+
+static enum chat_err op_pusher_delete(struct request *req, struct chat_error *err)
+{
+	return chat_push__delete(req->plugin, req->who->user, req->body, req->reply, err);
+}
+
+
+static enum chat_err op_pushers(struct request *req, struct chat_error *err)
+{
+	return chat_push__list(req->plugin, req->who->user, req->reply, err);
+}
+
+
+/* ---- media (media.c) ------------------------------------------------------------------------------ */
+
+static enum chat_err op_upload(struct request *req, struct chat_error *err)
+{
+	return chat_media__upload(req->plugin, req->who->user, req->body, req->reply, &req->channel, err);
+}
+
+
+static enum chat_err op_upload_status(struct request *req, struct chat_error *err)
+{
+	return chat_media__status(req->plugin, req->who->user, req->body, req->reply, err);
+}
+
+
+static enum chat_err op_download(struct request *req, struct chat_error *err)
+{
+	req->answered = true; /* the bytes are the answer; an error is still ours to send */
+	return chat_media__download(req->plugin, req->who->user, req->rt, req->body, err);
+}
+
+
 /* ---- dispatch ------------------------------------------------------------------------------------- */
 
 static const struct {
 	const char *name;
 	op_handler handler;
 } ops[] = {
-	{"create", op_create},     {"join", op_join},       {"leave", op_leave},
-	{"invite", op_invite},     {"remove", op_remove},   {"dm", op_dm},
-	{"channels", op_channels}, {"members", op_members}, {"directory", op_directory},
+	{"create", op_create},
+	{"join", op_join},
+	{"leave", op_leave},
+	{"invite", op_invite},
+	{"remove", op_remove},
+	{"dm", op_dm},
+	{"channels", op_channels},
+	{"members", op_members},
+	{"directory", op_directory},
+	{"session", op_session},
+	{"logout", op_logout},
+	{"sessions", op_sessions},
+	{"search", op_search},
+	{"thread", op_thread},
+	{"mentions", op_mentions},
+	{"notify", op_notify},
+	{"pusher_set", op_pusher_set},
+	{"pusher_delete", op_pusher_delete},
+	{"pushers", op_pushers},
+	{"upload", op_upload},
+	{"upload_status", op_upload_status},
+	{"download", op_download},
 };
 
 
@@ -495,42 +624,17 @@ static op_handler find_op(const char *name)
 }
 
 
-/* The optional "ref": a string of at most REF_MAX characters or a number, echoed in the reply. */
-static enum chat_err read_ref(const cJSON *body, const cJSON **ref, struct chat_error *err)
-{
-	const cJSON *item = cJSON_GetObjectItemCaseSensitive(body, "ref");
-	const char *text;
-
-	*ref = NULL;
-	if(item == NULL || cJSON_IsNull(item)) {
-		return CHAT_ERR_OK;
-	}
-	if(cJSON_IsNumber(item)) {
-		*ref = item;
-		return CHAT_ERR_OK;
-	}
-	if(chat_json__string(body, "ref", false, 0, REF_MAX, &text, err) != CHAT_ERR_OK) {
-		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
-				       "ref must be a number or a string of at most %d "
-				       "characters",
-				       REF_MAX);
-	}
-	*ref = item;
-	return CHAT_ERR_OK;
-}
-
-
 static enum chat_err run(struct chat_plugin *plugin, const struct chat_requester *who,
 			 const struct chat_reply_to *rt, const cJSON *body, struct chat_error_context *ctx,
 			 struct chat_error *err)
 {
-	struct request req = {.plugin = plugin, .who = who, .body = body};
+	struct request req = {.plugin = plugin, .who = who, .body = body, .rt = rt};
 	const char *op_name = NULL;
 	op_handler handler;
 	enum chat_err rc;
 
-	if(read_ref(body, &ctx->ref, err) != CHAT_ERR_OK
-	   || chat_json__string(body, "op", true, 1, 32, &op_name, err) != CHAT_ERR_OK) {
+	/* "ref" is the dispatcher's: rt carries it and every answer echoes it (reply.h) */
+	if(chat_json__string(body, "op", true, 1, 32, &op_name, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	handler = find_op(op_name);
@@ -550,14 +654,7 @@ static enum chat_err run(struct chat_plugin *plugin, const struct chat_requester
 	}
 	rc = handler(&req, err);
 	ctx->channel = req.channel;
-	if(rc == CHAT_ERR_OK && ctx->ref != NULL) {
-		cJSON *ref = cJSON_Duplicate(ctx->ref, true);
-		if(ref == NULL || !cJSON_AddItemToObject(req.reply, "ref", ref)) {
-			cJSON_Delete(ref);
-			rc = out_of_memory(err);
-		}
-	}
-	if(rc == CHAT_ERR_OK) {
+	if(rc == CHAT_ERR_OK && !req.answered) {
 		chat_reply__send_object(rt, req.reply);
 	}
 	cJSON_Delete(req.reply);

@@ -15,6 +15,11 @@
  * the reply adds "before" and "first" (the lowest seq returned, or B when none), and `more` says
  * whether events remain between since and first. Repeating with before = first while more is true
  * yields every event exactly once, newest pages first. Seqs have no gaps, so that is exact.
+ *
+ * Retention (retention.h) removes a channel's oldest events. When the request reaches below the first
+ * seq still kept (since < kept - 1), the reply says so instead of pretending the history is whole:
+ * "truncated":true and "first": the first kept seq (forward), or the lowest seq returned, which is then
+ * the first kept (backward; `more` is false once it is reached).
  */
 #include <stdbool.h>
 #include <stdio.h>
@@ -25,6 +30,7 @@
 #include "clock.h"
 #include "json_fields.h"
 #include "ratelimit.h"
+#include "retention.h"
 #include "store.h"
 
 struct page {
@@ -166,17 +172,21 @@ static enum chat_err parse_request(const struct chat_config *config, const void 
 /* {"ok":true,"kind":"sync",...,"events":[...]}: built by hand around the stored event texts, which are
  * JSON already. Channel ids and epochs never need escaping. before is 0 for a forward page. */
 static char *build_reply(const struct chat_channel *ch, int64_t since, int64_t before, int64_t first,
-			 const struct page *page, size_t *len)
+			 int64_t kept, const struct page *page, size_t *len)
 {
 	int64_t next = page->count > 0 ? page->last_seq : since;
-	bool more = before > 0 ? first > since + 1 : next < ch->head;
-	char head[640], extra[96] = "";
+	int64_t floor = since > kept - 1 ? since : kept - 1; /* below it nothing is left to read */
+	bool truncated = since < kept - 1;
+	bool more = before > 0 ? first > floor + 1 : next < ch->head;
+	char head[640], extra[128] = "";
 	int head_len;
 	char *reply;
 
 	if(before > 0) {
-		snprintf(extra, sizeof(extra), "\"before\":%lld,\"first\":%lld,", (long long)before,
-			 (long long)first);
+		snprintf(extra, sizeof(extra), "\"before\":%lld,\"first\":%lld,%s", (long long)before,
+			 (long long)first, truncated && !more ? "\"truncated\":true," : "");
+	} else if(truncated) {
+		snprintf(extra, sizeof(extra), "\"truncated\":true,\"first\":%lld,", (long long)kept);
 	}
 	head_len =
 		snprintf(head, sizeof(head),
@@ -228,9 +238,10 @@ static enum chat_err collect_backward(struct chat_plugin *plugin, const struct c
 
 
 static enum chat_err serve(struct chat_plugin *plugin, const struct chat_reply_to *rt,
-			   const struct chat_channel *ch, int64_t since, int64_t before, int64_t limit,
+			   struct chat_channel *ch, int64_t since, int64_t before, int64_t limit,
 			   struct chat_error *err)
 {
+	int64_t kept = chat_retention__first(plugin, ch);
 	struct page page = {.budget = plugin->config.catchup_page_bytes - 512};
 	int64_t first = 0;
 	size_t len = 0;
@@ -246,13 +257,14 @@ static enum chat_err serve(struct chat_plugin *plugin, const struct chat_reply_t
 		free(page.buf);
 		return err->code;
 	}
-	reply = page.out_of_memory ? NULL : build_reply(ch, since, before, first, &page, &len);
+	reply = page.out_of_memory ? NULL : build_reply(ch, since, before, first, kept, &page, &len);
 	free(page.buf);
 	if(reply == NULL) {
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
 	chat_reply__send(rt, reply, len);
 	free(reply);
+	plugin->metrics.catchup_pages++;
 	return CHAT_ERR_OK;
 }
 

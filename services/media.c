@@ -1052,40 +1052,63 @@ enum chat_err chat_media__download(struct chat_plugin *plugin, const char *user,
 
 /* ---- references ------------------------------------------------------------------------------------- */
 
+/* Adds to entry the fields of id, a complete upload of user's ("thumbnail" entries leave out the
+ * name: it is the client's to show the original's). */
+static enum chat_err add_entry_fields(struct chat_plugin *plugin, const char *user, const char *id,
+				      bool with_name, cJSON *entry, struct chat_error *err)
+{
+	struct chat_media_row row;
+	bool bad;
+
+	if(own_row(plugin, user, id, &row, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	if(row.sha256 == NULL) {
+		chat_media_store__row_clear(&row);
+		return chat_error__set(err, CHAT_ERR_NO_SUCH_MEDIA, "media %s is not complete", id);
+	}
+	bad = cJSON_AddStringToObject(entry, "id", row.id) == NULL
+	      || (with_name && cJSON_AddStringToObject(entry, "name", row.name) == NULL)
+	      || cJSON_AddStringToObject(entry, "type", row.type) == NULL
+	      || cJSON_AddNumberToObject(entry, "size", (double)row.size) == NULL
+	      || cJSON_AddStringToObject(entry, "sha256", row.sha256) == NULL;
+	chat_media_store__row_clear(&row);
+	return bad ? chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory") : CHAT_ERR_OK;
+}
+
+
 enum chat_err chat_media__entries(struct chat_plugin *plugin, const char *user, char *const *ids,
-				  size_t count, char **out, struct chat_error *err)
+				  char *const *thumbnails, size_t count, char **out, struct chat_error *err)
 {
 	cJSON *list = cJSON_CreateArray();
-	struct chat_media_row row;
 
 	*out = NULL;
 	if(list == NULL) {
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
 	for(size_t i = 0; i < count; i++) {
-		cJSON *e;
-		if(own_row(plugin, user, ids[i], &row, err) != CHAT_ERR_OK) {
-			cJSON_Delete(list);
-			return err->code;
-		}
-		if(row.sha256 == NULL) {
-			chat_media_store__row_clear(&row);
-			cJSON_Delete(list);
-			return chat_error__set(err, CHAT_ERR_NO_SUCH_MEDIA, "media %s is not complete",
-					       ids[i]);
-		}
-		e = cJSON_CreateObject();
-		if(e == NULL || !cJSON_AddItemToArray(list, e)
-		   || cJSON_AddStringToObject(e, "id", row.id) == NULL
-		   || cJSON_AddStringToObject(e, "name", row.name) == NULL
-		   || cJSON_AddStringToObject(e, "type", row.type) == NULL
-		   || cJSON_AddNumberToObject(e, "size", (double)row.size) == NULL
-		   || cJSON_AddStringToObject(e, "sha256", row.sha256) == NULL) {
-			chat_media_store__row_clear(&row);
+		cJSON *e = cJSON_CreateObject(), *thumb = NULL;
+
+		if(e == NULL || !cJSON_AddItemToArray(list, e)) {
+			cJSON_Delete(e);
 			cJSON_Delete(list);
 			return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 		}
-		chat_media_store__row_clear(&row);
+		if(add_entry_fields(plugin, user, ids[i], true, e, err) != CHAT_ERR_OK) {
+			cJSON_Delete(list);
+			return err->code;
+		}
+		if(thumbnails == NULL || thumbnails[i] == NULL) {
+			continue;
+		}
+		if((thumb = cJSON_AddObjectToObject(e, "thumbnail")) == NULL) {
+			cJSON_Delete(list);
+			return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+		}
+		if(add_entry_fields(plugin, user, thumbnails[i], false, thumb, err) != CHAT_ERR_OK) {
+			cJSON_Delete(list);
+			return err->code;
+		}
 	}
 	*out = cJSON_PrintUnformatted(list);
 	cJSON_Delete(list);

@@ -50,10 +50,11 @@ enum chat_err chat_media__piece_or_reply(struct chat_plugin *plugin, const struc
 					 const struct chat_reply_to *rt, const char *media,
 					 const char *offset, const void *payload, size_t len);
 
-/* The event's "media" array for ids (user's complete uploads), as JSON text in *out (malloc'd).
- * Anything else: CHAT_ERR_NO_SUCH_MEDIA. */
+/* The event's "media" array for ids (user's complete uploads), as JSON text in *out (malloc'd); an entry
+ * whose thumbnails[i] is not NULL (thumbnails may be NULL) carries "thumbnail":{"id","type","size",
+ * "sha256"}, that id also a complete upload of user's. Anything else: CHAT_ERR_NO_SUCH_MEDIA. */
 enum chat_err chat_media__entries(struct chat_plugin *plugin, const char *user, char *const *ids,
-				  size_t count, char **out, struct chat_error *err);
+				  char *const *thumbnails, size_t count, char **out, struct chat_error *err);
 
 /* Every tick: the answers to uploads whose last piece came, once their blob is made (a thread does the
  * fsync); then collection, on its own period. */

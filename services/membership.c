@@ -13,6 +13,7 @@
  * the read and the begin appends or fails; today dispatch.c commits the batch before every chat/_api
  * request, which is all that made the old order safe. This order needs nothing of the caller.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,9 @@
 #include "ids.h"
 #include "cursors.h"
 #include "membership.h"
+#include "presence.h"
 #include "quotas.h"
+#include "sessions.h"
 #include "store.h"
 #include "txn.h"
 #include "users.h"
@@ -417,6 +420,49 @@ enum chat_err chat_membership__invite(struct chat_plugin *plugin, const struct c
 
 /* ---- leave, remove -------------------------------------------------------------------------------- */
 
+struct leave_notice {
+	struct chat_plugin *plugin;
+	const char *topic; /* chat/<ch> */
+	const char *json;  /* the leave event */
+	size_t len;
+};
+
+
+static void tell_connection(const void *client, const char *device, void *ctx)
+{
+	const struct leave_notice *n = ctx;
+
+	/* A client of this broker (not an edge's: its edge tells it, edge.c), and this very connection,
+	 * not another user's that has since taken the id. */
+	if(chat_sessions__client(&n->plugin->sessions, device) == client) {
+		chat_broker__send_to(device, n->topic, n->json, n->len, NULL, 0);
+	}
+}
+
+
+/* The leaving member's own connections get its leave event, on chat/<ch> like every event: the
+ * read ACL refuses them the fan-out, since they are no longer members when it is delivered, so
+ * without this a removed member (or the user's other devices, after a leave) would never learn it.
+ * A directed publish skips the read ACL, and it is queued after the fan-out, so it arrives in seq
+ * order. QoS 1, as events go. */
+static void tell_leaving(struct chat_plugin *plugin, const struct chat_event *ev)
+{
+	char topic[sizeof("chat/") + CHAT_CHANNEL_ID_MAX];
+	struct leave_notice n = {.plugin = plugin, .topic = topic};
+	char *json = chat_event_json__build(ev, &n.len); /* the stored bytes: the builder is deterministic */
+
+	if(json == NULL) {
+		chat_broker__log(CHAT_LOG_WARNING, "could not tell %s it left #%s: out of memory", ev->user,
+				 ev->channel);
+		return;
+	}
+	n.json = json;
+	snprintf(topic, sizeof(topic), "chat/%s", ev->channel);
+	chat_presence__each_connection(plugin, ev->user, tell_connection, &n);
+	free(json);
+}
+
+
 /* Takes user out of ch, caused by who; hands ownership on when the last owner goes. */
 static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_requester *who,
 				 struct chat_channel *ch, const char *user, struct chat_error *err)
@@ -446,6 +492,7 @@ static enum chat_err drop_member(struct chat_plugin *plugin, const struct chat_r
 	if(chat_txn__commit(&txn, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
+	tell_leaving(plugin, &ev);
 	chat_index__advance_head(ch, &ev);
 	chat_cursors__forget(plugin, ch->rowid, user); /* moves not yet written must not bring them back */
 	chat_index__remove_member(&plugin->index, ch, user);
@@ -483,6 +530,43 @@ enum chat_err chat_membership__remove(struct chat_plugin *plugin, const struct c
 	}
 	if(strcmp(user, who->user) == 0) {
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "to remove yourself, leave");
+	}
+	if(chat_index__require_member(ch, user, NULL, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	return drop_member(plugin, who, ch, user, err);
+}
+
+
+enum chat_err chat_membership__admin_add(struct chat_plugin *plugin, const struct chat_requester *who,
+					 struct chat_channel *ch, const char *user, bool *added,
+					 struct chat_error *err)
+{
+	*added = false;
+	if(ch->visibility == CHAT_VISIBILITY_DM) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN,
+				       "a direct channel has no room for more members");
+	}
+	if(chat_index__member(ch, user) != NULL) {
+		return CHAT_ERR_OK;
+	}
+	if(!chat_users__exists(plugin, user)) {
+		return chat_error__set(err, CHAT_ERR_NO_SUCH_USER, "there is no user %s", user);
+	}
+	if(chat_quotas__may_join(plugin, user, err) != CHAT_ERR_OK
+	   || add_member(plugin, who, ch, user, err) != CHAT_ERR_OK) {
+		return err->code;
+	}
+	*added = true;
+	return CHAT_ERR_OK;
+}
+
+
+enum chat_err chat_membership__admin_remove(struct chat_plugin *plugin, const struct chat_requester *who,
+					    struct chat_channel *ch, const char *user, struct chat_error *err)
+{
+	if(ch->visibility == CHAT_VISIBILITY_DM) {
+		return chat_error__set(err, CHAT_ERR_FORBIDDEN, "a direct channel keeps its two members");
 	}
 	if(chat_index__require_member(ch, user, NULL, err) != CHAT_ERR_OK) {
 		return err->code;

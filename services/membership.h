@@ -56,6 +56,21 @@ enum chat_err chat_membership__dm(struct chat_plugin *plugin, const struct chat_
 				  const char *user, struct chat_channel **out, bool *created,
 				  struct chat_error *err);
 
+/* An administrator (who, admin.c) adds user to ch: as invite, but who need not be a member and only
+ * user's own quota (memberships) applies; the join event names who as its cause. *added is false
+ * when user already was a member. CHAT_ERR_FORBIDDEN for a direct channel, CHAT_ERR_NO_SUCH_USER if
+ * user is not a user. */
+enum chat_err chat_membership__admin_add(struct chat_plugin *plugin, const struct chat_requester *who,
+					 struct chat_channel *ch, const char *user, bool *added,
+					 struct chat_error *err);
+
+/* An administrator (who) takes user out of ch: as remove, but who need not be an owner. The last
+ * owner's leaving hands ownership on as a leave does. CHAT_ERR_NOT_MEMBER if user is not a member,
+ * CHAT_ERR_FORBIDDEN for a direct channel. */
+enum chat_err chat_membership__admin_remove(struct chat_plugin *plugin, const struct chat_requester *who,
+					    struct chat_channel *ch, const char *user,
+					    struct chat_error *err);
+
 /* The other user of the direct channel ch as seen by user, or NULL. */
 const char *chat_membership__dm_peer(const struct chat_channel *ch, const char *user);
 

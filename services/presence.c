@@ -337,6 +337,20 @@ bool chat_presence__online(const struct chat_plugin *plugin, const char *user)
 }
 
 
+void chat_presence__each_connection(const struct chat_plugin *plugin, const char *user,
+				    void (*fn)(const void *client, const char *device, void *ctx), void *ctx)
+{
+	struct chat_connection *c, *tmp;
+
+	/* every connection, not a list per user: this runs once per leave, which is rare */
+	HASH_ITER(hh, plugin->presence->connections, c, tmp) {
+		if(c->confirmed && strcmp(c->user->name, user) == 0) {
+			fn(c->client, c->device, ctx);
+		}
+	}
+}
+
+
 void chat_presence__clear(struct chat_presence *presence)
 {
 	struct chat_connection *c, *c_tmp;

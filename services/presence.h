@@ -76,6 +76,11 @@ char *chat_presence__gone(struct chat_plugin *plugin, const void *client);
  * state, which `members` reports, even while an announcement of it is held. */
 bool chat_presence__online(const struct chat_plugin *plugin, const char *user);
 
+/* Calls fn for each accepted connection of user: its broker client pointer (for a client of an edge,
+ * edge_link.c's record of it) and its device (client id). fn must not change presence. */
+void chat_presence__each_connection(const struct chat_plugin *plugin, const char *user,
+				    void (*fn)(const void *client, const char *device, void *ctx), void *ctx);
+
 /* Frees all presence state. */
 void chat_presence__clear(struct chat_presence *presence);
 

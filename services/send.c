@@ -20,6 +20,10 @@
 #include "send.h"
 #include "send_request.h"
 #include "batch.h"
+#include "membership.h"
+#include "media.h"
+#include "mentions.h"
+#include "push.h"
 #include "reply.h"
 #include "store.h"
 
@@ -136,14 +140,24 @@ static enum chat_err check_references(struct chat_plugin *plugin, const struct c
 }
 
 
+static bool is_member(const char *name, void *ch)
+{
+	return chat_index__member(ch, name) != NULL;
+}
+
+
 /* Appends the event to the open batch (batch.c), which moves the channel's head; it is committed and
- * fanned out by the tick at the end of this loop iteration, or a little later. */
+ * fanned out by the tick at the end of this loop iteration, or a little later. A message or edit
+ * carries the members it mentions (mentions.h), computed against the members of now. */
 static enum chat_err append(struct chat_plugin *plugin, const struct chat_requester *who,
 			    struct chat_channel *ch, const struct chat_send_request *req,
 			    struct chat_event *ev, struct chat_error *err)
 {
 	struct chat_member *author = chat_index__member(ch, who->user); /* a member: checked before */
 	bool message = req->type == CHAT_EVENT_MESSAGE;
+	struct chat_mentions mentions = {0};
+	char *media_json = NULL;
+	enum chat_err rc;
 
 	/* The author's message count is read from the log once, then kept in memory. */
 	if(message && author->own_messages < 0
@@ -167,11 +181,41 @@ static enum chat_err append(struct chat_plugin *plugin, const struct chat_reques
 		.msg_no = ch->message_count + (message ? 1 : 0),
 		.author_msg_no = message ? author->own_messages + 1 : 0,
 	};
-	if(chat_batch__append(plugin, ch, ev, err) != CHAT_ERR_OK) {
+	/* the sender's complete uploads only; their metadata goes into the event (media.h) */
+	if(message && req->media_count > 0
+	   && chat_media__entries(plugin, who->user, req->media, req->thumbnails, req->media_count,
+				  &media_json, err)
+		      != CHAT_ERR_OK) {
+		return err->code;
+	}
+	ev->media_json = media_json;
+	if((message || req->type == CHAT_EVENT_EDIT)
+	   && chat_mentions__compute(req->body, (const char *const *)req->mentions, req->mention_count,
+				     is_member, ch, &mentions)
+		      != 0) {
+		free(media_json);
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	ev->mentions = (const char *const *)mentions.names;
+	ev->mention_count = mentions.count;
+	ev->mentions_all = mentions.all;
+	/* in a direct channel every message counts as a mention of the other person */
+	ev->dm_peer = message && ch->visibility == CHAT_VISIBILITY_DM
+			      ? chat_membership__dm_peer(ch, who->user)
+			      : NULL;
+	rc = chat_batch__append(plugin, ch, ev, err); /* the JSON is built (and copied) there */
+	chat_mentions__clear(&mentions);
+	free(media_json);
+	ev->media_json = NULL;
+	ev->mentions = NULL;
+	ev->mention_count = 0;
+	if(rc != CHAT_ERR_OK) {
 		return err->code;
 	}
 	if(message) {
 		author->own_messages = ev->author_msg_no;
+		/* in the event's own transaction: a crash loses neither (push.h) */
+		chat_push__hand_off(plugin, ch, ev->seq, who->user);
 	}
 	return CHAT_ERR_OK;
 }
@@ -222,6 +266,7 @@ enum chat_err chat_send__serve_or_reply(struct chat_plugin *plugin, const struct
 		rc = serve(plugin, who, rt, ch, &req, &err);
 	}
 	if(rc != CHAT_ERR_OK) {
+		plugin->metrics.sends_refused++;
 		chat_reply__error(rt, &err, &ctx);
 	}
 	chat_send_request__clear(&req);

@@ -6,7 +6,9 @@
 #include "batch.h"
 #include "cursors.h"
 #include "presence.h"
+#include "push.h"
 #include "ratelimit.h"
+#include "search.h"
 #include "state.h"
 #include "typing.h"
 #include "users.h"
@@ -22,6 +24,10 @@ static void free_states(struct chat_plugin *plugin)
 	free(plugin->typing);
 	free(plugin->presence);
 	free(plugin->users);
+	chat_push__free(plugin->push); /* stops its worker thread */
+	plugin->push = NULL;
+	chat_search__free(plugin->search); /* stops its worker thread */
+	plugin->search = NULL;
 	plugin->batch = NULL;
 	plugin->cursors = NULL;
 	plugin->typing = NULL;
@@ -37,8 +43,11 @@ int chat_services__state_new(struct chat_plugin *plugin)
 	plugin->typing = calloc(1, sizeof(*plugin->typing));
 	plugin->presence = calloc(1, sizeof(*plugin->presence));
 	plugin->users = calloc(1, sizeof(*plugin->users));
+	plugin->push = calloc(1, sizeof(*plugin->push));
+	plugin->search = chat_search__new();
 	if(plugin->batch == NULL || plugin->cursors == NULL || plugin->typing == NULL
-	   || plugin->presence == NULL || plugin->users == NULL) {
+	   || plugin->presence == NULL || plugin->users == NULL || plugin->push == NULL
+	   || plugin->search == NULL) {
 		free_states(plugin);
 		return -1;
 	}

@@ -20,6 +20,7 @@
 
 #include "attention_store.h"
 #include "json_fields.h"
+#include "retention.h"
 #include "store.h"
 #include "threads.h"
 #include "topic.h"
@@ -90,6 +91,13 @@ static enum chat_err check_root(struct chat_plugin *plugin, const struct chat_ch
 	if(root > ch->head) {
 		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "#%s has no message %lld", ch->name,
 				       (long long)root);
+	}
+	if(root < chat_retention__first(plugin, ch)) {
+		/* not "no message": it was there, and retention took it with its thread's start */
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+				       "message %lld of #%s was pruned: its history starts at %lld",
+				       (long long)root, ch->name,
+				       (long long)chat_retention__first(plugin, ch));
 	}
 	if(chat_store__event_brief(plugin->store, ch->rowid, root, &brief, err) != CHAT_ERR_OK) {
 		return err->code;

@@ -107,6 +107,14 @@ size_t chat_users__count(const struct chat_users *users)
 }
 
 
+void chat_users__each(const struct chat_users *users, void (*cb)(const char *name, void *ctx), void *ctx)
+{
+	for(const struct chat_user_entry *e = users->known; e != NULL; e = e->hh.next) {
+		cb(e->name, ctx);
+	}
+}
+
+
 void chat_users__flush(struct chat_plugin *plugin)
 {
 	struct chat_users *users = plugin->users;

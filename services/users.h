@@ -47,6 +47,9 @@ bool chat_users__exists(const struct chat_plugin *plugin, const char *user);
 /* The number of users in the directory. */
 size_t chat_users__count(const struct chat_users *users);
 
+/* Calls cb with each user's name, in no particular order (admin.c: listUsers). */
+void chat_users__each(const struct chat_users *users, void (*cb)(const char *name, void *ctx), void *ctx);
+
 /* Writes the names not yet stored in one transaction. On failure they stay pending for the next flush
  * (logged). A no-op without a store (an edge). */
 void chat_users__flush(struct chat_plugin *plugin);

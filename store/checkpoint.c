@@ -22,6 +22,7 @@ struct chat_checkpointer {
 	pthread_cond_t wake;
 	bool stopping;      /* guarded by lock */
 	unsigned long runs; /* guarded by lock */
+	int64_t last_ms;    /* guarded by lock: wall-clock ms of the last successful run, 0 before */
 	int interval_ms;
 	sqlite3 *db; /* the thread's own connection */
 };
@@ -61,7 +62,10 @@ static void *run(void *arg)
 		rc = sqlite3_wal_checkpoint_v2(cp->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&cp->lock);
 		if(rc == SQLITE_OK) {
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
 			cp->runs++;
+			cp->last_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 		}
 	}
 	pthread_mutex_unlock(&cp->lock);
@@ -133,4 +137,18 @@ unsigned long chat_checkpointer__runs(struct chat_checkpointer *cp)
 	runs = cp->runs;
 	pthread_mutex_unlock(&cp->lock);
 	return runs;
+}
+
+
+int64_t chat_checkpointer__last_ms(struct chat_checkpointer *cp)
+{
+	int64_t last;
+
+	if(cp == NULL) {
+		return 0;
+	}
+	pthread_mutex_lock(&cp->lock);
+	last = cp->last_ms;
+	pthread_mutex_unlock(&cp->lock);
+	return last;
 }

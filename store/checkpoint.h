@@ -14,6 +14,7 @@
 #define CHAT_CHECKPOINT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct chat_checkpointer;
 
@@ -27,5 +28,9 @@ void chat_checkpointer__stop(struct chat_checkpointer *cp);
 
 /* Number of checkpoints that completed so far (for tests and diagnostics). */
 unsigned long chat_checkpointer__runs(struct chat_checkpointer *cp);
+
+/* Wall-clock ms since the Unix epoch of the last successful checkpoint, 0 before the first (or for a
+ * NULL cp). For the metrics (adapters/metrics.c). */
+int64_t chat_checkpointer__last_ms(struct chat_checkpointer *cp);
 
 #endif

@@ -47,11 +47,33 @@ void chat_store__set_autocheckpoint(struct chat_store *store, int pages);
 int chat_store__begin_run(struct chat_store *store, const char *boot_id, enum chat_synchronous synchronous,
 			  int *renewed, char *err, size_t err_len);
 
-/* Records that the run ended cleanly: everything acknowledged is in the file. Returns 0 or -1. */
+/* Records that the run ended cleanly: everything acknowledged is in the file. Moves the database's
+ * generation on (lineage.h), so a copy taken while it ran is told apart if restored. Returns 0 or -1. */
 int chat_store__end_run(struct chat_store *store);
+
+/* Besides a possible power loss (above), begin_run gives every channel a new epoch when the database
+ * may be older than what clients saw: it is not the one this broker last had open, or is an older copy
+ * of it (store/lineage.h: a sidecar file beside it remembers the last), or an operator asked for it
+ * (a row 'new_epochs' in the runs table: tools/new_epochs.sh). Why the last begin_run renewed them,
+ * for the log; NULL when it did not. Static. */
+const char *chat_store__renewed_why(const struct chat_store *store);
+
+/* Moves the database's generation on now, in the database and then in its sidecar. For an online
+ * backup (the operations issue): called right after the copy is taken, it makes that copy older than
+ * the live database, so restoring it gives new epochs. Returns 0, or -1 with a message in err. */
+int chat_store__advance_generation(struct chat_store *store, char *err, size_t err_len);
+
+/* Gives every channel a new epoch now, in one transaction; *count says how many. The hook for a restore
+ * done while the broker runs: the caller must then reload the index (it holds the epochs) and tell the
+ * edges. Returns 0, or -1 with a message in err. */
+int chat_store__new_epochs_all(struct chat_store *store, int *count, char *err, size_t err_len);
 
 /* Closes the database; NULL is ignored. */
 void chat_store__close(struct chat_store *store);
+
+/* The store's SQLite connection, for the store's other files (session_tokens.c), which prepare their
+ * own statements and finalize them before returning: chat_store__close closes it. */
+struct sqlite3 *chat_store__db(struct chat_store *store);
 
 /* The schema version this build creates: the number of migrations. */
 int chat_store__schema_version(void);
@@ -86,7 +108,9 @@ void chat_store__rollback(struct chat_store *store);
 
 /* Appends ev (whose JSON is json[0..len)) to the log of channel rowid. ev->seq must be the channel's
  * last seq + 1; the database enforces it. A delete erases its target in the same transaction: the
- * message and each of its edits keep their seq and id but lose their body and say "deleted":true. */
+ * message and each of its edits keep their seq and id but lose their body and say "deleted":true,
+ * and its mentions go. Whom a message or edit mentions (ev->mentions, mentions_all, dm_peer) is
+ * indexed in the same transaction too (schema/0010_attention.sql). */
 enum chat_err chat_store__insert_event(struct chat_store *store, int64_t channel, const struct chat_event *ev,
 				       const char *json, size_t len, struct chat_error *err);
 

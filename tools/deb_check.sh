@@ -26,8 +26,9 @@ pid=
 had_mosquitto_db=$([[ -e /var/lib/mosquitto/mosquitto.db ]] && echo 1 || echo 0)
 cleanup() {
   [[ -n $pid ]] && kill "$pid" 2>/dev/null && while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
-  rm -f "$conf" "$passwd" /var/lib/mosquitto/mqchat.db /var/lib/mosquitto/mqchat.db-wal \
-    /var/lib/mosquitto/mqchat.db-shm
+  # the database, its WAL, the search index, the media directory and the lineage sidecar
+  rm -rf "$conf" "$passwd" /var/lib/mosquitto/mqchat.db /var/lib/mosquitto/mqchat.db-* \
+    /var/lib/mosquitto/mqchat.db.media /var/lib/mosquitto/.mqchat.db.lineage
   [[ $had_mosquitto_db == 1 ]] || rm -f /var/lib/mosquitto/mosquitto.db
   apt-get purge -y -qq mqchat >/dev/null 2>&1 || true
 }

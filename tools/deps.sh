@@ -11,7 +11,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 packages=(build-essential cmake pkg-config
           mosquitto mosquitto-clients mosquitto-dev libmosquitto-dev
-          libsqlite3-dev libcjson-dev uuid-dev uthash-dev)
+          libsqlite3-dev libcjson-dev uuid-dev uthash-dev libssl-dev libcurl4-openssl-dev)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(sqlite3 valgrind chromium fonts-noto-color-emoji haproxy)
   packages+=(clang libclang-rt-14-dev) # reliability: the libFuzzer targets of tests/fuzz

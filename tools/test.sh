@@ -7,10 +7,12 @@
 #      Chromium among them; then the reliability checker's summaries;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
 #   3. valgrind (memcheck) around the broker for a subset: the worked example, the API, retries, the
-#      README tour, the real-time layer, the ACL matrix, the attacks of docs/security.md and the
-#      gateway tier (core and edges all under
-#      valgrind; tests/valgrind.supp lists what Mosquitto itself leaks or trips);
+#      README tour, the real-time layer, the ACL matrix, the attacks of docs/security.md, session
+#      tokens and the gateway tier (core and edges all under valgrind; tests/valgrind.supp lists what
+#      Mosquitto itself leaks or trips);
 #   4. a few seconds of libFuzzer per parser (tests/fuzz; MQCHAT_FUZZ_SECONDS, default 5).
+# Between 1 and 2, as root, the .deb is built, installed beside Debian's mosquitto, run with its own
+# /etc/mosquitto/mosquitto.conf through the worked example, and removed (tools/deb_check.sh).
 # Any failure fails the script. MQCHAT_QUICK=1 runs only pass 1.
 set -euo pipefail
 
@@ -26,7 +28,7 @@ python3 tools/check_layers.py
 git ls-files '*.c' '*.h' | xargs clang-format --dry-run -Werror
 
 echo "== pass 1: build and test"
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_TESTS=ON >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_TESTS=ON -DMQCHAT_WEB=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build -j"$jobs" --output-on-failure
 
@@ -38,6 +40,15 @@ if [[ "${MQCHAT_QUICK:-0}" == 1 ]]; then
   exit 0
 fi
 
+# The Debian package, installed next to Debian's mosquitto and run with its own configuration
+# (tools/deb_check.sh). It installs a package, so only as root, where apt is (CI is both).
+if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+  echo "== pass 1b: the Debian package"
+  tools/deb_check.sh
+else
+  echo "== pass 1b: the Debian package: skipped (needs root and apt-get)"
+fi
+
 echo "== pass 2: AddressSanitizer and UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DMQCHAT_TESTS=ON -DMQCHAT_SANITIZE=ON >/dev/null
 cmake --build build-asan -j"$jobs"
@@ -45,7 +56,7 @@ ctest --test-dir build-asan -j"$jobs" --output-on-failure
 
 echo "== pass 3: valgrind around the broker"
 MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
-TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway|attacks|abuse_limits)$'
+TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway|attacks|abuse_limits|session_tokens)$'
 
 # -- reliability (docs/reliability.md): the ACL matrix under valgrind too (12 s); pass 4, a short
 # libFuzzer run of every parser --
@@ -55,7 +66,7 @@ TH_TIMEOUT_S=300 ctest --test-dir build --output-on-failure -R '^test_acl_matrix
 echo "== pass 4: fuzzing the parsers (${MQCHAT_FUZZ_SECONDS:-5} s per target)"
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMQCHAT_FUZZ=ON -DMQCHAT_TESTS=OFF \
   -DMQCHAT_BENCH=OFF -DMQCHAT_WEB=OFF >/dev/null
-targets=(fuzz_send_request fuzz_topic fuzz_utf8 fuzz_requests fuzz_config fuzz_sessions)
+targets=(fuzz_send_request fuzz_topic fuzz_utf8 fuzz_requests fuzz_config fuzz_sessions fuzz_search_query fuzz_mentions)
 cmake --build build-fuzz -j"$jobs" --target "${targets[@]}"
 for t in "${targets[@]}"; do
   work=$(mktemp -d)

@@ -206,6 +206,26 @@ static void jb_add_bool(struct jbuf *b, const char *key, bool value)
 }
 
 
+/* "mentions":[...] and "mentions_all":true, each only when present. */
+static void jb_add_mentions(struct jbuf *b, const struct chat_event *ev)
+{
+	if(ev->mention_count > 0) {
+		jb_key(b, "mentions");
+		jb_raw(b, "[", 1);
+		for(size_t i = 0; i < ev->mention_count; i++) {
+			if(i > 0) {
+				jb_raw(b, ",", 1);
+			}
+			jb_string(b, ev->mentions[i]);
+		}
+		jb_raw(b, "]", 1);
+	}
+	if(ev->mentions_all) {
+		jb_add_bool(b, "mentions_all", true);
+	}
+}
+
+
 static char *jb_finish(struct jbuf *b, size_t *len)
 {
 	jb_raw(b, "}", 1);
@@ -241,10 +261,16 @@ char *chat_event_json__build(const struct chat_event *ev, size_t *len)
 		if(ev->thread > 0) {
 			jb_add_int(&b, "thread", ev->thread);
 		}
+		jb_add_mentions(&b, ev);
+		if(ev->media_json != NULL) {
+			jb_key(&b, "media");
+			jb_raw(&b, ev->media_json, strlen(ev->media_json));
+		}
 		break;
 	case CHAT_EVENT_EDIT:
 		jb_add_int(&b, "target", ev->target);
 		jb_add_string(&b, "body", ev->body);
+		jb_add_mentions(&b, ev);
 		break;
 	case CHAT_EVENT_DELETE:
 		jb_add_int(&b, "target", ev->target);
@@ -298,6 +324,9 @@ char *chat_error_json__build(const struct chat_error *err, const struct chat_err
 	if((err->code == CHAT_ERR_RATE_LIMITED || err->code == CHAT_ERR_QUOTA_EXCEEDED)
 	   && err->retry_after_ms > 0) {
 		failures += add_int(obj, "retry_after_ms", err->retry_after_ms);
+	}
+	if(ctx->request) {
+		failures += add_string(obj, "request", ctx->request);
 	}
 	if(ctx->op) {
 		failures += add_string(obj, "op", ctx->op);

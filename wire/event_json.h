@@ -42,6 +42,16 @@ struct chat_event {
 	const char *emoji; /* reaction */
 	bool on;           /* reaction: added (true) or removed */
 	const char *user;  /* join, leave: the member who joined or left */
+	/* message, edit: the members it mentions, sorted and unique (services/mentions.c), and whether
+	 * it mentions everyone (@channel, @here). Sent only when present. */
+	const char *const *mentions;
+	size_t mention_count;
+	bool mentions_all;
+	/* Stored, not sent: in a direct channel, a message's other member, for whom every message there
+	 * counts as a mention (store.c indexes it with the mentions). NULL elsewhere. */
+	const char *dm_peer;
+	/* message: its "media" array, JSON text already built (services/media.c), NULL for none */
+	const char *media_json;
 	/* Stored, not sent: a message's ordinal among the channel's messages (any other event: the number
 	 * of messages before it), and a message's ordinal among its author's messages there. */
 	int64_t msg_no, author_msg_no;
@@ -62,15 +72,18 @@ char *chat_event_json__build(const struct chat_event *ev, size_t *len);
 char *chat_ack_json__build(const char *channel, const char *client_msg_id, const char *id, int64_t seq,
 			   int64_t ts, bool duplicate, size_t *len);
 
-/* Context echoed in an error so the client can tell which request failed; every field may be NULL. */
+/* Context echoed in an error so the client can tell which request failed; every field may be NULL.
+ * request is the kind of request answered ("send", "sync", "api", ...). */
 struct chat_error_context {
+	const char *request;
 	const char *channel;
 	const char *client_msg_id;
 	const char *op;
 	const cJSON *ref;
 };
 
-/* An error: {"ok":false,"kind":"error","code","message",...context}. malloc'd, or NULL. */
+/* An error: {"ok":false,"kind":"error","code","message",["retry_after_ms",]"request","op","channel",
+ * "client_msg_id","ref"}, each context field only when set. malloc'd, or NULL. */
 char *chat_error_json__build(const struct chat_error *err, const struct chat_error_context *ctx, size_t *len);
 
 /* Real-time signals, each malloc'd (NULL when out of memory):

@@ -23,6 +23,16 @@ void chat_send_request__clear(struct chat_send_request *req)
 	free(req->client_msg_id);
 	free(req->body);
 	free(req->emoji);
+	for(size_t i = 0; i < req->mention_count; i++) {
+		free(req->mentions[i]);
+	}
+	free(req->mentions);
+	for(size_t i = 0; i < req->media_count; i++) {
+		free(req->media[i]);
+		free(req->thumbnails ? req->thumbnails[i] : NULL);
+	}
+	free(req->media);
+	free(req->thumbnails);
 	memset(req, 0, sizeof(*req));
 }
 
@@ -127,6 +137,119 @@ static enum chat_err parse_body(const cJSON *obj, size_t max_body, char **out, s
 }
 
 
+/* The optional "mentions" of a message or edit: an array of at most CHAT_MENTIONS_MAX user names of
+ * 1 to CHAT_MENTION_NAME_MAX bytes. Who of them is a member is the send path's question. */
+static enum chat_err parse_mentions(const cJSON *obj, struct chat_send_request *out, struct chat_error *err)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "mentions");
+	const cJSON *item;
+	int n;
+
+	if(list == NULL || cJSON_IsNull(list)) {
+		return CHAT_ERR_OK;
+	}
+	n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : -1;
+	if(n < 0 || n > CHAT_MENTIONS_MAX) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+				       "mentions must be an array of at most %d user names",
+				       CHAT_MENTIONS_MAX);
+	}
+	out->mentions = calloc((size_t)n + 1, sizeof(*out->mentions));
+	if(out->mentions == NULL) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	cJSON_ArrayForEach(item, list) {
+		size_t len = cJSON_IsString(item) ? strlen(item->valuestring) : 0;
+		if(len == 0 || len > CHAT_MENTION_NAME_MAX) {
+			return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+					       "mentions must be user names of 1-%d bytes",
+					       CHAT_MENTION_NAME_MAX);
+		}
+		out->mentions[out->mention_count] = strdup(item->valuestring);
+		if(out->mentions[out->mention_count] == NULL) {
+			return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+		}
+		out->mention_count++;
+	}
+	return CHAT_ERR_OK;
+}
+
+
+static bool media_id_ok(const cJSON *item)
+{
+	const char *s = cJSON_IsString(item) ? item->valuestring : "";
+
+	return strlen(s) == 34 && strncmp(s, "m-", 2) == 0 && strspn(s + 2, "0123456789abcdef") == 32;
+}
+
+
+/* The optional "media" of a message: 1 to CHAT_SEND_MEDIA_MAX entries, each a media id ("m-" and 32
+ * lower-case hex digits) or {"id":M,"thumbnail":T}, T the id of a smaller image the client made of
+ * M (previews). Whether they exist and are the sender's is the send path's question (media.c). */
+static enum chat_err parse_media(const cJSON *obj, struct chat_send_request *out, struct chat_error *err)
+{
+	const cJSON *list = cJSON_GetObjectItemCaseSensitive(obj, "media");
+	const cJSON *item;
+	int n;
+
+	if(list == NULL || cJSON_IsNull(list)) {
+		return CHAT_ERR_OK;
+	}
+	n = cJSON_IsArray(list) ? cJSON_GetArraySize(list) : -1;
+	if(n < 1 || n > CHAT_SEND_MEDIA_MAX) {
+		return chat_error__set(err, CHAT_ERR_BAD_REQUEST, "media must be an array of 1-%d media ids",
+				       CHAT_SEND_MEDIA_MAX);
+	}
+	out->media = calloc((size_t)n + 1, sizeof(*out->media));
+	out->thumbnails = calloc((size_t)n + 1, sizeof(*out->thumbnails));
+	if(out->media == NULL || out->thumbnails == NULL) {
+		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	cJSON_ArrayForEach(item, list) {
+		const cJSON *id = item, *thumb = NULL;
+
+		if(cJSON_IsObject(item)) {
+			id = cJSON_GetObjectItemCaseSensitive(item, "id");
+			thumb = cJSON_GetObjectItemCaseSensitive(item, "thumbnail");
+			if(cJSON_GetArraySize(item) != (thumb != NULL ? 2 : 1)
+			   || (thumb != NULL && !media_id_ok(thumb))) {
+				return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+						       "a media entry is an id or {\"id\",\"thumbnail\"}, "
+						       "both media ids");
+			}
+		}
+		if(!media_id_ok(id)) {
+			return chat_error__set(err, CHAT_ERR_BAD_REQUEST,
+					       "media ids are m- and 32 hex digits");
+		}
+		out->media[out->media_count] = strdup(id->valuestring);
+		out->thumbnails[out->media_count] = thumb ? strdup(thumb->valuestring) : NULL;
+		if(out->media[out->media_count] == NULL
+		   || (thumb && out->thumbnails[out->media_count] == NULL)) {
+			out->media_count++; /* freed with the request */
+			return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+		}
+		out->media_count++;
+	}
+	return CHAT_ERR_OK;
+}
+
+
+/* A message's body; with media it may be empty or absent (a file needs no caption). */
+static enum chat_err parse_message_body(const cJSON *obj, size_t max_body, struct chat_send_request *out,
+					struct chat_error *err)
+{
+	const cJSON *body = cJSON_GetObjectItemCaseSensitive(obj, "body");
+
+	if(out->media_count > 0 && (body == NULL || (cJSON_IsString(body) && body->valuestring[0] == '\0'))) {
+		out->body = strdup("");
+		return out->body != NULL ? CHAT_ERR_OK
+					 : chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
+	}
+	return parse_body(obj, max_body, &out->body, err);
+}
+
+
 static enum chat_err parse_fields(const cJSON *obj, size_t max_body, struct chat_send_request *out,
 				  struct chat_error *err)
 {
@@ -138,13 +261,15 @@ static enum chat_err parse_fields(const cJSON *obj, size_t max_body, struct chat
 	switch(out->type) {
 	case CHAT_EVENT_MESSAGE:
 		if(chat_json__int(obj, "thread", false, 1, CHAT_JSON_INT_MAX, &out->thread, err)
-		   != CHAT_ERR_OK) {
+			   != CHAT_ERR_OK
+		   || parse_mentions(obj, out, err) != CHAT_ERR_OK
+		   || parse_media(obj, out, err) != CHAT_ERR_OK) {
 			return err->code;
 		}
-		return parse_body(obj, max_body, &out->body, err);
+		return parse_message_body(obj, max_body, out, err);
 	case CHAT_EVENT_EDIT:
-		if(chat_json__int(obj, "target", true, 1, CHAT_JSON_INT_MAX, &out->target, err)
-		   != CHAT_ERR_OK) {
+		if(chat_json__int(obj, "target", true, 1, CHAT_JSON_INT_MAX, &out->target, err) != CHAT_ERR_OK
+		   || parse_mentions(obj, out, err) != CHAT_ERR_OK) {
 			return err->code;
 		}
 		return parse_body(obj, max_body, &out->body, err);

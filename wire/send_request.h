@@ -17,6 +17,9 @@
 
 #define CHAT_CLIENT_MSG_ID_MAX 128
 #define CHAT_EMOJI_MAX         64
+#define CHAT_MENTIONS_MAX      256 /* names in an explicit "mentions" list */
+#define CHAT_MENTION_NAME_MAX  256 /* bytes of one name: the longest user name (services/users.h) */
+#define CHAT_SEND_MEDIA_MAX    10  /* media ids one message may reference */
 
 struct chat_send_request {
 	enum chat_event_type type; /* message, edit, delete or reaction */
@@ -26,12 +29,21 @@ struct chat_send_request {
 	int64_t target;            /* edit, delete, reaction */
 	char *emoji;               /* reaction */
 	bool on;                   /* reaction */
+	char **mentions;           /* message, edit: the explicit "mentions" list as sent (not yet
+				      checked against the members), NULL if absent */
+	size_t mention_count;
+	char **media;      /* message: the "media" ids as sent (m-<32 hex>; whose they are is the send path's
+			      question), NULL if absent; with media, "body" may be empty or absent */
+	char **thumbnails; /* parallel to media: the thumbnail id of each entry sent as
+			    * {"id","thumbnail"}, or NULL; the array is NULL when media is */
+	size_t media_count;
 };
 
 /* Parses payload[0..len). Bodies longer than max_body bytes, and payloads too long to hold such a body
  * even fully escaped, are CHAT_ERR_TOO_LARGE. On success the strings in *out are malloc'd and released
- * by chat_send_request__clear; on error *out holds nothing to release, except client_msg_id when it
- * could be read, so the error can name it. Call chat_send_request__clear in both cases. */
+ * by chat_send_request__clear; on error *out may hold client_msg_id (when it could be read, so the
+ * error can name it) and the mentions read before the error. Call chat_send_request__clear in both
+ * cases. */
 enum chat_err chat_send_request__parse(const void *payload, size_t len, size_t max_body,
 				       struct chat_send_request *out, struct chat_error *err);
 

@@ -3,6 +3,7 @@
  *
  * Topics served (see docs/protocol.md):
  *   chat/<ch>  chat/<ch>/{typing,presence,read,delivered,sync}  chat/_api  chat/_reply/<clientid>
+ *   chat/_media/<media>/<offset>
  * and the bare topic `chat`, which serves nothing but is mqchat's (chat/# matches it).
  * Channel ids starting with '_' are reserved for the plugin's own topics. In a filter, a wildcard in
  * the channel level makes it WIDE (its deliveries are checked one by one); a wildcard below a named
@@ -62,6 +63,32 @@ const char *chat_topic__strip_share(const char *filter)
 }
 
 
+/* <media>/<offset>: m- and 32 lower-case hex digits, then 1-15 decimal digits without a leading zero
+ * (but "0"). Anything else leaves the topic CHAT_TOPIC_INVALID. */
+static void parse_media(const char *s, struct chat_topic *out)
+{
+	const char *off = s + 35;
+	size_t digits;
+
+	if(strncmp(s, "m-", 2) != 0 || strlen(s) < 36 || s[34] != '/') {
+		return;
+	}
+	for(size_t i = 2; i < 34; i++) {
+		if(!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f'))) {
+			return;
+		}
+	}
+	digits = strspn(off, "0123456789");
+	if(digits == 0 || digits > 15 || off[digits] != '\0' || (off[0] == '0' && digits > 1)) {
+		return;
+	}
+	out->kind = CHAT_TOPIC_MEDIA;
+	memcpy(out->media, s, 34);
+	out->media[34] = '\0';
+	out->offset = off;
+}
+
+
 static void parse_reserved(const char *id, struct chat_topic *out)
 {
 	if(strcmp(id, "_api") == 0) {
@@ -69,6 +96,8 @@ static void parse_reserved(const char *id, struct chat_topic *out)
 	} else if(strncmp(id, "_reply/", 7) == 0 && id[7] != '\0') {
 		out->kind = CHAT_TOPIC_REPLY;
 		out->client_id = id + 7;
+	} else if(strncmp(id, "_media/", 7) == 0) {
+		parse_media(id + 7, out);
 	}
 }
 

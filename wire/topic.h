@@ -32,6 +32,7 @@ enum chat_topic_kind {
 	CHAT_TOPIC_SYNC,        /* chat/<ch>/sync */
 	CHAT_TOPIC_API,         /* chat/_api */
 	CHAT_TOPIC_REPLY,       /* chat/_reply/<clientid> */
+	CHAT_TOPIC_MEDIA,       /* chat/_media/<media>/<offset>: a piece of an upload, raw bytes */
 };
 
 struct chat_topic {
@@ -39,6 +40,10 @@ struct chat_topic {
 	const char *channel; /* the channel id, not NUL-terminated; set for per-channel kinds */
 	size_t channel_len;
 	const char *client_id; /* CHAT_TOPIC_REPLY: everything after chat/_reply/ (NUL-terminated) */
+	/* CHAT_TOPIC_MEDIA: the media id (m-<32 hex>) copied out, and the offset (1-15 decimal digits,
+	 * NUL-terminated, pointing into the topic) */
+	char media[35];
+	const char *offset;
 };
 
 /* Classifies topic, a topic name or a subscription filter. Never fails: anything under chat/ that

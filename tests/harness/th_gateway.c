@@ -50,6 +50,7 @@ void th_edge_start_at(const char *file, int line, struct th_broker *edge, const 
 			   "plugin_opt_edge_id edge-%d\n"
 			   "plugin_opt_core_clientid core-link.edge-%d\n"
 			   "plugin_opt_edge_timeout_ms 1000\n"
+			   "allow_duplicate_messages true\n" /* as bridge/edge.conf.in */
 			   "connection core\n"
 			   "address 127.0.0.1:%d\n"
 			   "remote_clientid edge-%d\n"

@@ -275,10 +275,12 @@ static void test_create_quota(void)
 			created++;
 		} else {
 			/* one token a minute: the next is at most a minute away */
-			TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\","
-				       "\"message\":\"mallory may create 50 channels at once and 60 more per "
-				       "hour: retry later\",\"retry_after_ms\":\"*\",\"op\":\"create\","
-				       "\"channel\":\"*\"}");
+			TH_JSON(reply,
+				"{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\","
+				"\"message\":\"mallory may create 50 channels at once and 60 more per "
+				"hour: retry "
+				"later\",\"retry_after_ms\":\"*\",\"request\":\"api\",\"op\":\"create\","
+				"\"channel\":\"*\"}");
 			TH_CHECK(th_json_int(reply, "retry_after_ms") > 0);
 			TH_CHECK(th_json_int(reply, "retry_after_ms") <= 60001);
 			over++;
@@ -324,7 +326,7 @@ static void test_member_quota(void)
 	reply = tc_api(mallory, "{\"op\":\"create\",\"channel\":\"two\",\"members\":[\"bo\",\"cy\"]}");
 	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\",\"message\":\"mallory "
 		       "may add 6 members at once and 1 more per minute: retry later\",\"retry_after_ms\":"
-		       "\"*\",\"op\":\"create\",\"channel\":\"two\"}");
+		       "\"*\",\"request\":\"api\",\"op\":\"create\",\"channel\":\"two\"}");
 	TH_CHECK(th_json_int(reply, "retry_after_ms") > 0 && th_json_int(reply, "retry_after_ms") <= 60001);
 	cJSON_Delete(reply);
 	api_error(mallory, "no_such_channel", "there is no channel #two",
@@ -724,10 +726,10 @@ static void test_create_reveals_only_that_a_name_is_taken(void)
 			       "secret", "NNNNNN");
 	taken_public = answer(mallory, "chat/_api", "{\"op\":\"create\",\"channel\":\"public\",\"ref\":1}",
 			      "public", "NNNNNN");
-	TH_EQ_STR(taken_private,
-		  "{\"ok\":false,\"kind\":\"error\",\"code\":\"conflict\",\"message\":"
-		  "\"channel #NNNNNN already exists\",\"op\":\"create\",\"channel\":\"NNNNNN\","
-		  "\"ref\":1}");
+	TH_EQ_STR(taken_private, "{\"ok\":false,\"kind\":\"error\",\"code\":\"conflict\",\"message\":"
+				 "\"channel #NNNNNN already "
+				 "exists\",\"request\":\"api\",\"op\":\"create\",\"channel\":\"NNNNNN\","
+				 "\"ref\":1}");
 	TH_EQ_STR(taken_public, taken_private);
 	api_error(mallory, "conflict", NULL,
 		  "{\"op\":\"create\",\"channel\":\"%s\",\"visibility\":\"private\"}",
@@ -743,12 +745,12 @@ static void test_create_reveals_only_that_a_name_is_taken(void)
 	reply = tc_api(mallory, "{\"op\":\"create\",\"channel\":\"secret\"}");
 	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\",\"message\":\"mallory "
 		       "may create 6 channels at once and 1 more per hour: retry later\",\"retry_after_ms\":"
-		       "\"*\",\"op\":\"create\",\"channel\":\"secret\"}");
+		       "\"*\",\"request\":\"api\",\"op\":\"create\",\"channel\":\"secret\"}");
 	cJSON_Delete(reply);
 	reply = tc_api(mallory, "{\"op\":\"create\",\"channel\":\"fresh\"}");
 	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"quota_exceeded\",\"message\":\"mallory "
 		       "may create 6 channels at once and 1 more per hour: retry later\",\"retry_after_ms\":"
-		       "\"*\",\"op\":\"create\",\"channel\":\"fresh\"}");
+		       "\"*\",\"request\":\"api\",\"op\":\"create\",\"channel\":\"fresh\"}");
 	cJSON_Delete(reply);
 	/* ada's own quota is hers */
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"fresh\"}");

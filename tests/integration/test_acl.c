@@ -135,8 +135,13 @@ static void test_removed_member_stops_at_once(void)
 	cJSON_Delete(ev);
 
 	tc_api_ok(f.ada, "{\"op\":\"remove\",\"channel\":\"general\",\"user\":\"bo\"}");
+	/* the removed member is told (docs/protocol.md, "Account requests"), and that is the last of it */
+	ev = th_expect_json(f.bo, "chat/#");
+	TH_EQ_STR(th_json_str(ev, "type"), "leave");
+	TH_EQ_STR(th_json_str(ev, "user"), "bo");
+	cJSON_Delete(ev);
 	cJSON_Delete(tc_send(f.ada, "general", "after", "after removal"));
-	expect_marker_next(&f, f.bo, "marker-2"); /* not the leave event, not "after removal" */
+	expect_marker_next(&f, f.bo, "marker-2"); /* not "after removal" */
 	tc_expect_error(tc_request(f.bo, "chat/general/sync", "{}"), "not_member", NULL);
 	TH_EQ_INT(th_publish(f.bo, "chat/general", "still here?", -1, 1, NULL), 0x87);
 	tc_expect_error(th_expect_json(f.bo, tc_reply_topic(f.bo)), "not_member", NULL);

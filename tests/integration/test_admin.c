@@ -236,8 +236,10 @@ static void test_bad_input(void)
 		     "addMember", "bad_request", "user");
 	expect_error(admin(f.dee, "{\"command\":\"exportChannel\",\"channel\":\"none\",\"path\":\"/tmp/x\"}"),
 		     "exportChannel", "no_such_channel", "#none");
-	expect_error(admin(f.dee, "{\"command\":\"deleteChannel\",\"channel\":\"ops\"}"), "deleteChannel",
-		     "bad_request", "not supported");
+	expect_error(admin(f.dee, "{\"command\":\"deleteChannel\",\"channel\":\"none\"}"), "deleteChannel",
+		     "no_such_channel", "#none");
+	expect_error(admin(f.dee, "{\"command\":\"setRetention\",\"channel\":\"ops\",\"days\":-1}"),
+		     "setRetention", "bad_request", "days");
 	/* not JSON, not an object with commands: one error entry */
 	TH_EQ_INT(th_publish(f.dee, "$CONTROL/mqchat/v1", "hello", -1, 1, NULL), 0);
 	got = th_expect_json(f.dee, RESPONSE);
@@ -458,7 +460,8 @@ static void test_backup_while_sending(void)
 		sent++;
 		while(acked < sent - 20) { /* at most 20 in flight */
 			cJSON *ack = th_wait_json(bo, reply_topic, 5000);
-			TH_CHECK(ack != NULL && cJSON_IsTrue(cJSON_GetObjectItem(ack, "ok")));
+			TH_CHECKF(ack != NULL && cJSON_IsTrue(cJSON_GetObjectItem(ack, "ok")), "ack: %s",
+				  ack ? th_json_print(ack) : "none");
 			cJSON_Delete(ack);
 			acked++;
 		}

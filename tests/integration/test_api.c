@@ -68,7 +68,7 @@ static void test_create(void)
 	reply = tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
 	TH_JSON(reply, "{\"ok\":false,\"kind\":\"error\",\"code\":\"conflict\",\"message\":\"channel #proj "
 		       "already exists\","
-		       "\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
+		       "\"request\":\"api\",\"op\":\"create\",\"channel\":\"proj\",\"ref\":8}");
 	cJSON_Delete(reply);
 	tc_expect_error(tc_api(f.dee, "{\"op\":\"create\",\"channel\":\"x\",\"visibility\":\"secret\"}"),
 			"bad_request", "visibility must be public or private");
@@ -274,12 +274,12 @@ static void test_channels_inbox(void)
 	TH_JSON(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 0),
 		"{\"channel\":\"*\",\"title\":\"\",\"visibility\":\"dm\",\"epoch\":\"*\",\"head\":2,\"user\":"
 		"\"cy\","
-		"\"read\":2,\"unread\":0,\"last\":null}");
+		"\"read\":2,\"unread\":0,\"last\":null,\"mentions\":0,\"notify\":\"all\"}");
 	TH_EQ_STR(th_json_str(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 0), "channel"),
 		  th_json_str(dm, "channel"));
 	TH_JSON(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 1),
 		"{\"channel\":\"alpha\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\",\"head\":3,"
-		"\"read\":1,\"unread\":1,\"last\":\"*\"}");
+		"\"read\":1,\"unread\":1,\"last\":\"*\",\"mentions\":0,\"notify\":\"all\"}");
 	last = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(reply, "channels"), 1), "last");
 	history = tc_history(f.ada, "alpha");
 	TH_CHECK(cJSON_Compare(last, cJSON_GetArrayItem(history, 2), true));

@@ -1,5 +1,6 @@
 /*
- * test_auth.c - authentication is the broker's. mqchat registers no BASIC_AUTH callback, so
+ * test_auth.c - authentication is the broker's. mqchat's BASIC_AUTH callback only watches connections
+ * and defers every password that is not one of its own session tokens (test_session_tokens.c), so
  * password_file and dynamic-security alone decide who connects; with plugin_opt_acl_fallback defer,
  * an acl_file or dynamic-security decides whatever mqchat does not deny. mqchat must neither reject
  * what they accept nor accept what they reject, and a connection without a username gets nothing
@@ -463,6 +464,37 @@ static void test_dynsec_denials_stand(void)
 }
 
 
+/* ---- plugin_opt_acl_fallback auto, as the Debian package ships it ---- */
+
+/* auto reads the broker's configuration: beside an acl_file it defers (the file's denials stand, and
+ * the start is not refused as it is with allow); with no other source it allows what mqchat does not
+ * forbid. */
+static void test_acl_fallback_auto_follows_the_broker(void)
+{
+	struct th_broker b;
+	struct th_client *ada, *bo;
+
+	start_with_file(&b, "acl", acl_file_text, NULL, "plugin_opt_acl_fallback auto\nacl_file %s\n");
+	TH_CHECK(th_broker_log_contains(&b, "plugin_opt_acl_fallback auto: defer"));
+	ada = th_connect(&b, "ada", "ada-laptop", 5, true);
+	bo = th_connect(&b, "bo", "bo-phone", 5, true);
+	TH_EQ_INT(th_publish(bo, "sensors/1", "19.0", -1, 1, NULL), 0x87);  /* acl_file's denial */
+	TH_CHECK(th_publish(ada, "sensors/1", "21.5", -1, 1, NULL) < 0x80); /* granted: 0 or 0x10 */
+	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
+	cJSON_Delete(tc_send(bo, "general", "b1", "hi"));
+	th_disconnect(ada);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+
+	th_broker_start(&b, "plugin_opt_acl_fallback auto\n");
+	TH_CHECK(th_broker_log_contains(&b, "plugin_opt_acl_fallback auto: allow"));
+	bo = th_connect(&b, "bo", "bo-phone", 5, true);
+	TH_CHECK(th_publish(bo, "sensors/1", "19.0", -1, 1, NULL) < 0x80);
+	th_disconnect(bo);
+	th_broker_stop(&b);
+}
+
+
 /* ---- the default: plugin_opt_acl_fallback allow, no other ACL source ---- */
 
 /* Outside chat/ the broker is open to anyone, as one without ACLs; chat/ is for members only. */
@@ -553,4 +585,5 @@ TH_TEST_LIST(TH_TEST(test_password_file_decides_who_connects),
 	     TH_TEST(test_acl_file_users_chat_as_members), TH_TEST(test_acl_file_denials_stand),
 	     TH_TEST(test_acl_file_anonymous_gets_nothing_from_chat),
 	     TH_TEST(test_dynsec_decides_who_connects), TH_TEST(test_dynsec_role_and_membership_both_apply),
-	     TH_TEST(test_dynsec_denials_stand), TH_TEST(test_allow_fallback_opens_other_topics_only))
+	     TH_TEST(test_dynsec_denials_stand), TH_TEST(test_acl_fallback_auto_follows_the_broker),
+	     TH_TEST(test_allow_fallback_opens_other_topics_only))

@@ -195,7 +195,8 @@ static void test_unavailable_then_retry(void)
 			     NULL),
 		  0x87);
 	ev = th_expect_json(ada, tc_reply_topic(ada));
-	TH_JSON(ev, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\",\"channel\":"
+	TH_JSON(ev, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\",\"request\":"
+		    "\"send\",\"channel\":"
 		    "\"general\","
 		    "\"client_msg_id\":\"u1\"}");
 	TH_CHECKF(strstr(th_json_str(ev, "message"), "locked") != NULL, "%s", th_json_str(ev, "message"));

@@ -944,8 +944,9 @@ static void test_read_cursor(void)
 
 	/* the other device's inbox shows it */
 	entry = tc_inbox_entry(f.bo1, "general", &reply);
-	TH_JSON(entry, "{\"channel\":\"general\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\","
-		       "\"head\":6,\"read\":6,\"unread\":0,\"last\":\"*\"}");
+	TH_JSON(entry,
+		"{\"channel\":\"general\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\","
+		"\"head\":6,\"read\":6,\"unread\":0,\"last\":\"*\",\"mentions\":0,\"notify\":\"all\"}");
 	TH_EQ_INT(th_json_int(cJSON_GetObjectItem(entry, "last"), "seq"), 6);
 	cJSON_Delete(reply);
 
@@ -1220,7 +1221,7 @@ static void test_inbox_order_and_unread(void)
 	entry = tc_inbox_entry(bo, "alpha", &reply);
 	TH_JSON(entry,
 		"{\"channel\":\"alpha\",\"title\":\"\",\"visibility\":\"public\",\"epoch\":\"*\",\"head\":4,"
-		"\"read\":2,\"unread\":2,\"last\":\"*\"}");
+		"\"read\":2,\"unread\":2,\"last\":\"*\",\"mentions\":0,\"notify\":\"all\"}");
 	last = cJSON_GetObjectItem(entry, "last");
 	history = tc_history(bo, "alpha");
 	TH_CHECK(cJSON_Compare(last, cJSON_GetArrayItem(history, 3), true));
@@ -1230,7 +1231,7 @@ static void test_inbox_order_and_unread(void)
 	snprintf(pattern, sizeof(pattern),
 		 "{\"channel\":\"%s\",\"title\":\"\",\"visibility\":\"dm\",\"epoch\":\"*\",\"head\":5,"
 		 "\"read\":%lld,"
-		 "\"unread\":3,\"user\":\"ada\",\"last\":\"*\"}",
+		 "\"unread\":3,\"user\":\"ada\",\"last\":\"*\",\"mentions\":3,\"notify\":\"all\"}",
 		 dm_ch, bo_joined_dm);
 	TH_JSON(entry, pattern);
 	cJSON_Delete(reply);

@@ -94,7 +94,7 @@ static void fault_then_recover(const char *fault, const char *synchronous)
 		TH_CHECKF(puback == 0x87 || puback == 0x10, "PUBACK 0x%02x", puback);
 		ev = th_expect_json(ada, tc_reply_topic(ada));
 		TH_JSON(ev, "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":\"*\","
-			    "\"channel\":\"general\",\"client_msg_id\":\"f1\"}");
+			    "\"request\":\"send\",\"channel\":\"general\",\"client_msg_id\":\"f1\"}");
 		cJSON_Delete(ev);
 	}
 	/* a plain-text QoS 0 send and an account request: refused too */

@@ -166,7 +166,8 @@ static void plugin_free(struct chat_plugin *plugin)
 
 void ts_fixture_close(struct ts_fixture *fx)
 {
-	static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+	static const char *const suffixes[] = {"",        "-wal",        "-shm",       "-journal",
+					       "-search", "-search-wal", "-search-shm"};
 	char file[sizeof(fx->path) + 16];
 
 	if(fx->plugin != NULL) {

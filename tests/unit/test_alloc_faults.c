@@ -566,7 +566,7 @@ static bool run_catchup(unsigned long n, struct tally *t)
 	} else if(rc == CHAT_ERR_UNAVAILABLE
 		  && json_matches(page,
 				  "{\"ok\":false,\"kind\":\"error\",\"code\":\"unavailable\",\"message\":"
-				  "\"*\",\"channel\":\"general\"}")) {
+				  "\"*\",\"request\":\"sync\",\"channel\":\"general\"}")) {
 		outcome(t, n, REFUSED);
 	} else if(rc == CHAT_ERR_BAD_REQUEST && parse_oom(page)) {
 		outcome(t, n, KNOWN_PARSE_OOM);

@@ -81,7 +81,7 @@ static void test_bad_values(void)
 		       "plugin_opt_max_body: '99999999999999999999' is not an integer from 1 to 1048576");
 	expect_failure("synchronous", "extra", "plugin_opt_synchronous: 'extra' is not one of normal full");
 	expect_failure("acl_fallback", "ALLOW",
-		       "plugin_opt_acl_fallback: 'ALLOW' is not one of allow defer chat_only");
+		       "plugin_opt_acl_fallback: 'ALLOW' is not one of allow defer chat_only auto");
 	expect_failure("auth_fallback", "yes", "plugin_opt_auth_fallback: 'yes' is not one of defer allow");
 	expect_failure("typing_timeout_ms", "100",
 		       "plugin_opt_typing_timeout_ms: '100' is not an integer from 500 to 60000");
