@@ -64,12 +64,8 @@ struct chat_batch_item {
 	enum item_kind kind;
 	char channel[CHAT_CHANNEL_ID_MAX + 1];
 	/* ITEM_ANSWER: where it goes, and the context of an error in its place */
-	char *client_id, *topic, *client_msg_id;
-	char *via_edge_id, *via_bridge_client; /* a client of an edge: its route (edge_link.c), or NULL */
-	void *correlation;
-	uint16_t correlation_len;
-	const char *request; /* static: the kind of request answered (reply.h) */
-	cJSON *ref;          /* the request's ref, echoed by the answer, or NULL */
+	struct chat_reply_kept to;
+	char *client_msg_id;
 	size_t len;
 	char *json; /* the event, the ack, or NULL (an answer only if the commit fails) */
 };
@@ -83,13 +79,8 @@ struct chat_batch_saved {
 
 static void item_free(struct chat_batch_item *item)
 {
-	free(item->client_id);
-	free(item->topic);
+	chat_reply_kept__release(&item->to);
 	free(item->client_msg_id);
-	free(item->via_edge_id);
-	free(item->via_bridge_client);
-	free(item->correlation);
-	cJSON_Delete(item->ref);
 	free(item->json);
 	free(item);
 }
@@ -138,17 +129,8 @@ static char *dup_or_null(const char *s)
 static void item_send(struct chat_plugin *plugin, const struct chat_batch_item *item, const char *json,
 		      size_t len)
 {
-	struct chat_edge_route route = {item->via_edge_id, item->via_bridge_client};
-	struct chat_reply_to rt = {
-		.client_id = item->client_id,
-		.topic = item->topic,
-		.correlation = item->correlation,
-		.correlation_len = item->correlation_len,
-		.via = item->via_edge_id != NULL ? &route : NULL,
-		.sessions = &plugin->sessions,
-		.request = item->request,
-		.ref = item->ref,
-	};
+	struct chat_edge_route route;
+	struct chat_reply_to rt = chat_reply_kept__view(&item->to, &route, &plugin->sessions);
 
 	chat_reply__send(&rt, json, len);
 }
@@ -169,7 +151,7 @@ static void fail_batch(struct chat_plugin *plugin, const struct chat_error *err)
 	}
 	assert(chat_index__check(&plugin->index)); /* the heads are back where the store has them */
 	for(struct chat_batch_item *item = batch->first; item != NULL; item = item->next) {
-		struct chat_error_context ctx = {.request = item->request,
+		struct chat_error_context ctx = {.request = item->to.request,
 						 .channel = item->channel,
 						 .client_msg_id = item->client_msg_id};
 		size_t len = 0;
@@ -360,6 +342,7 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 {
 	struct chat_batch *batch = plugin->batch;
 	struct chat_batch_item *item;
+	bool kept = false;
 
 	if(!batch->open) {
 		if(json != NULL) {
@@ -371,19 +354,8 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 	if(item != NULL) {
 		item->kind = ITEM_ANSWER;
 		snprintf(item->channel, sizeof(item->channel), "%s", ctx->channel ? ctx->channel : "");
-		item->client_id = dup_or_null(rt->client_id);
-		item->topic = dup_or_null(rt->topic);
+		kept = chat_reply_kept__copy(&item->to, rt) == 0;
 		item->client_msg_id = dup_or_null(ctx->client_msg_id);
-		if(rt->via != NULL) {
-			item->via_edge_id = dup_or_null(rt->via->edge_id);
-			item->via_bridge_client = dup_or_null(rt->via->bridge_client);
-		}
-		if(rt->correlation != NULL && (item->correlation = malloc(rt->correlation_len)) != NULL) {
-			memcpy(item->correlation, rt->correlation, rt->correlation_len);
-			item->correlation_len = rt->correlation_len;
-		}
-		item->request = rt->request;
-		item->ref = rt->ref != NULL ? cJSON_Duplicate(rt->ref, true) : NULL;
 		item->json = json != NULL ? malloc(len + 1) : NULL;
 		if(json != NULL && item->json != NULL) {
 			memcpy(item->json, json, len);
@@ -391,10 +363,7 @@ void chat_batch__answer(struct chat_plugin *plugin, const struct chat_reply_to *
 			item->len = len;
 		}
 	}
-	if(item == NULL || item->client_id == NULL || item->topic == NULL
-	   || (ctx->client_msg_id != NULL && item->client_msg_id == NULL)
-	   || (rt->via != NULL && (item->via_edge_id == NULL || item->via_bridge_client == NULL))
-	   || (rt->correlation != NULL && item->correlation == NULL) || (rt->ref != NULL && item->ref == NULL)
+	if(item == NULL || !kept || (ctx->client_msg_id != NULL && item->client_msg_id == NULL)
 	   || (json != NULL && item->json == NULL)) {
 		/* Out of memory: the ack cannot wait for the commit, so the commit happens now. */
 		if(item != NULL) {
@@ -467,9 +436,9 @@ static bool queue_ok(const struct chat_batch *batch, size_t *events, char *why, 
 			}
 			(*events)++;
 		} else if(item->kind == ITEM_ANSWER) {
-			if(item->client_id == NULL || item->topic == NULL
+			if(item->to.client_id == NULL || item->to.topic == NULL
 			   || (item->json != NULL && item->len != strlen(item->json))
-			   || (item->correlation_len > 0 && item->correlation == NULL)) {
+			   || (item->to.correlation_len > 0 && item->to.correlation == NULL)) {
 				return broken(why, why_len, "an answer in #%s without its address or JSON",
 					      item->channel);
 			}

@@ -64,6 +64,69 @@ void chat_reply_to__clear(struct chat_reply_to *rt)
 }
 
 
+static char *dup_or_null(const char *s)
+{
+	return s != NULL ? strdup(s) : NULL;
+}
+
+
+int chat_reply_kept__copy(struct chat_reply_kept *kept, const struct chat_reply_to *rt)
+{
+	memset(kept, 0, sizeof(*kept));
+	kept->client_id = dup_or_null(rt->client_id);
+	kept->topic = dup_or_null(rt->topic);
+	if(rt->via != NULL) {
+		kept->via_edge_id = dup_or_null(rt->via->edge_id);
+		kept->via_bridge_client = dup_or_null(rt->via->bridge_client);
+	}
+	if(rt->correlation != NULL && (kept->correlation = malloc(rt->correlation_len)) != NULL) {
+		memcpy(kept->correlation, rt->correlation, rt->correlation_len);
+		kept->correlation_len = rt->correlation_len;
+	}
+	kept->requested = rt->requested;
+	kept->request = rt->request;
+	kept->ref = rt->ref != NULL ? cJSON_Duplicate(rt->ref, true) : NULL;
+	if(kept->client_id == NULL || kept->topic == NULL
+	   || (rt->via != NULL && (kept->via_edge_id == NULL || kept->via_bridge_client == NULL))
+	   || (rt->correlation != NULL && kept->correlation == NULL)
+	   || (rt->ref != NULL && kept->ref == NULL)) {
+		return -1;
+	}
+	return 0;
+}
+
+
+void chat_reply_kept__release(struct chat_reply_kept *kept)
+{
+	free(kept->client_id);
+	free(kept->topic);
+	free(kept->correlation);
+	free(kept->via_edge_id);
+	free(kept->via_bridge_client);
+	cJSON_Delete(kept->ref);
+	memset(kept, 0, sizeof(*kept));
+}
+
+
+struct chat_reply_to chat_reply_kept__view(const struct chat_reply_kept *kept, struct chat_edge_route *route,
+					   struct chat_sessions *sessions)
+{
+	route->edge_id = kept->via_edge_id;
+	route->bridge_client = kept->via_bridge_client;
+	return (struct chat_reply_to){
+		.client_id = kept->client_id,
+		.topic = kept->topic,
+		.correlation = kept->correlation,
+		.correlation_len = kept->correlation_len,
+		.requested = kept->requested,
+		.via = kept->via_edge_id != NULL ? route : NULL,
+		.sessions = kept->via_edge_id != NULL ? NULL : sessions,
+		.request = kept->request,
+		.ref = kept->ref,
+	};
+}
+
+
 /* Whether needle occurs in hay[0..len). */
 static bool contains(const char *hay, size_t len, const char *needle)
 {

@@ -60,6 +60,32 @@ int chat_reply_to__init(struct chat_reply_to *rt, const char *client_id, const c
 /* Releases what chat_reply_to__init (and chat_reply_to__request) allocated. */
 void chat_reply_to__clear(struct chat_reply_to *rt);
 
+/* A reply address kept beyond the request's callback, for an answer sent later (after the group
+ * commit, by a worker thread's result): a chat_reply_to whose every field is owned, the client id and
+ * the edge route included. */
+struct chat_reply_kept {
+	char *client_id, *topic;
+	void *correlation;
+	uint16_t correlation_len;
+	char *via_edge_id, *via_bridge_client; /* a client of an edge: its route, or NULL */
+	bool requested;
+	const char *request; /* static */
+	cJSON *ref;          /* or NULL */
+};
+
+/* Copies rt into kept (zeroed first). Returns 0, or -1 when out of memory; either way release kept
+ * with chat_reply_kept__release. */
+int chat_reply_kept__copy(struct chat_reply_kept *kept, const struct chat_reply_to *rt);
+
+/* Frees what kept holds and zeroes it. */
+void chat_reply_kept__release(struct chat_reply_kept *kept);
+
+/* A chat_reply_to to answer kept's request with: it borrows kept's fields and route (which it fills
+ * for a client of an edge), so it is valid while both live. sessions: who is connected (reply.c's
+ * check that a client reads its answers). */
+struct chat_reply_to chat_reply_kept__view(const struct chat_reply_kept *kept, struct chat_edge_route *route,
+					   struct chat_sessions *sessions);
+
 /* Names the request rt answers: request is its kind (static; every error says it), and the "ref" of
  * payload[0..len), when it is a JSON object with one, is kept to be echoed by every answer (and makes
  * the request one that waits for an answer: rt->requested). The ref is looked for before the request

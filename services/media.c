@@ -70,9 +70,7 @@ struct finish_job {
 	int64_t size;
 	char expect[CHAT_SHA256_HEX_LEN + 1]; /* "" for none */
 	/* where the last piece's answer goes (copied: the request is long gone by then) */
-	char *client_id, *topic, *via_edge_id, *via_bridge_client;
-	void *correlation;
-	uint16_t correlation_len;
+	struct chat_reply_kept to;
 	/* the outcome: 0 a blob, 1 not the expected sha256 (nothing kept), -1 an I/O error */
 	int status;
 	char hex[CHAT_SHA256_HEX_LEN + 1];
@@ -597,23 +595,13 @@ static void count_stored_bytes(struct chat_plugin *plugin)
 }
 
 
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
-}
-
-
 static void job_free(struct finish_job *job)
 {
 	if(job->fd >= 0) {
 		close(job->fd);
 	}
 	EVP_MD_CTX_free(job->md);
-	free(job->client_id);
-	free(job->topic);
-	free(job->via_edge_id);
-	free(job->via_bridge_client);
-	free(job->correlation);
+	chat_reply_kept__release(&job->to);
 	free(job);
 }
 
@@ -668,19 +656,7 @@ static enum chat_err start_finish(struct chat_media *m, struct upload *u, const 
 	snprintf(job->id, sizeof(job->id), "%s", row->id);
 	snprintf(job->expect, sizeof(job->expect), "%s", row->expect_sha256 ? row->expect_sha256 : "");
 	job->size = row->size;
-	job->client_id = dup_or_null(rt->client_id);
-	job->topic = dup_or_null(rt->topic);
-	if(rt->via != NULL) {
-		job->via_edge_id = dup_or_null(rt->via->edge_id);
-		job->via_bridge_client = dup_or_null(rt->via->bridge_client);
-	}
-	if(rt->correlation != NULL && (job->correlation = malloc(rt->correlation_len)) != NULL) {
-		memcpy(job->correlation, rt->correlation, rt->correlation_len);
-		job->correlation_len = rt->correlation_len;
-	}
-	if(job->client_id == NULL || job->topic == NULL
-	   || (rt->via != NULL && (job->via_edge_id == NULL || job->via_bridge_client == NULL))
-	   || (rt->correlation != NULL && job->correlation == NULL)) {
+	if(chat_reply_kept__copy(&job->to, rt) != 0) {
 		job_free(job);
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
@@ -702,22 +678,15 @@ static enum chat_err start_finish(struct chat_media *m, struct upload *u, const 
 /* Answers and records one finished job (broker thread). */
 static void settle_one(struct chat_plugin *plugin, struct chat_media *m, struct finish_job *job, bool answer)
 {
-	struct chat_edge_route route = {job->via_edge_id, job->via_bridge_client};
-	struct chat_reply_to rt = {
-		.client_id = job->client_id,
-		.topic = job->topic,
-		.correlation = job->correlation,
-		.correlation_len = job->correlation_len,
-		.requested = true,
-		.via = job->via_edge_id != NULL ? &route : NULL,
-		.sessions = job->via_edge_id != NULL ? NULL : &plugin->sessions,
-		.request = "upload",
-	};
+	struct chat_edge_route route;
+	struct chat_reply_to rt = chat_reply_kept__view(&job->to, &route, &plugin->sessions);
 	struct chat_media_row row = {0};
 	struct chat_error err = {0};
 	struct chat_error ignored = {0};
 	struct chat_error_context ctx = {0};
 
+	rt.requested = true; /* the last piece's answer, whatever the piece asked */
+	rt.request = "upload";
 	forget_upload(m, job->id);
 	if(job->status == 0
 	   && chat_media_store__complete(plugin->store, job->id, job->hex, &err) == CHAT_ERR_OK) {

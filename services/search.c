@@ -81,14 +81,8 @@ struct job {
 	struct readable *channels;
 	size_t count;
 	size_t budget;
-	char *channel; /* the request's "channel", for the error's context */
-	/* the reply address (as commit/batch.c keeps an ack's) */
-	char *client_id, *topic, *via_edge_id, *via_bridge_client;
-	void *correlation;
-	uint16_t correlation_len;
-	bool requested;
-	const char *request;
-	cJSON *ref;
+	char *channel;             /* the request's "channel", for the error's context */
+	struct chat_reply_kept to; /* the reply address */
 	/* the answer */
 	char *json; /* the reply object, printed; NULL: err says why */
 	struct chat_error err;
@@ -108,12 +102,7 @@ static void job_free(struct job *job)
 	free(job->channels_json);
 	free(job->author);
 	free(job->channel);
-	free(job->client_id);
-	free(job->topic);
-	free(job->via_edge_id);
-	free(job->via_bridge_client);
-	free(job->correlation);
-	cJSON_Delete(job->ref);
+	chat_reply_kept__release(&job->to);
 	free(job->json);
 	free(job);
 }
@@ -122,12 +111,6 @@ static void job_free(struct job *job)
 static void base_free(struct chat_search_job *base)
 {
 	job_free((struct job *)base);
-}
-
-
-static char *dup_or_null(const char *s)
-{
-	return s != NULL ? strdup(s) : NULL;
 }
 
 
@@ -323,43 +306,16 @@ static void run_job(struct chat_search_db *db, struct chat_search_job *base)
 /* Copies the reply address rt into the job (it outlives the request's callback). */
 static enum chat_err keep_reply_to(struct job *job, const struct chat_reply_to *rt, struct chat_error *err)
 {
-	job->client_id = dup_or_null(rt->client_id);
-	job->topic = dup_or_null(rt->topic);
-	if(rt->via != NULL) {
-		job->via_edge_id = dup_or_null(rt->via->edge_id);
-		job->via_bridge_client = dup_or_null(rt->via->bridge_client);
-	}
-	if(rt->correlation != NULL && (job->correlation = malloc(rt->correlation_len)) != NULL) {
-		memcpy(job->correlation, rt->correlation, rt->correlation_len);
-		job->correlation_len = rt->correlation_len;
-	}
-	job->requested = rt->requested;
-	job->request = rt->request;
-	job->ref = rt->ref != NULL ? cJSON_Duplicate(rt->ref, true) : NULL;
-	if(job->client_id == NULL || job->topic == NULL
-	   || (rt->via != NULL && (job->via_edge_id == NULL || job->via_bridge_client == NULL))
-	   || (rt->correlation != NULL && job->correlation == NULL)
-	   || (rt->ref != NULL && job->ref == NULL)) {
-		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
-	}
-	return CHAT_ERR_OK;
+	return chat_reply_kept__copy(&job->to, rt) == 0
+		       ? CHAT_ERR_OK
+		       : chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 }
 
 
 static void answer(struct chat_plugin *plugin, struct job *job)
 {
-	struct chat_edge_route route = {job->via_edge_id, job->via_bridge_client};
-	struct chat_reply_to rt = {
-		.client_id = job->client_id,
-		.topic = job->topic,
-		.correlation = job->correlation,
-		.correlation_len = job->correlation_len,
-		.requested = job->requested,
-		.via = job->via_edge_id != NULL ? &route : NULL,
-		.sessions = &plugin->sessions,
-		.request = job->request,
-		.ref = job->ref,
-	};
+	struct chat_edge_route route;
+	struct chat_reply_to rt = chat_reply_kept__view(&job->to, &route, &plugin->sessions);
 
 	if(job->json != NULL) {
 		chat_reply__send(&rt, job->json, strlen(job->json));
