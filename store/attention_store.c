@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sql.h"
 #include "attention_store.h"
 
 static const char *const level_names[] = {
@@ -83,24 +84,6 @@ bool chat_notify_level__parse(const char *name, enum chat_notify_level *out)
 }
 
 
-static enum chat_err db_error(sqlite3 *db, struct chat_error *err, const char *doing)
-{
-	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "%s failed: %s", doing, sqlite3_errmsg(db));
-}
-
-
-static enum chat_err prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, struct chat_error *err,
-			     const char *doing)
-{
-	if(sqlite3_prepare_v2(db, sql, -1, stmt, NULL) != SQLITE_OK) {
-		sqlite3_finalize(*stmt);
-		*stmt = NULL;
-		return db_error(db, err, doing);
-	}
-	return CHAT_ERR_OK;
-}
-
-
 enum chat_err chat_store__set_notify_level(struct chat_store *store, int64_t channel, const char *user,
 					   enum chat_notify_level level, struct chat_error *err)
 {
@@ -108,8 +91,8 @@ enum chat_err chat_store__set_notify_level(struct chat_store *store, int64_t cha
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	if(prepare(db, level == CHAT_NOTIFY_ALL ? delete_level_sql : set_level_sql, &stmt, err,
-		   "storing a notification level")
+	if(chat_sql__prepare(db, level == CHAT_NOTIFY_ALL ? delete_level_sql : set_level_sql, &stmt, err,
+			     "storing a notification level")
 	   != CHAT_ERR_OK) {
 		return err->code;
 	}
@@ -120,7 +103,7 @@ enum chat_err chat_store__set_notify_level(struct chat_store *store, int64_t cha
 	}
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, "storing a notification level");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, "storing a notification level");
 }
 
 
@@ -140,8 +123,9 @@ enum chat_err chat_inbox_reader__open(struct chat_store *store, struct chat_inbo
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
 	r->db = chat_store__db(store);
-	if(prepare(r->db, count_mentions_sql, &r->count, err, "counting mentions") != CHAT_ERR_OK
-	   || prepare(r->db, get_level_sql, &r->level, err, "reading notification levels") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(r->db, count_mentions_sql, &r->count, err, "counting mentions") != CHAT_ERR_OK
+	   || chat_sql__prepare(r->db, get_level_sql, &r->level, err, "reading notification levels")
+		      != CHAT_ERR_OK) {
 		chat_inbox_reader__close(r);
 		return err->code;
 	}
@@ -167,7 +151,7 @@ enum chat_err chat_inbox_reader__read(struct chat_inbox_reader *r, int64_t chann
 	}
 	sqlite3_reset(r->count);
 	if(rc != SQLITE_ROW) {
-		return db_error(r->db, err, "counting mentions");
+		return chat_sql__error(r->db, err, "counting mentions");
 	}
 	sqlite3_bind_int64(r->level, 1, channel);
 	sqlite3_bind_text(r->level, 2, user, -1, SQLITE_STATIC);
@@ -180,7 +164,7 @@ enum chat_err chat_inbox_reader__read(struct chat_inbox_reader *r, int64_t chann
 	}
 	sqlite3_reset(r->level);
 	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		return db_error(r->db, err, "reading notification levels");
+		return chat_sql__error(r->db, err, "reading notification levels");
 	}
 	return CHAT_ERR_OK;
 }
@@ -215,7 +199,7 @@ static enum chat_err each_row(sqlite3 *db, sqlite3_stmt *stmt, int channel_col, 
 			return CHAT_ERR_OK;
 		}
 	}
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, "reading the log");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, "reading the log");
 }
 
 
@@ -227,7 +211,7 @@ enum chat_err chat_store__mentions_of(struct chat_store *store, const char *chan
 	sqlite3_stmt *stmt = NULL;
 	enum chat_err rc;
 
-	if(prepare(db, mentions_of_sql, &stmt, err, "reading mentions") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, mentions_of_sql, &stmt, err, "reading mentions") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, channels_json, -1, SQLITE_STATIC);
@@ -249,7 +233,7 @@ enum chat_err chat_store__thread_events(struct chat_store *store, int64_t channe
 	sqlite3_stmt *stmt = NULL;
 	enum chat_err rc;
 
-	if(prepare(db, thread_events_sql, &stmt, err, "reading a thread") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, thread_events_sql, &stmt, err, "reading a thread") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_int64(stmt, 1, channel);
@@ -272,7 +256,7 @@ enum chat_err chat_store__thread_summary(struct chat_store *store, int64_t chann
 
 	*count = 0;
 	*last_ts = 0;
-	if(prepare(db, thread_summary_sql, &stmt, err, "reading a thread") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, thread_summary_sql, &stmt, err, "reading a thread") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_int64(stmt, 1, channel);
@@ -283,5 +267,5 @@ enum chat_err chat_store__thread_summary(struct chat_store *store, int64_t chann
 		*last_ts = sqlite3_column_int64(stmt, 1);
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW ? CHAT_ERR_OK : db_error(db, err, "reading a thread");
+	return rc == SQLITE_ROW ? CHAT_ERR_OK : chat_sql__error(db, err, "reading a thread");
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sql.h"
 #include "push_store.h"
 
 static const char set_sql[] =
@@ -69,31 +70,13 @@ static const char pending_sql[] =
 	"SELECT count(*), COALESCE(min(due_ms), 9223372036854775807) FROM push_queue";
 
 
-static enum chat_err db_error(sqlite3 *db, struct chat_error *err, const char *doing)
-{
-	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "%s failed: %s", doing, sqlite3_errmsg(db));
-}
-
-
-static enum chat_err prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, struct chat_error *err,
-			     const char *doing)
-{
-	if(sqlite3_prepare_v2(db, sql, -1, stmt, NULL) != SQLITE_OK) {
-		sqlite3_finalize(*stmt);
-		*stmt = NULL;
-		return db_error(db, err, doing);
-	}
-	return CHAT_ERR_OK;
-}
-
-
 /* Runs a statement that returns no row, then finalizes it. */
 static enum chat_err run_once(sqlite3 *db, sqlite3_stmt *stmt, struct chat_error *err, const char *doing)
 {
 	int rc = sqlite3_step(stmt);
 
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, doing);
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, doing);
 }
 
 
@@ -104,7 +87,7 @@ enum chat_err chat_push_store__set(struct chat_store *store, const char *user, c
 	sqlite3 *db = chat_store__db(store);
 	sqlite3_stmt *stmt = NULL;
 
-	if(prepare(db, set_sql, &stmt, err, "storing a pusher") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, set_sql, &stmt, err, "storing a pusher") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -125,7 +108,7 @@ enum chat_err chat_push_store__delete(struct chat_store *store, const char *user
 	sqlite3_stmt *stmt = NULL;
 
 	*found = false;
-	if(prepare(db, delete_sql, &stmt, err, "deleting a pusher") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, delete_sql, &stmt, err, "deleting a pusher") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -145,7 +128,7 @@ enum chat_err chat_push_store__list(struct chat_store *store, const char *user, 
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	if(prepare(db, list_sql, &stmt, err, "listing pushers") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, list_sql, &stmt, err, "listing pushers") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -158,7 +141,7 @@ enum chat_err chat_push_store__list(struct chat_store *store, const char *user, 
 		}
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, "listing pushers");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, "listing pushers");
 }
 
 
@@ -169,7 +152,7 @@ enum chat_err chat_push_store__each_user(struct chat_store *store, int (*cb)(con
 	sqlite3_stmt *stmt = NULL;
 	int rc;
 
-	if(prepare(db, users_sql, &stmt, err, "reading pushers") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, users_sql, &stmt, err, "reading pushers") != CHAT_ERR_OK) {
 		return err->code;
 	}
 	while((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -179,7 +162,7 @@ enum chat_err chat_push_store__each_user(struct chat_store *store, int (*cb)(con
 		}
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, "reading pushers");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, "reading pushers");
 }
 
 
@@ -199,7 +182,8 @@ enum chat_err chat_push_enqueuer__new(struct chat_store *store, struct chat_push
 		return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
 	q->db = chat_store__db(store);
-	if(prepare(q->db, enqueue_sql, &q->stmt, err, "preparing the push hand-off") != CHAT_ERR_OK) {
+	if(chat_sql__prepare(q->db, enqueue_sql, &q->stmt, err, "preparing the push hand-off")
+	   != CHAT_ERR_OK) {
 		free(q);
 		return err->code;
 	}
@@ -230,7 +214,8 @@ enum chat_err chat_push_enqueuer__add(struct chat_push_enqueuer *q, int64_t chan
 	*queued = rc == SQLITE_DONE ? sqlite3_changes(q->db) : 0;
 	sqlite3_reset(q->stmt);
 	sqlite3_clear_bindings(q->stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(q->db, err, "handing a message off for push");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK
+				 : chat_sql__error(q->db, err, "handing a message off for push");
 }
 
 
@@ -282,15 +267,15 @@ int chat_push_db__open(const char *path, int busy_timeout_ms, struct chat_push_d
 	 * hold it for microseconds (no fsync at normal), so a wait is short. */
 	sqlite3_busy_timeout(db->db, busy_timeout_ms);
 	if(sqlite3_exec(db->db, "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK
-	   || prepare(db->db, due_sql, &db->due, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, eligible_sql, &db->eligible, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, json_sql, &db->json, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, unread_sql, &db->unread, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, done_sql, &db->done, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, again_sql, &db->again, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, retry_sql, &db->retry, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, reject_sql, &db->reject, &e, "push") != CHAT_ERR_OK
-	   || prepare(db->db, pending_sql, &db->pending, &e, "push") != CHAT_ERR_OK) {
+	   || chat_sql__prepare(db->db, due_sql, &db->due, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, eligible_sql, &db->eligible, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, json_sql, &db->json, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, unread_sql, &db->unread, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, done_sql, &db->done, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, again_sql, &db->again, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, retry_sql, &db->retry, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, reject_sql, &db->reject, &e, "push") != CHAT_ERR_OK
+	   || chat_sql__prepare(db->db, pending_sql, &db->pending, &e, "push") != CHAT_ERR_OK) {
 		snprintf(err, err_len, "cannot prepare push queries: %s", sqlite3_errmsg(db->db));
 		chat_push_db__close(db);
 		return -1;

@@ -11,12 +11,8 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "sql.h"
 #include "retention.h"
-
-static enum chat_err db_error(sqlite3 *db, struct chat_error *err, const char *doing)
-{
-	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "%s failed: %s", doing, sqlite3_errmsg(db));
-}
 
 
 /* Runs sql with ?1 = a and ?2 = b (when the statement has them) to completion. */
@@ -28,7 +24,7 @@ static enum chat_err run(sqlite3 *db, const char *sql, int64_t a, int64_t b, str
 
 	if(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		sqlite3_finalize(stmt);
-		return db_error(db, err, doing);
+		return chat_sql__error(db, err, doing);
 	}
 	if(sqlite3_bind_parameter_count(stmt) >= 1) {
 		sqlite3_bind_int64(stmt, 1, a);
@@ -38,7 +34,7 @@ static enum chat_err run(sqlite3 *db, const char *sql, int64_t a, int64_t b, str
 	}
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CHAT_ERR_OK : db_error(db, err, doing);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? CHAT_ERR_OK : chat_sql__error(db, err, doing);
 }
 
 
@@ -56,7 +52,7 @@ enum chat_err chat_retention_store__load(struct chat_store *store,
 			      -1, &stmt, NULL)
 	   != SQLITE_OK) {
 		sqlite3_finalize(stmt);
-		return db_error(db, err, "reading retention policies");
+		return chat_sql__error(db, err, "reading retention policies");
 	}
 	while((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
 		struct chat_retention_row row = {
@@ -71,7 +67,7 @@ enum chat_err chat_retention_store__load(struct chat_store *store,
 		}
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, "reading retention policies");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, "reading retention policies");
 }
 
 
@@ -88,7 +84,7 @@ enum chat_err chat_retention_store__set(struct chat_store *store, int64_t channe
 			      -1, &stmt, NULL)
 	   != SQLITE_OK) {
 		sqlite3_finalize(stmt);
-		return db_error(db, err, "storing a retention policy");
+		return chat_sql__error(db, err, "storing a retention policy");
 	}
 	sqlite3_bind_int64(stmt, 1, channel);
 	if(days >= 0) {
@@ -99,7 +95,7 @@ enum chat_err chat_retention_store__set(struct chat_store *store, int64_t channe
 	}
 	rc = sqlite3_step(stmt);
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, "storing a retention policy");
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, "storing a retention policy");
 }
 
 
@@ -119,7 +115,7 @@ enum chat_err chat_retention_store__age_cut(struct chat_store *store, int64_t ch
 			      -1, &stmt, NULL)
 	   != SQLITE_OK) {
 		sqlite3_finalize(stmt);
-		return db_error(db, err, "finding old events");
+		return chat_sql__error(db, err, "finding old events");
 	}
 	sqlite3_bind_int64(stmt, 1, channel);
 	sqlite3_bind_int64(stmt, 2, first);
@@ -128,7 +124,7 @@ enum chat_err chat_retention_store__age_cut(struct chat_store *store, int64_t ch
 	rc = sqlite3_step(stmt);
 	*cut = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : first;
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_ROW ? CHAT_ERR_OK : db_error(db, err, "finding old events");
+	return rc == SQLITE_ROW ? CHAT_ERR_OK : chat_sql__error(db, err, "finding old events");
 }
 
 
@@ -141,7 +137,7 @@ static enum chat_err one_int(sqlite3 *db, const char *sql, int64_t channel, int6
 
 	if(sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK) {
 		sqlite3_finalize(stmt);
-		return db_error(db, err, "counting unread messages");
+		return chat_sql__error(db, err, "counting unread messages");
 	}
 	sqlite3_bind_int64(stmt, 1, channel);
 	sqlite3_bind_int64(stmt, 2, first);
@@ -152,7 +148,7 @@ static enum chat_err one_int(sqlite3 *db, const char *sql, int64_t channel, int6
 	*out = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : dflt;
 	sqlite3_finalize(stmt);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? CHAT_ERR_OK
-						     : db_error(db, err, "counting unread messages");
+						     : chat_sql__error(db, err, "counting unread messages");
 }
 
 

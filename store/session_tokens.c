@@ -10,6 +10,7 @@
 
 #include <sqlite3.h>
 
+#include "sql.h"
 #include "session_tokens.h"
 
 #define SQL_INSERT                                                                                           \
@@ -30,25 +31,6 @@
 	" WHERE user = ? AND expires_ts > ? ORDER BY n"
 
 
-static enum chat_err db_error(sqlite3 *db, struct chat_error *err, const char *doing)
-{
-	return chat_error__set(err, CHAT_ERR_UNAVAILABLE, "storage failed while %s: %s", doing,
-			       sqlite3_errmsg(db));
-}
-
-
-/* Prepares sql on db into *stmt, or records why not. */
-static enum chat_err prepare(sqlite3 *db, const char *sql, sqlite3_stmt **stmt, struct chat_error *err,
-			     const char *doing)
-{
-	if(sqlite3_prepare_v2(db, sql, -1, stmt, NULL) != SQLITE_OK) {
-		*stmt = NULL;
-		return db_error(db, err, doing);
-	}
-	return CHAT_ERR_OK;
-}
-
-
 /* Steps stmt to its end (a write) and finalizes it. */
 static enum chat_err run_and_finalize(sqlite3 *db, sqlite3_stmt *stmt, struct chat_error *err,
 				      const char *doing)
@@ -56,7 +38,7 @@ static enum chat_err run_and_finalize(sqlite3 *db, sqlite3_stmt *stmt, struct ch
 	int rc = sqlite3_step(stmt);
 
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, doing);
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, doing);
 }
 
 
@@ -66,12 +48,12 @@ static enum chat_err issue_in_savepoint(sqlite3 *db, const char *user, const str
 	const char *doing = "issuing a session token";
 	sqlite3_stmt *stmt;
 
-	if(prepare(db, SQL_DELETE_EXPIRED, &stmt, err, doing) != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, SQL_DELETE_EXPIRED, &stmt, err, doing) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_int64(stmt, 1, now_ms);
 	if(run_and_finalize(db, stmt, err, doing) != CHAT_ERR_OK
-	   || prepare(db, SQL_INSERT, &stmt, err, doing) != CHAT_ERR_OK) {
+	   || chat_sql__prepare(db, SQL_INSERT, &stmt, err, doing) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, row->id, -1, SQLITE_STATIC);
@@ -80,7 +62,7 @@ static enum chat_err issue_in_savepoint(sqlite3 *db, const char *user, const str
 	sqlite3_bind_int64(stmt, 4, row->created_ts);
 	sqlite3_bind_int64(stmt, 5, row->expires_ts);
 	if(run_and_finalize(db, stmt, err, doing) != CHAT_ERR_OK
-	   || prepare(db, SQL_DELETE_OVER_CAP, &stmt, err, doing) != CHAT_ERR_OK) {
+	   || chat_sql__prepare(db, SQL_DELETE_OVER_CAP, &stmt, err, doing) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -95,14 +77,14 @@ enum chat_err chat_tokens__issue(struct chat_store *store, const char *user, con
 	sqlite3 *db = chat_store__db(store);
 
 	if(sqlite3_exec(db, "SAVEPOINT session_token", NULL, NULL, NULL) != SQLITE_OK) {
-		return db_error(db, err, "issuing a session token");
+		return chat_sql__error(db, err, "issuing a session token");
 	}
 	if(issue_in_savepoint(db, user, row, now_ms, max_per_user, err) != CHAT_ERR_OK) {
 		sqlite3_exec(db, "ROLLBACK TO session_token; RELEASE session_token", NULL, NULL, NULL);
 		return err->code;
 	}
 	if(sqlite3_exec(db, "RELEASE session_token", NULL, NULL, NULL) != SQLITE_OK) {
-		db_error(db, err, "committing a session token");
+		chat_sql__error(db, err, "committing a session token");
 		/* a failed outermost RELEASE leaves the transaction open: undo it whole */
 		sqlite3_exec(db, "ROLLBACK TO session_token; RELEASE session_token", NULL, NULL, NULL);
 		return err->code;
@@ -127,7 +109,7 @@ enum chat_err chat_tokens__find(struct chat_store *store, const char *id, const 
 	int rc;
 
 	*found = false;
-	if(prepare(db, SQL_FIND, &stmt, err, doing) != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, SQL_FIND, &stmt, err, doing) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, id, -1, SQLITE_STATIC);
@@ -144,7 +126,7 @@ enum chat_err chat_tokens__find(struct chat_store *store, const char *id, const 
 	}
 	sqlite3_finalize(stmt);
 	if(rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		return db_error(db, err, doing);
+		return chat_sql__error(db, err, doing);
 	}
 	return CHAT_ERR_OK;
 }
@@ -157,7 +139,7 @@ enum chat_err chat_tokens__touch(struct chat_store *store, const char *id, int64
 	const char *doing = "noting a session token's use";
 	sqlite3_stmt *stmt;
 
-	if(prepare(db, SQL_TOUCH, &stmt, err, doing) != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, SQL_TOUCH, &stmt, err, doing) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_int64(stmt, 1, now_ms);
@@ -174,7 +156,8 @@ enum chat_err chat_tokens__revoke(struct chat_store *store, const char *user, co
 	sqlite3_stmt *stmt;
 
 	*revoked = 0;
-	if(prepare(db, id != NULL ? SQL_REVOKE_ONE : SQL_REVOKE_ALL, &stmt, err, doing) != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, id != NULL ? SQL_REVOKE_ONE : SQL_REVOKE_ALL, &stmt, err, doing)
+	   != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -199,7 +182,7 @@ enum chat_err chat_tokens__list(struct chat_store *store, const char *user, int6
 	sqlite3_stmt *stmt;
 	int rc;
 
-	if(prepare(db, SQL_LIST, &stmt, err, doing) != CHAT_ERR_OK) {
+	if(chat_sql__prepare(db, SQL_LIST, &stmt, err, doing) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	sqlite3_bind_text(stmt, 1, user, -1, SQLITE_STATIC);
@@ -223,5 +206,5 @@ enum chat_err chat_tokens__list(struct chat_store *store, const char *user, int6
 		}
 	}
 	sqlite3_finalize(stmt);
-	return rc == SQLITE_DONE ? CHAT_ERR_OK : db_error(db, err, doing);
+	return rc == SQLITE_DONE ? CHAT_ERR_OK : chat_sql__error(db, err, doing);
 }
