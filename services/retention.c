@@ -212,8 +212,11 @@ void chat_retention__tick(struct chat_plugin *plugin, int64_t now_ms)
 		plugin->retention_batches++;
 		plugin->retention_max_us = us > plugin->retention_max_us ? us : plugin->retention_max_us;
 		ch->first = cut;
-		plugin->next_retention_ms = now_ms; /* more may be due: the next tick looks again */
-		return;                             /* one batch per tick */
+		/* more may be due: after a pause that leaves the broker's thread to the chat */
+		plugin->next_retention_ms =
+			now_ms
+			+ (us * 4 / 1000 > CHAT_RETENTION_PAUSE_MS ? us * 4 / 1000 : CHAT_RETENTION_PAUSE_MS);
+		return; /* one batch at a time */
 	}
 	/* nothing more is due: the run (if any) is over */
 	if(plugin->retention_batches > 0) {

@@ -18,8 +18,13 @@
 #include "chat.h"
 #include "errors.h"
 
-#define CHAT_RETENTION_BATCH 500
-#define CHAT_RETENTION_MAX   1000000000 /* the largest days or count a policy may name */
+/* Events pruned per batch (one transaction on the broker's thread), and the pause after each while a
+ * backlog remains: at least CHAT_RETENTION_PAUSE_MS, and four times the batch's own time, so pruning
+ * takes at most a fifth of the broker's thread. With 500 per batch and a batch every tick, pruning a
+ * 1M-event channel stalled sends for up to 294 ms at a time (bench/ops.sh). */
+#define CHAT_RETENTION_BATCH    100
+#define CHAT_RETENTION_PAUSE_MS 10
+#define CHAT_RETENTION_MAX      1000000000 /* the largest days or count a policy may name */
 
 /* The lowest seq ch still holds (1 when nothing was pruned); loads the stored policies at first use. */
 int64_t chat_retention__first(struct chat_plugin *plugin, const struct chat_channel *ch);

@@ -7,9 +7,9 @@
 #      Chromium among them; then the reliability checker's summaries;
 #   2. an AddressSanitizer + UndefinedBehaviorSanitizer build of plugin and tests, same tests;
 #   3. valgrind (memcheck) around the broker for a subset: the worked example, the API, retries, the
-#      README tour, the real-time layer, the ACL matrix, the attacks of docs/security.md, session
-#      tokens and the gateway tier (core and edges all under valgrind; tests/valgrind.supp lists what
-#      Mosquitto itself leaks or trips);
+#      README tour, the real-time layer, the ACL matrix, the attacks of docs/security.md and the
+#      gateway tier (core and edges all under valgrind; tests/valgrind.supp lists what Mosquitto
+#      itself leaks or trips);
 #   4. a few seconds of libFuzzer per parser (tests/fuzz; MQCHAT_FUZZ_SECONDS, default 5).
 # Between 1 and 2, as root, the .deb is built, installed beside Debian's mosquitto, run with its own
 # /etc/mosquitto/mosquitto.conf through the worked example, and removed (tools/deb_check.sh).
@@ -56,7 +56,7 @@ ctest --test-dir build-asan -j"$jobs" --output-on-failure
 
 echo "== pass 3: valgrind around the broker"
 MQCHAT_BROKER_WRAPPER="valgrind --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite --vgdb=no --suppressions=$root/tests/valgrind.supp" \
-TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway|attacks|abuse_limits|session_tokens)$'
+TH_TIMEOUT_S=300 ctest --test-dir build -j"$jobs" --output-on-failure -R '^test_(worked_example|api|idempotency|examples|realtime|gateway|attacks|abuse_limits)$'
 
 # -- reliability (docs/reliability.md): the ACL matrix under valgrind too (12 s); pass 4, a short
 # libFuzzer run of every parser --
