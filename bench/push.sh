@@ -17,79 +17,20 @@
 # Usage: bench/push.sh   (MQCHAT_BUILD_DIR picks the build directory, default build)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${MQCHAT_BUILD_DIR:-$ROOT/build}
+BENCH_NAME=push
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MEMBERS=${MQCHAT_PUSH_MEMBERS:-10}
 REPS=${MQCHAT_PUSH_REPS:-5}
 SENDS=${MQCHAT_PUSH_SENDS:-5000}
 LATENCY_N=${MQCHAT_PUSH_LATENCY_N:-500}
 TOOL=$BUILD/bench/mqchat_push_bench
-PLUGIN=$BUILD/mqchat.so
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mqchat-push-bench.XXXXXX")
-BROKER_PID=
-
-log() { printf '[push.sh] %s\n' "$*" >&2; }
-
-stop_broker() {
-	[[ -n $BROKER_PID ]] || return 0
-	kill -TERM "$BROKER_PID" 2>/dev/null || true
-	for _ in $(seq 300); do
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$BROKER_PID" 2>/dev/null || true
-	wait "$BROKER_PID" 2>/dev/null || true
-	BROKER_PID=
-}
-
-cleanup() {
-	stop_broker
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-PIN_BROKER=() PIN_CLIENT=()
-if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-	PIN_BROKER=(taskset -c 0) PIN_CLIENT=(taskset -c 1)
-fi
 
 [[ -n ${MQCHAT_BENCH_NO_BUILD:-} ]] || cmake --build "$BUILD" -j"$(nproc)" --target mqchat mqchat_push_bench >&2
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# start_broker <dir> <gateway url or ""> : a broker on a free port with its database <dir>/chat.db.
-start_broker() {
-	local dir=$1 gateway=$2
-	PORT=$(free_port)
-	{
-		echo "listener $PORT 127.0.0.1"
-		echo "allow_anonymous true"
-		echo "persistence false"
-		echo "log_dest file $dir/broker.log"
-		echo "user $(id -un)"
-		echo "set_tcp_nodelay true"
-		echo "max_queued_messages 1000000"
-		echo "plugin $PLUGIN"
-		echo "plugin_opt_database $dir/chat.db"
-		echo "plugin_opt_synchronous full"
-		echo "plugin_opt_auth_fallback allow"
-		echo "plugin_opt_send_rate 0"
-		echo "plugin_opt_request_rate 0"
-		[[ -z $gateway ]] || echo "plugin_opt_push_gateway $gateway"
-	} >"$dir/mosquitto.conf"
-	"${PIN_BROKER[@]}" mosquitto -c "$dir/mosquitto.conf" >"$dir/stderr.log" 2>&1 &
-	BROKER_PID=$!
-	for _ in $(seq 600); do
-		grep -q "mosquitto version .* running" "$dir/broker.log" 2>/dev/null && return 0
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "the broker in $dir did not start:"
-	tail -n 20 "$dir/broker.log" "$dir/stderr.log" >&2 || true
-	exit 1
+# start_push_broker <dir> <gateway url or "">: the bench's broker, pushing to the gateway when given.
+start_push_broker() {
+	start_broker "$1" "max_queued_messages 1000000" "plugin_opt_synchronous full" \
+		${2:+"plugin_opt_push_gateway $2"}
 }
 
 # utime + stime of the broker, in clock ticks
@@ -101,7 +42,7 @@ DEAD_URL="http://127.0.0.1:$(free_port)/_matrix/push/v1/notify" # nobody listens
 
 # One seeded database (members and pushers), copied fresh for every run.
 mkdir -p "$WORK/seed"
-start_broker "$WORK/seed" ""
+start_push_broker "$WORK/seed" ""
 "$TOOL" --setup --port "$PORT" --members "$MEMBERS"
 stop_broker
 
@@ -116,7 +57,7 @@ for ((rep = 0; rep < REPS; rep++)); do
 		rm -rf "$d"
 		mkdir -p "$d"
 		cp "$WORK/seed/chat.db" "$d/chat.db"
-		start_broker "$d" "$([[ $v == dead ]] && echo "$DEAD_URL" || true)"
+		start_push_broker "$d" "$([[ $v == dead ]] && echo "$DEAD_URL" || true)"
 		cpu0=$(cpu_ticks)
 		"${PIN_CLIENT[@]}" "$TOOL" --sends --port "$PORT" --n "$SENDS" --inflight 100 |
 			awk -v k="$v" '$1 == "RESULT" {print k, $3}' >>"$WORK/sends.out"
@@ -131,7 +72,7 @@ done
 log "latency with a live gateway"
 mkdir -p "$WORK/lat"
 GW_PORT=$(free_port)
-start_broker "$WORK/lat" "http://127.0.0.1:$GW_PORT/_matrix/push/v1/notify"
+start_push_broker "$WORK/lat" "http://127.0.0.1:$GW_PORT/_matrix/push/v1/notify"
 "$TOOL" --setup --port "$PORT" --members 1
 "${PIN_CLIENT[@]}" "$TOOL" --latency --port "$PORT" --gateway-port "$GW_PORT" --n "$LATENCY_N" \
 	--interval-ms 20 >"$WORK/latency.out"

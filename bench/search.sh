@@ -21,48 +21,15 @@
 #        MQCHAT_SEARCH_REUSE=<dir> starts from those instead of generating and indexing anew)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=${MQCHAT_BUILD_DIR:-$ROOT/build}
+BENCH_NAME=search
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 MESSAGES=${MQCHAT_SEARCH_MESSAGES:-1000000}
 QUERIES=${MQCHAT_SEARCH_QUERIES:-200}
 REPS=${MQCHAT_SEARCH_REPS:-3}
 SENDS=${MQCHAT_SEARCH_SENDS:-10000}
 TOOL=$BUILD/bench/mqchat_search_bench
-PLUGIN=$BUILD/mqchat.so
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/mqchat-search-bench.XXXXXX")
-BROKER_PID=
-
-log() { printf '[search.sh] %s\n' "$*" >&2; }
-
-stop_broker() {
-	[[ -n $BROKER_PID ]] || return 0
-	kill -TERM "$BROKER_PID" 2>/dev/null || true
-	for _ in $(seq 300); do
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$BROKER_PID" 2>/dev/null || true
-	wait "$BROKER_PID" 2>/dev/null || true
-	BROKER_PID=
-}
-
-cleanup() {
-	stop_broker
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-PIN_BROKER=() PIN_CLIENT=()
-if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
-	PIN_BROKER=(taskset -c 0) PIN_CLIENT=(taskset -c 1)
-fi
 
 cmake --build "$BUILD" -j"$(nproc)" --target mqchat mqchat_search_bench >&2
-
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # The broker's pinning (taskset) is inherited by its threads: the search worker's thread (named
 # mqchat-search; it starts at the broker's first tick) may run on any CPU, as it would unpinned.
@@ -79,41 +46,12 @@ unpin_search_worker() {
 	done
 }
 
-# start_broker <dir> <synchronous>: a broker on a free port with its database <dir>/chat.db.
-start_broker() {
-	local dir=$1 sync=$2
-	PORT=$(free_port)
-	{
-		echo "listener $PORT 127.0.0.1"
-		echo "allow_anonymous true"
-		echo "persistence false"
-		echo "log_dest file $dir/broker.log"
-		echo "user $(id -un)"
-		echo "set_tcp_nodelay true"
-		echo "max_queued_messages 1000000"
-		echo "plugin $PLUGIN"
-		echo "plugin_opt_database $dir/chat.db"
-		echo "plugin_opt_synchronous $sync"
-		echo "plugin_opt_auth_fallback allow"
-		echo "plugin_opt_send_rate 0"
-		echo "plugin_opt_request_rate 0"
-		echo "plugin_opt_max_memberships 0"
-		echo "plugin_opt_search ${SEARCH_ON:-1}"
-	} >"$dir/mosquitto.conf"
-	rm -f "$dir/broker.log"
-	"${PIN_BROKER[@]}" mosquitto -c "$dir/mosquitto.conf" >"$dir/stderr.log" 2>&1 &
-	BROKER_PID=$!
-	for _ in $(seq 600); do
-		if grep -q "mosquitto version .* running" "$dir/broker.log" 2>/dev/null; then
-			unpin_search_worker
-			return 0
-		fi
-		kill -0 "$BROKER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	log "the broker in $dir did not start:"
-	tail -n 20 "$dir/broker.log" "$dir/stderr.log" >&2 || true
-	exit 1
+# start_search_broker <dir> <synchronous>: the bench's broker (search on unless SEARCH_ON=0), with
+# its search worker free to use any CPU.
+start_search_broker() {
+	start_broker "$1" "max_queued_messages 1000000" "plugin_opt_synchronous $2" \
+		"plugin_opt_max_memberships 0" "plugin_opt_search ${SEARCH_ON:-1}"
+	unpin_search_worker
 }
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
@@ -124,7 +62,7 @@ if [[ -n ${MQCHAT_SEARCH_REUSE:-} ]]; then
 	cp "$MQCHAT_SEARCH_REUSE/chat.db" "$MQCHAT_SEARCH_REUSE/chat.db-search" "$WORK/gen/"
 	: >"$WORK/generate.out"
 else
-	start_broker "$WORK/gen" normal
+	start_search_broker "$WORK/gen" normal
 	stop_broker
 	log "generating $MESSAGES messages"
 	t0=$(date +%s)
@@ -140,7 +78,7 @@ indexed() {
 		2>/dev/null || echo 0
 }
 log "indexing the log (the worker's catch-up at start)"
-start_broker "$WORK/gen" normal
+start_search_broker "$WORK/gen" normal
 t0=$(date +%s.%N)
 for _ in $(seq 7200); do
 	[[ $(indexed) == 1 ]] && break
@@ -164,7 +102,7 @@ if [[ -n ${MQCHAT_SEARCH_KEEP:-} ]]; then
 fi
 
 log "searching"
-start_broker "$WORK/gen" normal
+start_search_broker "$WORK/gen" normal
 "${PIN_CLIENT[@]}" "$TOOL" --search --port "$PORT" --messages "$MESSAGES" --queries "$QUERIES" >"$WORK/search.out"
 stop_broker
 
@@ -192,7 +130,7 @@ sends() {
 	rm -rf "$d"
 	mkdir -p "$d"
 	cp "$WORK/gen/chat.db" "$WORK/gen/chat.db-search" "$d/"
-	SEARCH_ON=$([[ $variant == on ]] && echo 1 || echo 0) start_broker "$d" "$sync"
+	SEARCH_ON=$([[ $variant == on ]] && echo 1 || echo 0) start_search_broker "$d" "$sync"
 	local b0 w0
 	b0=$(thread_ns main) w0=$(thread_ns mqchat-search)
 	"${PIN_CLIENT[@]}" "$TOOL" --sends --port "$PORT" --messages "$MESSAGES" --sends-n "$n" \

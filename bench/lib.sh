@@ -1,0 +1,79 @@
+# bench/lib.sh - what the one-broker benchmark scripts share (push.sh, search.sh, media.sh, ops.sh):
+# sourced, never run. Before sourcing, set BENCH_NAME (their log lines and work directory say it).
+# Afterwards: ROOT, BUILD (MQCHAT_BUILD_DIR, default build), PLUGIN, WORK (a temporary directory
+# removed at exit with the broker stopped), PIN_BROKER / PIN_CLIENT (taskset to CPU 0 / CPU 1 when
+# there are two), and the functions below.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${MQCHAT_BUILD_DIR:-$ROOT/build}
+PLUGIN=$BUILD/mqchat.so
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mqchat-$BENCH_NAME-bench.XXXXXX")
+BROKER_PID=
+
+log() { printf '[%s.sh] %s\n' "$BENCH_NAME" "$*" >&2; }
+
+# Stops the broker start_broker started, by its pid (TERM, then KILL after 30 s).
+stop_broker() {
+	[[ -n $BROKER_PID ]] || return 0
+	kill -TERM "$BROKER_PID" 2>/dev/null || true
+	for _ in $(seq 300); do
+		kill -0 "$BROKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$BROKER_PID" 2>/dev/null || true
+	wait "$BROKER_PID" 2>/dev/null || true
+	BROKER_PID=
+}
+
+bench_cleanup() {
+	stop_broker
+	rm -rf "$WORK"
+}
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+
+PIN_BROKER=() PIN_CLIENT=()
+if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
+	PIN_BROKER=(taskset -c 0) PIN_CLIENT=(taskset -c 1)
+fi
+
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_broker <dir> [line...]: a Mosquitto with mqchat on a free loopback port ($PORT), its database
+# <dir>/chat.db, anonymous clients accepted (auth_fallback allow), send and request limits off, and
+# each further argument appended as a configuration line; pinned to CPU 0. Returns once it runs;
+# exits the script when it does not start.
+start_broker() {
+	local dir=$1
+	shift
+	PORT=$(free_port)
+	{
+		echo "listener $PORT 127.0.0.1"
+		echo "allow_anonymous true"
+		echo "persistence false"
+		echo "log_dest file $dir/broker.log"
+		echo "user $(id -un)"
+		echo "set_tcp_nodelay true"
+		echo "plugin $PLUGIN"
+		echo "plugin_opt_database $dir/chat.db"
+		echo "plugin_opt_auth_fallback allow"
+		echo "plugin_opt_send_rate 0"
+		echo "plugin_opt_request_rate 0"
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >"$dir/mosquitto.conf"
+	rm -f "$dir/broker.log" # a restart on the same directory waits for its own "running"
+	"${PIN_BROKER[@]}" mosquitto -c "$dir/mosquitto.conf" >"$dir/stderr.log" 2>&1 &
+	BROKER_PID=$!
+	for _ in $(seq 600); do
+		grep -q "mosquitto version .* running" "$dir/broker.log" 2>/dev/null && return 0
+		kill -0 "$BROKER_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	log "the broker in $dir did not start:"
+	tail -n 20 "$dir/broker.log" "$dir/stderr.log" >&2 || true
+	exit 1
+}
