@@ -123,6 +123,41 @@ cJSON *tc_send(struct th_client *c, const char *channel, const char *cmid, const
 }
 
 
+long long tc_post(struct th_client *c, const char *channel, const char *body)
+{
+	static int n;
+	char cmid[32];
+	cJSON *ack;
+	long long seq;
+
+	snprintf(cmid, sizeof(cmid), "tc-%d", ++n);
+	ack = tc_send(c, channel, cmid, body); /* which checks the ack */
+	seq = th_json_int(ack, "seq");
+	cJSON_Delete(ack);
+	return seq;
+}
+
+
+void tc_team_start(struct tc_team *t)
+{
+	th_broker_start(&t->b, "");
+	t->ada = th_connect(&t->b, "ada", "ada-1", 5, true);
+	t->bo = th_connect(&t->b, "bo", "bo-1", 5, true);
+	t->cy = th_connect(&t->b, "cy", "cy-1", 4, true);
+	t->dee = th_connect(&t->b, "dee", "dee-1", 5, true);
+}
+
+
+void tc_team_stop(struct tc_team *t)
+{
+	th_disconnect(t->ada);
+	th_disconnect(t->bo);
+	th_disconnect(t->cy);
+	th_disconnect(t->dee);
+	th_broker_stop(&t->b);
+}
+
+
 cJSON *tc_sync(struct th_client *c, const char *channel, long long since, int limit)
 {
 	char topic[128];

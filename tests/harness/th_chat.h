@@ -24,6 +24,19 @@ void tc_api_ok(struct th_client *c, const char *fmt, ...) __attribute__((format(
  * say ok (caller deletes). */
 cJSON *tc_send(struct th_client *c, const char *channel, const char *cmid, const char *body);
 
+/* tc_send (which checks the ack) with a client_msg_id of its own ("tc-<n>", n counting in this
+ * process); returns the event's seq. */
+long long tc_post(struct th_client *c, const char *channel, const char *body);
+
+/* Four users on a fresh broker with mqchat: ada, bo and dee over MQTT 5, cy over MQTT 3.1.1 (client
+ * ids <user>-1, clean sessions). */
+struct tc_team {
+	struct th_broker b;
+	struct th_client *ada, *bo, *cy, *dee;
+};
+void tc_team_start(struct tc_team *t);
+void tc_team_stop(struct tc_team *t);
+
 /* One catch-up page: {"since":since[,"limit":limit]} (limit <= 0 leaves it out). Caller deletes. */
 cJSON *tc_sync(struct th_client *c, const char *channel, long long since, int limit);
 

@@ -8,38 +8,12 @@
 
 #include "th_chat.h"
 
-struct fixture {
-	struct th_broker b;
-	struct th_client *ada, *bo, *cy, *dee;
-};
-
-
-static void setup(struct fixture *f)
-{
-	th_broker_start(&f->b, "");
-	f->ada = th_connect(&f->b, "ada", "ada-1", 5, true);
-	f->bo = th_connect(&f->b, "bo", "bo-1", 5, true);
-	f->cy = th_connect(&f->b, "cy", "cy-1", 4, true);
-	f->dee = th_connect(&f->b, "dee", "dee-1", 5, true);
-}
-
-
-static void teardown(struct fixture *f)
-{
-	th_disconnect(f->ada);
-	th_disconnect(f->bo);
-	th_disconnect(f->cy);
-	th_disconnect(f->dee);
-	th_broker_stop(&f->b);
-}
-
-
 static void test_create(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply, *history;
 
-	setup(&f);
+	tc_team_start(&f);
 	reply = tc_api(
 		f.ada,
 		"{\"op\":\"create\",\"channel\":\"proj\",\"visibility\":\"private\",\"title\":\"Project X\","
@@ -76,16 +50,16 @@ static void test_create(void)
 			"bad_request", "members must be an array of at most 1000 user names");
 	tc_expect_error(tc_api(f.dee, "{\"op\":\"create\"}"), "bad_request", "channel is required");
 	tc_expect_error(tc_api(f.dee, "{\"channel\":\"x\"}"), "bad_request", "op is required");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
 static void test_join_and_leave(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"title\":\"General\"}");
 	TH_EQ_INT(th_subscribe(f.ada, "chat/general", 1), 1);
 	reply = tc_api(f.dee, "{\"op\":\"join\",\"channel\":\"general\"}");
@@ -119,16 +93,16 @@ static void test_join_and_leave(void)
 		"{\"ok\":true,\"kind\":\"api\",\"op\":\"members\",\"channel\":\"general\",\"members\":["
 		"{\"user\":\"ada\",\"role\":\"owner\",\"online\":true}]}");
 	cJSON_Delete(reply);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
 static void test_invite_and_remove(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada,
 		  "{\"op\":\"create\",\"channel\":\"ops\",\"visibility\":\"private\",\"members\":[\"bo\"]}");
 	/* to dee, who is not in it, the private #ops does not exist (test_abuse_limits has the rest) */
@@ -165,17 +139,17 @@ static void test_invite_and_remove(void)
 	/* in a public channel any member may invite */
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"open\",\"members\":[\"bo\"]}");
 	tc_api_ok(f.bo, "{\"op\":\"invite\",\"channel\":\"open\",\"user\":\"cy\"}");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
 /* When the last owner leaves, the longest-standing member becomes owner. */
 static void test_owner_succession(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"ops\",\"visibility\":\"private\",\"members\":["
 			 "\"bo\",\"cy\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"leave\",\"channel\":\"ops\"}");
@@ -202,11 +176,11 @@ static void test_owner_succession(void)
 
 static void test_direct_channels(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *first, *again, *reverse;
 	char filter[128];
 
-	setup(&f);
+	tc_team_start(&f);
 	first = tc_api(f.ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
 	TH_JSON(first, "{\"ok\":true,\"kind\":\"api\",\"op\":\"dm\",\"channel\":\"*\",\"title\":\"\","
 		       "\"visibility\":\"dm\","
@@ -240,7 +214,7 @@ static void test_direct_channels(void)
 	cJSON_Delete(first);
 	cJSON_Delete(again);
 	cJSON_Delete(reverse);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -256,10 +230,10 @@ static void next_millisecond(void)
 /* The inbox: my channels, latest activity first, each with its head and last message. */
 static void test_channels_inbox(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply, *last, *history, *dm;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"alpha\",\"members\":[\"bo\"]}");
 	next_millisecond();
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"beta\"}");
@@ -294,7 +268,7 @@ static void test_channels_inbox(void)
 	TH_JSON(reply,
 		"{\"ok\":true,\"kind\":\"api\",\"op\":\"channels\",\"channels\":[],\"ref\":\"empty\"}");
 	cJSON_Delete(reply);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -302,10 +276,10 @@ static void test_channels_inbox(void)
  * whether the asker is in each; a join from it works. */
 static void test_directory(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"beta\",\"title\":\"Beta\"}");
 	tc_api_ok(f.ada,
 		  "{\"op\":\"create\",\"channel\":\"alpha\",\"title\":\"Alpha\",\"members\":[\"bo\"]}");
@@ -331,7 +305,7 @@ static void test_directory(void)
 		"{\"channel\":\"gamma\",\"title\":\"*\",\"members\":2,\"member\":true}],\"next\":null}");
 	cJSON_Delete(reply);
 	tc_expect_error(tc_api(f.dee, "{\"op\":\"directory\",\"limit\":501}"), "bad_request", NULL);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -339,11 +313,11 @@ static void test_directory(void)
  * nothing of it once deleted. */
 static void test_inbox_last_follows_edits_and_deletes(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	const cJSON *last;
 	cJSON *inbox;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	cJSON_Delete(tc_send(f.ada, "general", "m1", "draft"));
 	cJSON_Delete(
@@ -363,7 +337,7 @@ static void test_inbox_last_follows_edits_and_deletes(void)
 	TH_JSON(last, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":3,\"type\":\"message\",\"from\":\"ada\","
 		      "\"device\":\"ada-1\",\"ts\":\"*\",\"client_msg_id\":\"m1\",\"deleted\":true}");
 	cJSON_Delete(inbox);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 

@@ -13,32 +13,6 @@
 
 #include "th_chat.h"
 
-struct fixture {
-	struct th_broker b;
-	struct th_client *ada, *bo, *cy, *dee;
-};
-
-
-static void setup(struct fixture *f)
-{
-	th_broker_start(&f->b, "");
-	f->ada = th_connect(&f->b, "ada", "ada-1", 5, true);
-	f->bo = th_connect(&f->b, "bo", "bo-1", 5, true);
-	f->cy = th_connect(&f->b, "cy", "cy-1", 4, true); /* MQTT 3.1.1 */
-	f->dee = th_connect(&f->b, "dee", "dee-1", 5, true);
-}
-
-
-static void teardown(struct fixture *f)
-{
-	th_disconnect(f->ada);
-	th_disconnect(f->bo);
-	th_disconnect(f->cy);
-	th_disconnect(f->dee);
-	th_broker_stop(&f->b);
-}
-
-
 /* Publishes the printf-formatted send (which must carry a client_msg_id) to chat/<channel>, expects an
  * ok ack and returns its seq. */
 static long long send_json(struct th_client *c, const char *channel, const char *fmt, ...)
@@ -68,21 +42,6 @@ static void next_ms(void)
 {
 	long long now = th_now_ms();
 	th_wait_until(th_now_ms() > now + 1, 1000);
-}
-
-
-static long long send_msg(struct th_client *c, const char *channel, const char *body)
-{
-	static int n;
-	char cmid[32];
-	cJSON *ack;
-	long long seq;
-
-	snprintf(cmid, sizeof(cmid), "m-%d", ++n);
-	ack = tc_send(c, channel, cmid, body);
-	seq = th_json_int(ack, "seq");
-	cJSON_Delete(ack);
-	return seq;
 }
 
 
@@ -161,11 +120,11 @@ static void expect_same(const cJSON *actual, const cJSON *expected)
 
 static void test_mentions_in_events(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *ev, *page;
 	long long seq;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(th_subscribe(f.bo, "chat/general", 1), 1);
 
@@ -182,14 +141,14 @@ static void test_mentions_in_events(void)
 	cJSON_Delete(ev);
 
 	/* @channel and @here mention everyone; nobody named: no "mentions" */
-	TH_EQ_INT(send_msg(f.bo, "general", "@channel deploy at 5"), 5);
+	TH_EQ_INT(tc_post(f.bo, "general", "@channel deploy at 5"), 5);
 	ev = th_expect_json(f.bo, "chat/general");
 	TH_JSON(ev,
 		"{\"id\":\"*\",\"channel\":\"general\",\"seq\":5,\"type\":\"message\",\"from\":\"bo\","
 		"\"device\":\"bo-1\",\"ts\":\"*\",\"client_msg_id\":\"*\",\"body\":\"@channel deploy at 5\","
 		"\"mentions_all\":true}");
 	cJSON_Delete(ev);
-	TH_EQ_INT(send_msg(f.cy, "general", "@here: and @bo"), 6);
+	TH_EQ_INT(tc_post(f.cy, "general", "@here: and @bo"), 6);
 	ev = th_expect_json(f.bo, "chat/general");
 	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":6,\"type\":\"message\",\"from\":\"cy\","
 		    "\"device\":\"cy-1\",\"ts\":\"*\",\"client_msg_id\":\"*\",\"body\":\"@here: and @bo\","
@@ -197,7 +156,7 @@ static void test_mentions_in_events(void)
 	cJSON_Delete(ev);
 
 	/* no mention at all: neither field */
-	TH_EQ_INT(send_msg(f.ada, "general", "plain text, email@example.com, @ alone"), 7);
+	TH_EQ_INT(tc_post(f.ada, "general", "plain text, email@example.com, @ alone"), 7);
 	ev = th_expect_json(f.bo, "chat/general");
 	TH_JSON(ev, "{\"id\":\"*\",\"channel\":\"general\",\"seq\":7,\"type\":\"message\",\"from\":\"ada\","
 		    "\"device\":\"ada-1\",\"ts\":\"*\",\"client_msg_id\":\"*\","
@@ -259,7 +218,7 @@ static void test_mentions_in_events(void)
 		    "\"device\":\"ada-1\",\"ts\":\"*\",\"client_msg_id\":\"c8\",\"body\":\"@cy? @bo\","
 		    "\"mentions\":[\"bo\"]}");
 	cJSON_Delete(ev);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -267,19 +226,19 @@ static void test_mentions_in_events(void)
 
 static void test_inbox_counts(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 	long long dm_seq;
 	char dm[64];
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	TH_EQ_INT(inbox_mentions(f.cy, "general"), 0);
-	TH_EQ_INT(send_msg(f.ada, "general", "hi @cy"), 4);            /* 1 */
-	TH_EQ_INT(send_msg(f.bo, "general", "@channel lunch?"), 5);    /* 2 */
-	TH_EQ_INT(send_msg(f.ada, "general", "hi @bo"), 6);            /* not cy */
-	TH_EQ_INT(send_msg(f.cy, "general", "@channel me too"), 7);    /* cy's own: not for cy */
-	TH_EQ_INT(send_msg(f.ada, "general", "@cy @cy @here @cy"), 8); /* one event: 3 */
+	TH_EQ_INT(tc_post(f.ada, "general", "hi @cy"), 4);            /* 1 */
+	TH_EQ_INT(tc_post(f.bo, "general", "@channel lunch?"), 5);    /* 2 */
+	TH_EQ_INT(tc_post(f.ada, "general", "hi @bo"), 6);            /* not cy */
+	TH_EQ_INT(tc_post(f.cy, "general", "@channel me too"), 7);    /* cy's own: not for cy */
+	TH_EQ_INT(tc_post(f.ada, "general", "@cy @cy @here @cy"), 8); /* one event: 3 */
 	TH_EQ_INT(inbox_mentions(f.cy, "general"), 3);
 	TH_EQ_INT(inbox_mentions(f.bo, "general"), 3);  /* 6, 7, 8; 5 is his own */
 	TH_EQ_INT(inbox_mentions(f.ada, "general"), 2); /* 5, 7 */
@@ -315,9 +274,9 @@ static void test_inbox_counts(void)
 	reply = tc_api(f.ada, "{\"op\":\"dm\",\"user\":\"bo\"}");
 	snprintf(dm, sizeof(dm), "%s", th_json_str(reply, "channel"));
 	cJSON_Delete(reply);
-	dm_seq = send_msg(f.bo, dm, "are you there?");
-	send_msg(f.bo, dm, "hello? @ada");
-	send_msg(f.ada, dm, "yes");
+	dm_seq = tc_post(f.bo, dm, "are you there?");
+	tc_post(f.bo, dm, "hello? @ada");
+	tc_post(f.ada, dm, "yes");
 	TH_EQ_INT(inbox_mentions(f.ada, dm), 2);
 	TH_EQ_INT(inbox_mentions(f.bo, dm), 1);
 	send_json(f.bo, dm, "{\"client_msg_id\":\"d3\",\"type\":\"delete\",\"target\":%lld}", dm_seq);
@@ -335,7 +294,7 @@ static void test_inbox_counts(void)
 	f.dee = th_connect(&f.b, "dee", "dee-1", 5, true);
 	TH_EQ_INT(inbox_mentions(f.ada, dm), 1);
 	TH_EQ_INT(inbox_mentions(f.bo, "general"), 1); /* 7: 6 and 8 were deleted */
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -343,30 +302,30 @@ static void test_inbox_counts(void)
 
 static void test_mentions_op(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply, *page;
 	char dm[64], req[256];
 	long long before;
 	char seen[256] = "";
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"ops\",\"members\":[\"cy\"]}");
 	reply = tc_api(f.bo, "{\"op\":\"dm\",\"user\":\"cy\"}");
 	snprintf(dm, sizeof(dm), "%s", th_json_str(reply, "channel"));
 	cJSON_Delete(reply);
 
-	send_msg(f.ada, "general", "@cy one"); /* general 4 */
+	tc_post(f.ada, "general", "@cy one"); /* general 4 */
 	next_ms();
-	send_msg(f.ada, "ops", "@cy two"); /* ops 3 */
+	tc_post(f.ada, "ops", "@cy two"); /* ops 3 */
 	next_ms();
-	send_msg(f.bo, dm, "three"); /* dm 3: a direct message */
+	tc_post(f.bo, dm, "three"); /* dm 3: a direct message */
 	next_ms();
-	send_msg(f.cy, "general", "@channel me"); /* general 5: cy's own, not returned */
+	tc_post(f.cy, "general", "@channel me"); /* general 5: cy's own, not returned */
 	next_ms();
-	send_msg(f.bo, "general", "@here four"); /* general 6 */
+	tc_post(f.bo, "general", "@here four"); /* general 6 */
 	next_ms();
-	send_msg(f.ada, "general", "not for cy"); /* general 7 */
+	tc_post(f.ada, "general", "not for cy"); /* general 7 */
 
 	reply = tc_api(f.cy, "{\"op\":\"mentions\"}");
 	TH_JSON(reply,
@@ -426,7 +385,7 @@ static void test_mentions_op(void)
 	tc_expect_error(tc_api(f.cy, "{\"op\":\"mentions\",\"limit\":0}"), "bad_request", NULL);
 	tc_expect_error(tc_api(f.cy, "{\"op\":\"mentions\",\"limit\":\"5\"}"), "bad_request", NULL);
 	tc_expect_error(tc_api(f.cy, "{\"op\":\"mentions\",\"before_ts\":-1}"), "bad_request", NULL);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -434,10 +393,10 @@ static void test_mentions_op(void)
 
 static void test_notify(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"secret\",\"visibility\":\"private\"}");
 	TH_EQ_STR(inbox_notify(f.cy, "general"), "all");
@@ -491,7 +450,7 @@ static void test_notify(void)
 	tc_api_ok(f.bo, "{\"op\":\"leave\",\"channel\":\"general\"}");
 	tc_api_ok(f.bo, "{\"op\":\"join\",\"channel\":\"general\"}");
 	TH_EQ_STR(inbox_notify(f.bo, "general"), "all");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -499,20 +458,20 @@ static void test_notify(void)
 
 static void test_thread(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply, *root_live, *page;
 	char all[512] = "";
 	long long since = 0;
 	int pages = 0;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\",\"cy\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"other\",\"members\":[\"bo\"]}");
-	TH_EQ_INT(send_msg(f.ada, "general", "root"), 4);
+	TH_EQ_INT(tc_post(f.ada, "general", "root"), 4);
 	TH_EQ_INT(send_json(f.bo, "general",
 			    "{\"client_msg_id\":\"r1\",\"thread\":4,\"body\":\"reply one\"}"),
 		  5);
-	TH_EQ_INT(send_msg(f.cy, "general", "not in the thread"), 6);
+	TH_EQ_INT(tc_post(f.cy, "general", "not in the thread"), 6);
 	TH_EQ_INT(send_json(f.cy, "general",
 			    "{\"client_msg_id\":\"r2\",\"thread\":4,\"body\":\"reply two\"}"),
 		  7);
@@ -611,7 +570,7 @@ static void test_thread(void)
 			"bad_request", "#general has no message 99");
 	/* another channel's seq: #other's messages are no events of #general */
 	for(int i = 0; i < 12; i++) {
-		send_msg(f.ada, "other", "filler");
+		tc_post(f.ada, "other", "filler");
 	}
 	tc_expect_error(tc_api(f.bo, "{\"op\":\"thread\",\"channel\":\"general\",\"root\":14}"),
 			"bad_request", "#general has no message 14");
@@ -632,10 +591,10 @@ static void test_thread(void)
 	tc_expect_error(tc_api(f.cy, "{\"op\":\"thread\",\"channel\":\"other\",\"root\":3}"), "not_member",
 			NULL);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"hidden\",\"visibility\":\"private\"}");
-	send_msg(f.ada, "hidden", "secret root");
+	tc_post(f.ada, "hidden", "secret root");
 	tc_expect_error(tc_api(f.dee, "{\"op\":\"thread\",\"channel\":\"hidden\",\"root\":2}"),
 			"no_such_channel", "there is no channel #hidden");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 

@@ -17,32 +17,6 @@
 #include "th_chat.h"
 #include "th_gateway.h"
 
-struct fixture {
-	struct th_broker b;
-	struct th_client *ada, *bo, *cy, *dee;
-};
-
-
-static void setup(struct fixture *f)
-{
-	th_broker_start(&f->b, "");
-	f->ada = th_connect(&f->b, "ada", "ada-1", 5, true);
-	f->bo = th_connect(&f->b, "bo", "bo-1", 5, true);
-	f->cy = th_connect(&f->b, "cy", "cy-1", 4, true);
-	f->dee = th_connect(&f->b, "dee", "dee-1", 5, true);
-}
-
-
-static void teardown(struct fixture *f)
-{
-	th_disconnect(f->ada);
-	th_disconnect(f->bo);
-	th_disconnect(f->cy);
-	th_disconnect(f->dee);
-	th_broker_stop(&f->b);
-}
-
-
 /* {"op":"search","query":<query, JSON-escaped><extra>}: extra is "" or more fields (",\"limit\":5").
  * Returns the reply (caller deletes). */
 static cJSON *search(struct th_client *c, const char *query, const char *extra)
@@ -87,33 +61,18 @@ static const char *hits_of(const cJSON *reply)
 	} while(0)
 
 
-static long long send_msg(struct th_client *c, const char *channel, const char *body)
-{
-	static int n;
-	char cmid[32];
-	cJSON *ack;
-	long long seq;
-
-	snprintf(cmid, sizeof(cmid), "s-%d", ++n);
-	ack = tc_send(c, channel, cmid, body);
-	seq = th_json_int(ack, "seq");
-	cJSON_Delete(ack);
-	return seq;
-}
-
-
 static void test_words_phrases_prefixes(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"design\",\"members\":[\"bo\"]}");
-	TH_EQ_INT(send_msg(f.ada, "design", "the quarterly roadmap review is on friday"), 3);
-	TH_EQ_INT(send_msg(f.bo, "design", "Roadmap draft attached"), 4);
-	TH_EQ_INT(send_msg(f.ada, "design", "lunch on friday?"), 5);
-	TH_EQ_INT(send_msg(f.bo, "design", "Résumé of the review: ship it"), 6);
-	TH_EQ_INT(send_msg(f.ada, "design", "会议 你好世界 🎉 done"), 7);
+	TH_EQ_INT(tc_post(f.ada, "design", "the quarterly roadmap review is on friday"), 3);
+	TH_EQ_INT(tc_post(f.bo, "design", "Roadmap draft attached"), 4);
+	TH_EQ_INT(tc_post(f.ada, "design", "lunch on friday?"), 5);
+	TH_EQ_INT(tc_post(f.bo, "design", "Résumé of the review: ship it"), 6);
+	TH_EQ_INT(tc_post(f.ada, "design", "会议 你好世界 🎉 done"), 7);
 
 	reply = search(f.bo, "roadmap", "");
 	TH_JSON(reply, "{\"ok\":true,\"kind\":\"api\",\"op\":\"search\",\"results\":["
@@ -133,7 +92,7 @@ static void test_words_phrases_prefixes(void)
 	EXPECT_HITS(f.bo, "你好世界", "", "design:7");            /* CJK: a run of it is one word */
 	EXPECT_HITS(f.bo, "🎉", "", "");                           /* not a word: nothing, no error */
 	EXPECT_HITS(f.bo, "review ship", "", "design:6");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -141,16 +100,16 @@ static void test_words_phrases_prefixes(void)
  * its text leaves the index's table in the same transaction. */
 static void test_edits_and_deletes(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	char index_path[512];
 	cJSON *reply;
 	sqlite3 *db;
 	sqlite3_stmt *stmt;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
-	TH_EQ_INT(send_msg(f.ada, "general", "alphaword betaword"), 3);
-	TH_EQ_INT(send_msg(f.ada, "general", "unrelated"), 4);
+	TH_EQ_INT(tc_post(f.ada, "general", "alphaword betaword"), 3);
+	TH_EQ_INT(tc_post(f.ada, "general", "unrelated"), 4);
 	cJSON_Delete(tc_request(f.ada, "chat/general",
 				"{\"type\":\"edit\",\"target\":3,\"body\":\"gammaword deltaword\","
 				"\"client_msg_id\":\"e1\"}"));
@@ -179,7 +138,7 @@ static void test_edits_and_deletes(void)
 	f.bo = th_connect(&f.b, "bo", "bo-1", 5, true);
 	EXPECT_HITS(f.bo, "epsilonword", "", "");
 	EXPECT_HITS(f.bo, "unrelated", "", "general:4");
-	teardown(&f);
+	tc_team_stop(&f);
 
 	/* the index's file holds no text of the deleted message, and FTS5 finds none of its words */
 	snprintf(index_path, sizeof(index_path), "%s-search", f.b.db_path);
@@ -223,14 +182,14 @@ static void test_access(void)
 		"^zebra",
 		"zeb* OR abc*",
 	};
-	struct fixture f;
+	struct tc_team f;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"secret\",\"visibility\":\"private\","
 			 "\"members\":[\"bo\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"open\",\"members\":[\"dee\"]}");
-	TH_EQ_INT(send_msg(f.ada, "secret", "the launch codes are zebra"), 3);
-	TH_EQ_INT(send_msg(f.ada, "open", "zebra crossing in the lobby"), 3);
+	TH_EQ_INT(tc_post(f.ada, "secret", "the launch codes are zebra"), 3);
+	TH_EQ_INT(tc_post(f.ada, "open", "zebra crossing in the lobby"), 3);
 
 	EXPECT_HITS(f.bo, "zebra", "", "secret:3");
 	EXPECT_HITS(f.ada, "zebra", "", "open:3,secret:3");
@@ -261,14 +220,14 @@ static void test_access(void)
 	EXPECT_HITS(f.dee, "zebra", "", "");
 	tc_api_ok(f.dee, "{\"op\":\"join\",\"channel\":\"open\"}");
 	EXPECT_HITS(f.dee, "zebra", "", "open:3");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
 /* Paging with the cursor returns every match exactly once, newest first, while new matches arrive. */
 static void test_paging(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	char seen[64] = {0};
 	char extra[96];
 	const char *cursor_text = NULL;
@@ -276,13 +235,13 @@ static void test_paging(void)
 	int pages = 0, total = 0;
 	long long previous = 1LL << 40;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	for(int i = 0; i < 25; i++) {
 		char body[64];
 		snprintf(body, sizeof(body), "paging message number %d", i);
-		TH_EQ_INT(send_msg(f.ada, "general", body), 3 + 2 * i);
-		send_msg(f.bo, "general", "noise");
+		TH_EQ_INT(tc_post(f.ada, "general", body), 3 + 2 * i);
+		tc_post(f.bo, "general", "noise");
 	}
 	do {
 		cJSON *reply, *r;
@@ -305,7 +264,7 @@ static void test_paging(void)
 		TH_CHECK(cursor != NULL || cJSON_IsNull(cJSON_GetObjectItem(reply, "cursor")));
 		cJSON_Delete(reply);
 		/* new matches between pages are newer than every cursor: later pages do not show them */
-		send_msg(f.ada, "general", "paging arrives late");
+		tc_post(f.ada, "general", "paging arrives late");
 		TH_CHECK(++pages <= 5);
 	} while(cursor != NULL);
 	TH_EQ_INT(total, 25);
@@ -321,7 +280,7 @@ static void test_paging(void)
 	tc_expect_error(search(f.bo, "paging", ",\"cursor\":\"v1:-5\""), "bad_request",
 			"cursor must be one a search reply gave");
 	tc_expect_error(search(f.bo, "paging", ",\"cursor\":7"), "bad_request", NULL);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -336,22 +295,22 @@ static long long wall_ms(void)
 
 static void test_filters(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	cJSON *reply, *ack;
 	long long t_mid;
 	char extra[128];
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"one\",\"members\":[\"bo\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"two\",\"members\":[\"bo\"]}");
-	TH_EQ_INT(send_msg(f.ada, "one", "filter test from ada in one"), 3);
-	TH_EQ_INT(send_msg(f.bo, "one", "filter test from bo in one"), 4);
+	TH_EQ_INT(tc_post(f.ada, "one", "filter test from ada in one"), 3);
+	TH_EQ_INT(tc_post(f.bo, "one", "filter test from bo in one"), 4);
 	ack = tc_send(f.ada, "two", "t-3", "filter test from ada in two");
 	t_mid = th_json_int(ack, "ts");
 	cJSON_Delete(ack);
 	/* the server's clock (wall time in ms) moves past the third message's before the fourth */
 	th_wait_until(wall_ms() > t_mid + 1, 1000);
-	TH_EQ_INT(send_msg(f.bo, "two", "filter test from bo in two"), 4);
+	TH_EQ_INT(tc_post(f.bo, "two", "filter test from bo in two"), 4);
 
 	EXPECT_HITS(f.bo, "filter", "", "two:4,two:3,one:4,one:3");
 	EXPECT_HITS(f.bo, "filter", ",\"channel\":\"one\"", "one:4,one:3");
@@ -367,7 +326,7 @@ static void test_filters(void)
 
 	/* limit: default 20, at most 100 */
 	for(int i = 0; i < 22; i++) {
-		send_msg(f.ada, "one", "many many");
+		tc_post(f.ada, "one", "many many");
 	}
 	reply = search(f.bo, "many", "");
 	TH_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(reply, "results")), 20);
@@ -385,7 +344,7 @@ static void test_filters(void)
 	tc_expect_error(search(f.bo, "many", ",\"channel\":\"nope\""), "no_such_channel", NULL);
 	/* with no channel at all, nothing, and no error */
 	EXPECT_HITS(f.dee, "many", "", "");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -429,13 +388,13 @@ static void test_bad_queries(void)
 		{"你好", NULL},
 		{"x\x01y", NULL},
 	};
-	struct fixture f;
+	struct tc_team f;
 	char *big;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
-	send_msg(f.ada, "general", "word and near or not");
+	tc_post(f.ada, "general", "word and near or not");
 	for(size_t i = 1; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		reply = search(f.bo, cases[i].query, "");
 		if(cases[i].message) {
@@ -466,7 +425,7 @@ static void test_bad_queries(void)
 	tc_expect_error(search(f.bo, big, ""), "bad_request", NULL);
 	free(big);
 	EXPECT_HITS(f.bo, "word", "", "general:3");
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -491,7 +450,7 @@ static void test_page_bytes(void)
 	memcpy(body, "bulky ", 6);
 	body[1600] = '\0';
 	for(int i = 0; i < 5; i++) {
-		TH_EQ_INT(send_msg(ada, "general", body), 3 + i);
+		TH_EQ_INT(tc_post(ada, "general", body), 3 + i);
 	}
 	do {
 		cJSON *reply = search(bo, "bulky", extra);
@@ -529,7 +488,7 @@ static void test_through_an_edge(void)
 	tc_api_ok(bo, "{\"op\":\"channels\"}");
 	tc_api_ok(ada, "{\"op\":\"create\",\"channel\":\"ops\",\"visibility\":\"private\","
 		       "\"members\":[\"bo\"]}");
-	TH_EQ_INT(send_msg(ada, "ops", "deploy window tonight"), 3);
+	TH_EQ_INT(tc_post(ada, "ops", "deploy window tonight"), 3);
 	EXPECT_HITS(bo, "deploy", "", "ops:3");
 	tc_api_ok(ada, "{\"op\":\"remove\",\"channel\":\"ops\",\"user\":\"bo\"}");
 	EXPECT_HITS(bo, "deploy", "", "");
@@ -545,9 +504,9 @@ static void test_through_an_edge(void)
  * for the commit the request came after, and every hit is checked against the log). No waits here. */
 static void test_right_after_the_ack(void)
 {
-	struct fixture f;
+	struct tc_team f;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	for(int i = 0; i < 40; i++) {
 		char body[64], query[32], expected[32], del[96];
@@ -555,7 +514,7 @@ static void test_right_after_the_ack(void)
 
 		snprintf(body, sizeof(body), "fresh%dword and more", i);
 		snprintf(query, sizeof(query), "fresh%dword", i);
-		seq = send_msg(f.ada, "general", body);
+		seq = tc_post(f.ada, "general", body);
 		snprintf(expected, sizeof(expected), "general:%lld", seq);
 		EXPECT_HITS(f.bo, query, "", expected);
 		snprintf(del, sizeof(del),
@@ -564,7 +523,7 @@ static void test_right_after_the_ack(void)
 		EXPECT_HITS(f.bo, query, "", "");
 		EXPECT_HITS(f.ada, query, "", "");
 	}
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -584,20 +543,20 @@ static void remove_index(const struct th_broker *b)
  * worker at start, and the first search waits for it. */
 static void test_catch_up_at_start(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	char expected[64];
 	long long first = 0, edited, deleted;
 	cJSON *reply;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"other\",\"members\":[\"bo\"]}");
 	for(int i = 0; i < 30; i++) {
-		long long seq = send_msg(f.ada, i % 2 ? "other" : "general", "catchup item");
+		long long seq = tc_post(f.ada, i % 2 ? "other" : "general", "catchup item");
 		first = first ? first : seq;
 	}
-	edited = send_msg(f.ada, "general", "catchup before");
-	deleted = send_msg(f.ada, "general", "catchup gone");
+	edited = tc_post(f.ada, "general", "catchup before");
+	deleted = tc_post(f.ada, "general", "catchup gone");
 	cJSON_Delete(tc_request(
 		f.ada, "chat/general",
 		"{\"type\":\"edit\",\"target\":3,\"body\":\"rewritten text\",\"client_msg_id\":\"ce\"}"));
@@ -616,7 +575,7 @@ static void test_catch_up_at_start(void)
 	EXPECT_HITS(f.bo, "before", "", expected);
 	EXPECT_HITS(f.bo, "gone", "", "");
 	TH_CHECK(first == 3);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -643,13 +602,13 @@ static long long index_docs(const struct th_broker *b)
  * tick names to it) within a batch; and a message deleted is gone from the index file too. */
 static void test_indexed_in_the_background(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	long long seq;
 	int rounds;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
-	seq = send_msg(f.ada, "general", "background words");
+	seq = tc_post(f.ada, "general", "background words");
 	for(rounds = 0; rounds < 100000 && index_docs(&f.b) != 1; rounds++) {
 	}
 	TH_EQ_INT(index_docs(&f.b), 1);
@@ -658,7 +617,7 @@ static void test_indexed_in_the_background(void)
 	for(rounds = 0; rounds < 100000 && index_docs(&f.b) != 0; rounds++) {
 	}
 	TH_EQ_INT(index_docs(&f.b), 0);
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
@@ -669,15 +628,15 @@ static void test_indexed_in_the_background(void)
  * all, and the next start resumes after the last one). */
 static void test_kill9_while_indexing(void)
 {
-	struct fixture f;
+	struct tc_team f;
 	char sql[1024], seen_partial = 0;
 	sqlite3 *db;
 	long long docs = -1;
 	int rounds = 0;
 
-	setup(&f);
+	tc_team_start(&f);
 	tc_api_ok(f.ada, "{\"op\":\"create\",\"channel\":\"general\",\"members\":[\"bo\"]}");
-	TH_EQ_INT(send_msg(f.ada, "general", "generated item zero"), 3);
+	TH_EQ_INT(tc_post(f.ada, "general", "generated item zero"), 3);
 	th_disconnect(f.ada);
 	th_disconnect(f.bo);
 	th_disconnect(f.cy);
@@ -748,7 +707,7 @@ static void test_kill9_while_indexing(void)
 		} while(cursor != NULL);
 		TH_EQ_INT(total, GENERATED + 1);
 	}
-	teardown(&f);
+	tc_team_stop(&f);
 }
 
 
