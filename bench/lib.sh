@@ -37,6 +37,23 @@ if [[ $(nproc) -ge 2 ]] && command -v taskset >/dev/null; then
 	PIN_BROKER=(taskset -c 0) PIN_CLIENT=(taskset -c 1)
 fi
 
+# unpin_thread <name>: lets the broker's thread called name (prctl; it may start a little after the
+# broker) run on any CPU: taskset's pinning is inherited by every thread, and a worker that would
+# have the other core to itself on an operator's machine should not be measured sharing the broker's.
+unpin_thread() {
+	((${#PIN_BROKER[@]})) || return 0
+	for _ in $(seq 50); do
+		for t in /proc/"$BROKER_PID"/task/*; do
+			if [[ $(cat "$t/comm" 2>/dev/null) == "$1" ]]; then
+				taskset -p -c 0-$(($(nproc) - 1)) "${t##*/}" >/dev/null
+				return 0
+			fi
+		done
+		sleep 0.1
+	done
+	log "no thread $1 to unpin"
+}
+
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

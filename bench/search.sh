@@ -31,27 +31,12 @@ TOOL=$BUILD/bench/mqchat_search_bench
 
 cmake --build "$BUILD" -j"$(nproc)" --target mqchat mqchat_search_bench >&2
 
-# The broker's pinning (taskset) is inherited by its threads: the search worker's thread (named
-# mqchat-search; it starts at the broker's first tick) may run on any CPU, as it would unpinned.
-unpin_search_worker() {
-	((${#PIN_BROKER[@]})) && [[ ${SEARCH_ON:-1} == 1 ]] || return 0
-	for _ in $(seq 50); do
-		for t in /proc/"$BROKER_PID"/task/*; do
-			if [[ $(cat "$t/comm" 2>/dev/null) == mqchat-search ]]; then
-				taskset -p -c 0-$(($(nproc) - 1)) "${t##*/}" >/dev/null
-				return 0
-			fi
-		done
-		sleep 0.1
-	done
-}
-
 # start_search_broker <dir> <synchronous>: the bench's broker (search on unless SEARCH_ON=0), with
 # its search worker free to use any CPU.
 start_search_broker() {
 	start_broker "$1" "max_queued_messages 1000000" "plugin_opt_synchronous $2" \
 		"plugin_opt_max_memberships 0" "plugin_opt_search ${SEARCH_ON:-1}"
-	unpin_search_worker
+	[[ ${SEARCH_ON:-1} == 0 ]] || unpin_thread mqchat-search # it starts at the broker's first tick
 }
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
