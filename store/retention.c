@@ -195,7 +195,8 @@ enum chat_err chat_retention_store__prune(struct chat_store *store, int64_t chan
 	if(cut <= first) {
 		return CHAT_ERR_OK;
 	}
-	if(chat_store__begin(store, err) != CHAT_ERR_OK) {
+	/* lazy: a batch a crash undoes is pruned again, and its fsync would stall the chat's sends */
+	if(chat_store__begin_lazy(store, err) != CHAT_ERR_OK) {
 		return err->code;
 	}
 	for(size_t i = 0; i < sizeof(prune_sql) / sizeof(prune_sql[0]); i++) {

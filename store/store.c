@@ -133,6 +133,7 @@ struct chat_store {
 	struct chat_lineage lineage;       /* this database's, as written at the start of this run */
 	const char *renewed_why;           /* why begin_run gave new epochs, or NULL */
 	enum chat_synchronous synchronous; /* the configured level */
+	bool lazy;                         /* the open transaction began with chat_store__begin_lazy */
 };
 
 
@@ -898,9 +899,36 @@ int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err
 
 /* ---- transactions and writes ---------------------------------------------------------------------- */
 
+/* Back to the configured level after a lazy transaction (a no-op after any other). */
+static void end_lazy(struct chat_store *store)
+{
+	if(store->lazy) {
+		store->lazy = false;
+		sqlite3_exec(store->db, synchronous_pragma(store->synchronous), NULL, NULL, NULL);
+	}
+}
+
+
 enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err)
 {
 	return step_done(store, stmt_get(store, S_BEGIN), err, "starting a transaction");
+}
+
+
+/* The level is set outside any transaction: the pager takes it at the next one. At synchronous normal
+ * there is nothing to change. */
+enum chat_err chat_store__begin_lazy(struct chat_store *store, struct chat_error *err)
+{
+	if(store->synchronous == CHAT_SYNC_FULL
+	   && sqlite3_exec(store->db, synchronous_pragma(CHAT_SYNC_NORMAL), NULL, NULL, NULL) != SQLITE_OK) {
+		return db_error(store, err, "starting a transaction");
+	}
+	store->lazy = true;
+	if(chat_store__begin(store, err) != CHAT_ERR_OK) {
+		end_lazy(store);
+		return err->code;
+	}
+	return CHAT_ERR_OK;
 }
 
 
@@ -910,6 +938,7 @@ enum chat_err chat_store__commit(struct chat_store *store, struct chat_error *er
 		chat_store__rollback(store);
 		return CHAT_ERR_UNAVAILABLE;
 	}
+	end_lazy(store);
 	return CHAT_ERR_OK;
 }
 
@@ -920,6 +949,7 @@ void chat_store__rollback(struct chat_store *store)
 		sqlite3_step(stmt_get(store, S_ROLLBACK));
 		sqlite3_reset(store->stmt[S_ROLLBACK]);
 	}
+	end_lazy(store);
 }
 
 

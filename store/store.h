@@ -106,6 +106,12 @@ enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err
 enum chat_err chat_store__commit(struct chat_store *store, struct chat_error *err);
 void chat_store__rollback(struct chat_store *store);
 
+/* begin for work that a crash may undo and the plugin redoes by itself (retention's batches): its
+ * commit does not wait for the disk (synchronous normal for that one transaction), so it never holds
+ * the broker's thread for an fsync. It becomes durable with the next ordinary commit, whose sync
+ * covers every WAL frame written before its own. commit and rollback restore the configured level. */
+enum chat_err chat_store__begin_lazy(struct chat_store *store, struct chat_error *err);
+
 /* Appends ev (whose JSON is json[0..len)) to the log of channel rowid. ev->seq must be the channel's
  * last seq + 1; the database enforces it. A delete erases its target in the same transaction: the
  * message and each of its edits keep their seq and id but lose their body and say "deleted":true,

@@ -592,6 +592,51 @@ static void test_checkpointer_runs_beside_writes(void)
 }
 
 
+/* The connection's synchronous level as PRAGMA reports it: 1 normal, 2 full. */
+static long long synchronous_of(struct chat_store *store)
+{
+	sqlite3_stmt *stmt = NULL;
+	long long level = -1;
+
+	TH_EQ_INT(sqlite3_prepare_v2(chat_store__db(store), "PRAGMA synchronous", -1, &stmt, NULL),
+		  SQLITE_OK);
+	if(sqlite3_step(stmt) == SQLITE_ROW) {
+		level = sqlite3_column_int64(stmt, 0);
+	}
+	sqlite3_finalize(stmt);
+	return level;
+}
+
+
+/* A lazy transaction commits at normal and leaves the configured level (full) behind it, whether it
+ * commits or rolls back; what it wrote is there. */
+static void test_lazy_transaction_restores_the_level(void)
+{
+	const char *bodies[] = {"a"};
+	struct chat_error e = {0};
+	struct chat_store *store;
+	int dummy;
+
+	fresh_path();
+	store = open_store(&dummy);
+	seed(store, bodies, 1);
+	TH_EQ_INT(synchronous_of(store), 2);
+	TH_EQ_INT(chat_store__begin_lazy(store, &e), CHAT_ERR_OK);
+	TH_EQ_INT(synchronous_of(store), 1);
+	TH_EQ_INT(sqlite3_exec(chat_store__db(store),
+			       "INSERT INTO users (name, first_seen) VALUES ('zed', 1)", NULL, NULL, NULL),
+		  SQLITE_OK);
+	TH_EQ_INT(chat_store__commit(store, &e), CHAT_ERR_OK);
+	TH_EQ_INT(synchronous_of(store), 2);
+	TH_EQ_INT(query_int("SELECT count(*) FROM users WHERE name = 'zed'"), 1);
+	TH_EQ_INT(chat_store__begin_lazy(store, &e), CHAT_ERR_OK);
+	chat_store__rollback(store);
+	TH_EQ_INT(synchronous_of(store), 2);
+	chat_store__close(store);
+	remove_dir();
+}
+
+
 /* ---- out of memory ------------------------------------------------------------------------------- */
 
 /* SQLite's allocator with one fault, as SQLite's own tests inject them: the allocation numbered
@@ -834,6 +879,7 @@ int main(int argc, char **argv)
 		{"upgrades_version_1", test_upgrades_version_1},
 		{"busy_database_is_unavailable", test_busy_database_is_unavailable},
 		{"checkpointer_runs_beside_writes", test_checkpointer_runs_beside_writes},
+		{"lazy_transaction_restores_the_level", test_lazy_transaction_restores_the_level},
 		{"unread_counts", test_unread_counts},
 		{"new_epoch_after_possible_power_loss", test_new_epoch_after_possible_power_loss},
 		{"reads_out_of_memory", test_reads_out_of_memory},
