@@ -19,7 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,11 +26,11 @@
 #include <sqlite3.h>
 
 #include "backup.h"
+#include "background.h"
 
-#define BACKUP_STEP_PAGES    256      /* 1 MiB of 4 KiB pages per step, each written back before the next */
-#define BACKUP_STEP_PAUSE_NS 5000000L /* then 5 ms for the live log: at most ~200 MB/s */
+#define BACKUP_STEP_PAGES    256       /* 1 MiB of 4 KiB pages per step, each written back before the next */
+#define BACKUP_STEP_PAUSE_NS 10000000L /* then 10 ms for the live log: at most ~100 MB/s */
 #define PARTIAL_SUFFIX       ".partial"
-#define WORKER_NICE          19 /* the broker's thread comes first (see worker_main) */
 
 struct chat_worker {
 	pthread_t thread;
@@ -344,12 +343,7 @@ static void *worker_main(void *arg)
 {
 	struct chat_worker *w = arg;
 
-	/* On Linux a priority set with PRIO_PROCESS and who 0 is the calling thread's alone: the copy
-	 * then uses the CPU the broker's thread leaves, which matters when both share one core (a pinned
-	 * or small machine). Elsewhere it would lower the whole broker, so it is left alone there. */
-#ifdef __linux__
-	(void)setpriority(PRIO_PROCESS, 0, WORKER_NICE);
-#endif
+	chat_background__enter("mqchat-backup"); /* the copy uses the CPU the broker's thread leaves */
 	pthread_mutex_lock(&w->lock);
 	for(;;) {
 		struct chat_job *job;
