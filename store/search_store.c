@@ -124,7 +124,9 @@ struct chat_search_db {
 struct head {
 	int64_t id, head, mark;
 	char *epoch;
-	bool reset; /* its documents and watermark go first: another epoch, or the log lost its tail */
+	bool reset;   /* its documents and watermark go first: another epoch, or the log lost its tail */
+	int64_t last; /* the last seq a pass read (mark when none) */
+	size_t rows;  /* the rows to apply it read (struct batch) */
 };
 
 
@@ -329,6 +331,7 @@ static int collect(sqlite3_stmt *stmt, struct head **io, size_t *count, size_t *
 		if(h.reset) {
 			h.mark = 0;
 		}
+		h.last = h.mark;
 		heads[n++] = h;
 	}
 	sqlite3_reset(stmt);
@@ -365,14 +368,116 @@ static int read_heads(struct chat_search_db *s, const int64_t *only, size_t n_on
 }
 
 
-static int add_doc(struct chat_search_db *s, int64_t channel, sqlite3_stmt *ev)
+/* An event of the log as a pass applies it: read in the pass's short read of the log, applied in its
+ * write of the index. */
+enum row_kind { ROW_SKIP, ROW_MESSAGE, ROW_EDIT, ROW_DELETE };
+
+struct row {
+	enum row_kind kind;
+	int64_t seq, ts, target;
+	char *author, *body; /* sqlite3_malloc'd copies (ROW_MESSAGE: both; ROW_EDIT: body) */
+};
+
+/* What a pass read: rows[0..n) in channel order, each channel's a run of heads[i].rows of them. */
+struct batch {
+	struct row *rows;
+	size_t n, cap;
+};
+
+
+static void free_batch(struct batch *b)
+{
+	for(size_t i = 0; i < b->n; i++) {
+		sqlite3_free(b->rows[i].author);
+		sqlite3_free(b->rows[i].body);
+	}
+	free(b->rows);
+}
+
+
+/* A copy of column i of stmt's row as text, or NULL when it is not text (or out of memory: *nomem). */
+static char *column_copy(sqlite3_stmt *stmt, int i, bool *nomem)
+{
+	const char *text = (const char *)sqlite3_column_text(stmt, i);
+	char *copy;
+
+	if(sqlite3_column_type(stmt, i) != SQLITE_TEXT || text == NULL) {
+		return NULL;
+	}
+	copy = sqlite3_mprintf("%s", text);
+	*nomem = *nomem || copy == NULL;
+	return copy;
+}
+
+
+/* Reads the events of channel h above its watermark, at most budget of them, into b; h->last is
+ * the last seq read (its watermark when none). SQLITE_DONE or the error. */
+static int read_channel(struct chat_search_db *s, struct head *h, int64_t budget, struct batch *b,
+			struct chat_search_pass *out)
+{
+	sqlite3_stmt *ev = s->stmt[S_EVENTS];
+	int rc;
+
+	h->last = h->mark;
+	h->rows = 0;
+	sqlite3_bind_int64(ev, 1, h->id);
+	sqlite3_bind_int64(ev, 2, h->mark);
+	sqlite3_bind_int64(ev, 3, budget);
+	while((rc = sqlite3_step(ev)) == SQLITE_ROW) {
+		const char *type = (const char *)sqlite3_column_text(ev, 1);
+		bool has_body = sqlite3_column_type(ev, 5) == SQLITE_TEXT,
+		     deleted = sqlite3_column_int(ev, 6), nomem = false;
+		struct row r = {.kind = ROW_SKIP,
+				.seq = sqlite3_column_int64(ev, 0),
+				.ts = sqlite3_column_int64(ev, 3),
+				.target = sqlite3_column_int64(ev, 4)};
+
+		h->last = r.seq;
+		out->events++;
+		if(type != NULL && strcmp(type, "message") == 0 && has_body && !deleted) {
+			r.kind = ROW_MESSAGE;
+			r.author = column_copy(ev, 2, &nomem);
+			r.body = column_copy(ev, 5, &nomem);
+		} else if(type != NULL && strcmp(type, "edit") == 0 && has_body) {
+			r.kind = ROW_EDIT;
+			r.body = column_copy(ev, 5, &nomem);
+		} else if(type != NULL && strcmp(type, "delete") == 0) {
+			r.kind = ROW_DELETE;
+		}
+		if(r.kind == ROW_SKIP) {
+			continue; /* nothing to apply: only the watermark moves past it */
+		}
+		if(!nomem && b->n == b->cap) {
+			size_t cap = b->cap ? b->cap * 2 : 256;
+			struct row *grown = realloc(b->rows, cap * sizeof(*grown));
+			nomem = grown == NULL;
+			if(grown != NULL) {
+				b->rows = grown;
+				b->cap = cap;
+			}
+		}
+		if(nomem) {
+			sqlite3_free(r.author);
+			sqlite3_free(r.body);
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		b->rows[b->n++] = r;
+		h->rows++;
+	}
+	sqlite3_reset(ev);
+	return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+}
+
+
+static int add_doc(struct chat_search_db *s, int64_t channel, const struct row *r)
 {
 	sqlite3_stmt *next = s->stmt[S_NEXT_DOC], *ins = s->stmt[S_INSERT];
-	int64_t ts = sqlite3_column_int64(ev, 3), doc;
+	int64_t doc;
 	int rc;
 
 	/* ts is ms since 1970 (positive, far below INT64_MAX / DOC_PER_MS) */
-	sqlite3_bind_int64(next, 1, (ts > 0 ? ts : 0) * DOC_PER_MS);
+	sqlite3_bind_int64(next, 1, (r->ts > 0 ? r->ts : 0) * DOC_PER_MS);
 	sqlite3_bind_int64(next, 2, DOC_PER_MS);
 	rc = sqlite3_step(next);
 	doc = sqlite3_column_int64(next, 0);
@@ -382,82 +487,67 @@ static int add_doc(struct chat_search_db *s, int64_t channel, sqlite3_stmt *ev)
 	}
 	sqlite3_bind_int64(ins, 1, doc);
 	sqlite3_bind_int64(ins, 2, channel);
-	sqlite3_bind_int64(ins, 3, sqlite3_column_int64(ev, 0));
-	sqlite3_bind_value(ins, 4, sqlite3_column_value(ev, 2));
-	sqlite3_bind_int64(ins, 5, ts);
-	sqlite3_bind_value(ins, 6, sqlite3_column_value(ev, 5));
+	sqlite3_bind_int64(ins, 3, r->seq);
+	sqlite3_bind_text(ins, 4, r->author, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(ins, 5, r->ts);
+	sqlite3_bind_text(ins, 6, r->body, -1, SQLITE_STATIC);
 	return run(ins);
 }
 
 
-/* Applies the events of channel h above its watermark, at most budget of them; *used says how many
- * were read, *added how many documents were added. */
-static int index_channel(struct chat_search_db *s, struct head *h, int64_t budget,
+/* Applies rows[0..h->rows) (channel h's, as read) to the index and moves its watermark to h->last.
+ * SQLITE_DONE or the error. */
+static int apply_channel(struct chat_search_db *s, struct head *h, const struct row *rows,
 			 struct chat_search_pass *out)
 {
-	sqlite3_stmt *ev = s->stmt[S_EVENTS];
-	int64_t last = h->mark;
-	int rc;
+	int rc = SQLITE_DONE;
 
 	if(h->reset && run_channel(s, S_DROP_CHANNEL, h->id) != SQLITE_DONE) {
 		return SQLITE_ERROR;
 	}
-	sqlite3_bind_int64(ev, 1, h->id);
-	sqlite3_bind_int64(ev, 2, h->mark);
-	sqlite3_bind_int64(ev, 3, budget);
-	while((rc = sqlite3_step(ev)) == SQLITE_ROW) {
-		const char *type = (const char *)sqlite3_column_text(ev, 1);
-		bool has_body = sqlite3_column_type(ev, 5) == SQLITE_TEXT,
-		     deleted = sqlite3_column_int(ev, 6);
-		int r = SQLITE_DONE;
+	for(size_t i = 0; rc == SQLITE_DONE && i < h->rows; i++) {
+		const struct row *r = &rows[i];
+		sqlite3_stmt *st = s->stmt[r->kind == ROW_EDIT ? S_EDIT : S_DELETE];
 
-		last = sqlite3_column_int64(ev, 0);
-		out->events++;
-		if(type == NULL) {
+		if(r->kind == ROW_MESSAGE) {
+			rc = add_doc(s, h->id, r);
+			out->messages++;
 			continue;
 		}
-		if(strcmp(type, "message") == 0 && has_body && !deleted) {
-			r = add_doc(s, h->id, ev);
-			out->messages++;
-		} else if(strcmp(type, "edit") == 0 && has_body) {
-			sqlite3_stmt *st = s->stmt[S_EDIT];
-			sqlite3_bind_int64(st, 1, h->id);
-			sqlite3_bind_int64(st, 2, sqlite3_column_int64(ev, 4));
-			sqlite3_bind_value(st, 3, sqlite3_column_value(ev, 5));
-			r = run(st);
-		} else if(strcmp(type, "delete") == 0) {
-			sqlite3_stmt *st = s->stmt[S_DELETE];
-			sqlite3_bind_int64(st, 1, h->id);
-			sqlite3_bind_int64(st, 2, sqlite3_column_int64(ev, 4));
-			r = run(st);
+		sqlite3_bind_int64(st, 1, h->id);
+		sqlite3_bind_int64(st, 2, r->target);
+		if(r->kind == ROW_EDIT) {
+			sqlite3_bind_text(st, 3, r->body, -1, SQLITE_STATIC);
+		}
+		rc = run(st);
+		if(r->kind == ROW_DELETE) {
 			out->deleted += sqlite3_changes(s->db) > 0;
 		}
-		if(r != SQLITE_DONE) {
-			sqlite3_reset(ev);
-			return r;
-		}
 	}
-	sqlite3_reset(ev);
-	if(rc != SQLITE_DONE) {
-		return rc;
-	}
-	if(last != h->mark || h->reset) {
+	if(rc == SQLITE_DONE && (h->last != h->mark || h->reset)) {
 		sqlite3_stmt *m = s->stmt[S_MARK];
 		sqlite3_bind_int64(m, 1, h->id);
 		sqlite3_bind_text(m, 2, h->epoch, -1, SQLITE_STATIC);
-		sqlite3_bind_int64(m, 3, last);
+		sqlite3_bind_int64(m, 3, h->last);
 		rc = run(m);
-		h->mark = last;
 	}
 	return rc;
 }
 
 
+/* A pass in two transactions. The first only reads: the heads, and the events above the watermarks,
+ * into memory (up to max_events, at most a few MB). The second writes the index from them. The log's
+ * snapshot is held for the read alone: a pass that held it while writing (FTS5 merges included, and
+ * this thread runs at the lowest priority, so it may wait long for a CPU in between) kept the log's
+ * checkpoints from ever resetting its WAL while sends flowed (22,000 frames and growing where the
+ * same sends with search off restarted it), and every page the broker's thread read searched the
+ * longer WAL index: sends 0.77x. Between the two, the log may move on: the next pass takes that. */
 enum chat_err chat_search_db__index(struct chat_search_db *s, int64_t max_events, const int64_t *only,
 				    size_t n_only, struct chat_search_pass *out, struct chat_error *err)
 {
 	struct head *heads = NULL;
-	size_t n = 0;
+	struct batch b = {0};
+	size_t n = 0, used = 0, read = 0; /* heads[0..read) were read */
 	int rc;
 
 	memset(out, 0, sizeof(*out));
@@ -465,20 +555,35 @@ enum chat_err chat_search_db__index(struct chat_search_db *s, int64_t max_events
 		return db_error(s, err, "indexing");
 	}
 	rc = read_heads(s, only, n_only, &heads, &n);
-	for(size_t i = 0; rc == SQLITE_DONE && i < n; i++) {
-		if(heads[i].head <= heads[i].mark && !heads[i].reset) {
+	for(; rc == SQLITE_DONE && read < n; read++) {
+		struct head *h = &heads[read];
+		if(h->head <= h->mark && !h->reset) {
 			continue;
 		}
 		if(out->events >= max_events) {
 			out->more = true;
 			break;
 		}
-		rc = index_channel(s, &heads[i], max_events - out->events, out);
-		if(heads[i].mark < heads[i].head) {
+		rc = read_channel(s, h, max_events - out->events, &b, out);
+		if(h->last < h->head) {
 			out->more = true;
 		}
 	}
+	/* the read ends here, whatever happened: only the index is written from now on */
+	if(sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK && rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+	}
+	if(rc == SQLITE_DONE && sqlite3_exec(s->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = SQLITE_ERROR;
+	}
+	for(size_t i = 0; rc == SQLITE_DONE && i < read; i++) {
+		if(heads[i].last != heads[i].mark || heads[i].reset) {
+			rc = apply_channel(s, &heads[i], b.rows + used, out);
+		}
+		used += heads[i].rows;
+	}
 	free_heads(heads, n);
+	free_batch(&b);
 	if(rc != SQLITE_DONE || sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		db_error(s, err, "indexing");
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
