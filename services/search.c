@@ -277,7 +277,9 @@ static void run_job(struct chat_search_db *db, struct chat_search_job *base)
 	if(reply == NULL || cJSON_AddTrueToObject(reply, "ok") == NULL
 	   || cJSON_AddStringToObject(reply, "kind", "api") == NULL
 	   || cJSON_AddStringToObject(reply, "op", "search") == NULL
-	   || (pg.results = cJSON_AddArrayToObject(reply, "results")) == NULL) {
+	   || (pg.results = cJSON_AddArrayToObject(reply, "results")) == NULL
+	   /* the index did not hold every ack before the search in time: the newest may be missing */
+	   || (base->behind && cJSON_AddTrueToObject(reply, "stale") == NULL)) {
 		rc = chat_error__set(&job->err, CHAT_ERR_UNAVAILABLE, "out of memory");
 	}
 	if(rc == CHAT_ERR_OK && pg.count > 0) {

@@ -14,17 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <time.h>
 
+#include "background.h"
 #include "search_worker.h"
 
 #define PASS_EVENTS   5000  /* events per indexing transaction: a catch-up yields to searches between */
 #define RETRY_MS      1000  /* after a failed pass or open */
 #define OPTIMIZE_IDLE 60000 /* ms without a commit, after deletes, before the index is merged */
 #define LAG_BUCKETS   1001  /* 1 ms each, the last one for 1 s and more */
-#define WORKER_NICE   19    /* the broker's thread comes first when the cores are busy */
 #define TOUCHED_MAX   4096  /* channels remembered between passes; more: the next pass looks at all */
 #define FULL_PASS_MS  1000  /* a pass over every channel at least this often while commits come */
 
@@ -98,6 +96,7 @@ static struct chat_search_job *take_ready(struct chat_search_worker *w, int64_t 
 	while(*p != NULL) {
 		struct chat_search_job *job = *p;
 		if(no_index || job->stamp <= w->indexed || job->deadline_ms <= now) {
+			job->behind = !no_index && job->stamp > w->indexed;
 			*p = job->next;
 			append(&ready, job);
 		} else {
@@ -238,8 +237,7 @@ static void *worker_main(void *arg)
 	struct chat_search_db *db = NULL;
 	int64_t open_retry_ms = 0;
 
-	(void)setpriority(PRIO_PROCESS, 0, WORKER_NICE); /* Linux: this thread only */
-	(void)prctl(PR_SET_NAME, "mqchat-search");       /* for top -H, and bench/search.sh's pinning */
+	chat_background__enter("mqchat-search"); /* indexing uses the CPU the broker's thread leaves */
 	pthread_mutex_lock(&w->lock);
 	while(!w->stopping) {
 		int64_t now = now_ms(), next;
@@ -394,14 +392,21 @@ void chat_search_worker__committed(struct chat_search_worker *w, int64_t commits
 	}
 	if(commits > w->reported || n > 0) {
 		int64_t now = now_ms();
-		if(w->touched_ms == 0) {
-			w->touched_ms = now; /* the oldest commit the index does not have */
+		/* Only the oldest commit the index does not have moves the worker's next moment: from it the
+		 * worker waits batch_ms by itself, and its pass takes every commit reported by then. Waking
+		 * it for each later one cost a futex wake and a context switch per group commit, thousands a
+		 * second at full load, for a worker that went straight back to sleep. */
+		bool first = w->touched_ms == 0;
+		if(first) {
+			w->touched_ms = now;
 		}
 		if(commits > w->reported) {
 			w->reported = commits;
 			w->last_commit_ms = now;
 		}
-		pthread_cond_signal(&w->wake);
+		if(first) {
+			pthread_cond_signal(&w->wake);
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 }

@@ -26,6 +26,7 @@ struct chat_search_job {
 	struct chat_search_job *next; /* the worker's lists */
 	int64_t stamp;                /* the commit count when asked: run once indexed up to it */
 	int64_t deadline_ms;          /* monotonic: run then on what is indexed, whatever the stamp */
+	bool behind; /* set by the worker as it runs the job: the deadline came first (the index lags) */
 	/* runs the search on the worker's thread, filling the job's answer (its owner's part) */
 	void (*run)(struct chat_search_db *db, struct chat_search_job *job);
 	void *owner; /* the submitter's part of the job (services/search.c) */

@@ -64,6 +64,9 @@ export class SearchView {
             el('time', { text: `${dayLabel(r.ts)} ${clock(r.ts)}`, title: new Date(r.ts).toLocaleString() })),
           el('span', { class: 'snippet' }, ...splitSnippet(r.snippet || r.body || '').map((p) =>
             (p.hit ? el('mark', { text: p.text }) : p.text)))))))));
+    if (s.stale && !s.loading) {
+      items.push(el('li', { class: 'search-note', role: 'status', text: 'The server is still indexing: the newest messages may be missing. Search again in a moment.' }));
+    }
     if (s.loading) items.push(el('li', { class: 'search-note', role: 'status', text: 'Searching…' }));
     else if (s.fields && !s.results.length && !s.error) items.push(el('li', { class: 'search-note', text: 'No messages match.' }));
     else if (!s.fields) {

@@ -21,6 +21,7 @@ export class Search {
     this.cursor = null; // the next page's cursor; null: no further page
     this.loading = false;
     this.error = null;
+    this.stale = false; // the server's index was still behind: the newest messages may be missing
     this.asked = 0; // counts questions: an answer to an older one is dropped
   }
 
@@ -33,6 +34,7 @@ export class Search {
     this.results = [];
     this.cursor = null;
     this.error = null;
+    this.stale = false;
     this.loading = false;
     if (this.fields) await this.page(id);
     else this.onChange();
@@ -52,6 +54,7 @@ export class Search {
       if (id !== this.asked) return;
       this.results = this.results.concat(reply.results || []);
       this.cursor = reply.cursor || null;
+      this.stale = this.stale || reply.stale === true;
     } catch (err) {
       if (id === this.asked) this.error = err;
     } finally {

@@ -88,3 +88,14 @@ test('an answer to an older question is dropped; an error is kept for the box', 
   assert.equal(s.error.code, 'bad_request');
   assert.equal(s.loading, false);
 });
+
+test('a stale answer (the index still behind) is kept for the box until the next question', async () => {
+  let stale = true;
+  const conn = { async api() { return { results: [], cursor: null, ...(stale ? { stale: true } : {}) }; } };
+  const s = new Search(conn, () => {});
+  await s.ask('x');
+  assert.equal(s.stale, true);
+  stale = false;
+  await s.ask('y');
+  assert.equal(s.stale, false);
+});
