@@ -134,6 +134,7 @@ struct chat_store {
 	const char *renewed_why;           /* why begin_run gave new epochs, or NULL */
 	enum chat_synchronous synchronous; /* the configured level */
 	bool lazy;                         /* the open transaction began with chat_store__begin_lazy */
+	bool lowered; /* the connection may be at normal while full is configured (a restore failed) */
 };
 
 
@@ -899,18 +900,29 @@ int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err
 
 /* ---- transactions and writes ---------------------------------------------------------------------- */
 
-/* Back to the configured level after a lazy transaction (a no-op after any other). */
+/* Back to the configured level after a lazy transaction (a no-op after any other). Should that fail
+ * (out of memory), the next transaction tries again before it begins, and does not begin without it:
+ * an acknowledged send must never commit at a level weaker than the one configured. */
 static void end_lazy(struct chat_store *store)
 {
 	if(store->lazy) {
 		store->lazy = false;
-		sqlite3_exec(store->db, synchronous_pragma(store->synchronous), NULL, NULL, NULL);
+		store->lowered =
+			sqlite3_exec(store->db, synchronous_pragma(store->synchronous), NULL, NULL, NULL)
+			!= SQLITE_OK;
 	}
 }
 
 
 enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err)
 {
+	if(store->lowered && !store->lazy) {
+		if(sqlite3_exec(store->db, synchronous_pragma(store->synchronous), NULL, NULL, NULL)
+		   != SQLITE_OK) {
+			return db_error(store, err, "starting a transaction");
+		}
+		store->lowered = false;
+	}
 	return step_done(store, stmt_get(store, S_BEGIN), err, "starting a transaction");
 }
 
@@ -924,6 +936,7 @@ enum chat_err chat_store__begin_lazy(struct chat_store *store, struct chat_error
 		return db_error(store, err, "starting a transaction");
 	}
 	store->lazy = true;
+	store->lowered = store->synchronous == CHAT_SYNC_FULL;
 	if(chat_store__begin(store, err) != CHAT_ERR_OK) {
 		end_lazy(store);
 		return err->code;
