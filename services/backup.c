@@ -29,7 +29,7 @@
 #include "background.h"
 
 #define BACKUP_STEP_PAGES    256       /* 1 MiB of 4 KiB pages per step, each written back before the next */
-#define BACKUP_STEP_PAUSE_NS 10000000L /* then 10 ms for the live log: at most ~100 MB/s */
+#define BACKUP_STEP_PAUSE_NS 25000000L /* then 25 ms for the live log: at most ~40 MB/s (bench/ops.sh) */
 #define PARTIAL_SUFFIX       ".partial"
 
 struct chat_worker {
