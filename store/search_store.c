@@ -376,6 +376,7 @@ struct row {
 	enum row_kind kind;
 	int64_t seq, ts, target;
 	char *author, *body; /* sqlite3_malloc'd copies (ROW_MESSAGE: both; ROW_EDIT: body) */
+	int author_len, body_len;
 };
 
 /* What a pass read: rows[0..n) in channel order, each channel's a run of heads[i].rows of them. */
@@ -395,17 +396,25 @@ static void free_batch(struct batch *b)
 }
 
 
-/* A copy of column i of stmt's row as text, or NULL when it is not text (or out of memory: *nomem). */
-static char *column_copy(sqlite3_stmt *stmt, int i, bool *nomem)
+/* A copy of column i of stmt's row as text (all *len bytes, NUL-terminated), or NULL when it is not
+ * text (or out of memory: *nomem). The type is asked first: asking for text converts the value. */
+static char *column_copy(sqlite3_stmt *stmt, int i, int *len, bool *nomem)
 {
-	const char *text = (const char *)sqlite3_column_text(stmt, i);
+	const char *text;
 	char *copy;
 
-	if(sqlite3_column_type(stmt, i) != SQLITE_TEXT || text == NULL) {
+	if(sqlite3_column_type(stmt, i) != SQLITE_TEXT) {
 		return NULL;
 	}
-	copy = sqlite3_mprintf("%s", text);
-	*nomem = *nomem || copy == NULL;
+	text = (const char *)sqlite3_column_text(stmt, i);
+	*len = sqlite3_column_bytes(stmt, i);
+	copy = text != NULL ? sqlite3_malloc64((sqlite3_uint64)*len + 1) : NULL;
+	if(copy == NULL) {
+		*nomem = true;
+		return NULL;
+	}
+	memcpy(copy, text, (size_t)*len);
+	copy[*len] = '\0';
 	return copy;
 }
 
@@ -436,11 +445,11 @@ static int read_channel(struct chat_search_db *s, struct head *h, int64_t budget
 		out->events++;
 		if(type != NULL && strcmp(type, "message") == 0 && has_body && !deleted) {
 			r.kind = ROW_MESSAGE;
-			r.author = column_copy(ev, 2, &nomem);
-			r.body = column_copy(ev, 5, &nomem);
+			r.author = column_copy(ev, 2, &r.author_len, &nomem);
+			r.body = column_copy(ev, 5, &r.body_len, &nomem);
 		} else if(type != NULL && strcmp(type, "edit") == 0 && has_body) {
 			r.kind = ROW_EDIT;
-			r.body = column_copy(ev, 5, &nomem);
+			r.body = column_copy(ev, 5, &r.body_len, &nomem);
 		} else if(type != NULL && strcmp(type, "delete") == 0) {
 			r.kind = ROW_DELETE;
 		}
@@ -488,9 +497,9 @@ static int add_doc(struct chat_search_db *s, int64_t channel, const struct row *
 	sqlite3_bind_int64(ins, 1, doc);
 	sqlite3_bind_int64(ins, 2, channel);
 	sqlite3_bind_int64(ins, 3, r->seq);
-	sqlite3_bind_text(ins, 4, r->author, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 4, r->author, r->author_len, SQLITE_STATIC);
 	sqlite3_bind_int64(ins, 5, r->ts);
-	sqlite3_bind_text(ins, 6, r->body, -1, SQLITE_STATIC);
+	sqlite3_bind_text(ins, 6, r->body, r->body_len, SQLITE_STATIC);
 	return run(ins);
 }
 
@@ -517,7 +526,7 @@ static int apply_channel(struct chat_search_db *s, struct head *h, const struct 
 		sqlite3_bind_int64(st, 1, h->id);
 		sqlite3_bind_int64(st, 2, r->target);
 		if(r->kind == ROW_EDIT) {
-			sqlite3_bind_text(st, 3, r->body, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, r->body, r->body_len, SQLITE_STATIC);
 		}
 		rc = run(st);
 		if(r->kind == ROW_DELETE) {
