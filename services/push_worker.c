@@ -21,6 +21,7 @@
 
 #include <uthash.h>
 
+#include "clock.h"
 #include "push_http.h"
 #include "push_store.h"
 #include "push_worker.h"
@@ -52,15 +53,6 @@ struct chat_push_worker {
 	struct chat_push_http *http;
 	struct chat_push_due due[ROUND_MAX];
 };
-
-
-static int64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 static void note_error(struct chat_push_worker *w, const char *fmt, const char *a, const char *b)
@@ -248,7 +240,7 @@ static enum chat_push_outcome post_one(struct chat_push_worker *w, const struct 
 	if(status >= 500) {
 		snprintf(error, sizeof(error), "HTTP %ld", status);
 	}
-	*retry_at = wall_ms() + backoff_ms(w, d->attempts);
+	*retry_at = chat_clock__wall_ms() + backoff_ms(w, d->attempts);
 	if(*retry_at - d->first_ms > w->opts.give_up_ms) {
 		note_error(w, "push gateway failing (%s), a notification dropped after retrying: %s", error,
 			   w->url);
@@ -270,7 +262,7 @@ static int round_once(struct chat_push_worker *w, int64_t *next_due_ms)
 	size_t n = 0;
 
 	*next_due_ms = INT64_MAX;
-	if(chat_push_db__due(w->db, wall_ms(), w->due, ROUND_MAX, &n) != 0) {
+	if(chat_push_db__due(w->db, chat_clock__wall_ms(), w->due, ROUND_MAX, &n) != 0) {
 		note_error(w, "push: cannot read the queue%s%s", "", "");
 		return -1;
 	}
@@ -297,21 +289,6 @@ static int round_once(struct chat_push_worker *w, int64_t *next_due_ms)
 }
 
 
-static struct timespec deadline_in(int64_t ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if(ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
-
 static void *run(void *arg)
 {
 	struct chat_push_worker *w = arg;
@@ -319,11 +296,12 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&w->lock);
 	while(!atomic_load(&w->stop)) {
-		int64_t wait = next_due - wall_ms();
+		int64_t wait = next_due - chat_clock__wall_ms();
 		int posted;
 
 		if(!w->kicked && wait > 0) {
-			struct timespec deadline = deadline_in(wait < IDLE_MAX_MS ? wait : IDLE_MAX_MS);
+			struct timespec deadline =
+				chat_clock__mono_deadline(wait < IDLE_MAX_MS ? wait : IDLE_MAX_MS);
 			int rc = 0;
 
 			while(!w->kicked && !atomic_load(&w->stop) && rc != ETIMEDOUT) {
@@ -337,7 +315,7 @@ static void *run(void *arg)
 		pthread_mutex_unlock(&w->lock);
 		posted = round_once(w, &next_due);
 		if(posted < 0) {
-			next_due = wall_ms() + IDLE_MAX_MS;
+			next_due = chat_clock__wall_ms() + IDLE_MAX_MS;
 		}
 		pthread_mutex_lock(&w->lock);
 		if(posted == ROUND_MAX) {
@@ -372,7 +350,6 @@ int chat_push_worker__start(const struct chat_push_worker_options *opts, struct 
 			    struct chat_push_worker **out, char *err, size_t err_len)
 {
 	struct chat_push_worker *w = calloc(1, sizeof(*w));
-	pthread_condattr_t attr;
 
 	*out = NULL;
 	if(w == NULL) {
@@ -381,10 +358,7 @@ int chat_push_worker__start(const struct chat_push_worker_options *opts, struct 
 	}
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_mutex_init(&w->waiting_lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &attr);
-	pthread_condattr_destroy(&attr);
+	(void)chat_clock__cond_init(&w->cond);
 	atomic_init(&w->stop, false);
 	w->opts = *opts;
 	w->counters = counters;

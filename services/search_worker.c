@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "background.h"
+#include "clock.h"
 #include "search_worker.h"
 
 #define PASS_EVENTS   5000  /* events per indexing transaction: a catch-up yields to searches between */
@@ -56,15 +57,6 @@ struct chat_search_worker {
 	int64_t passes;
 	int64_t lag_max;
 };
-
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 static void append(struct chat_search_job **list, struct chat_search_job *job)
@@ -159,7 +151,7 @@ static void index_pass(struct chat_search_worker *w, struct chat_search_db *db, 
 	}
 	rc = chat_search_db__index(db, PASS_EVENTS, full ? NULL : (only ? only : &none), n, &pass, &err);
 	free(only);
-	now = now_ms();
+	now = chat_clock__mono_ms();
 	pthread_mutex_lock(&w->lock);
 	if(rc != CHAT_ERR_OK) {
 		fail(w, err.message);
@@ -211,16 +203,9 @@ static void housekeeping(struct chat_search_worker *w, struct chat_search_db *db
 
 static void wait_until(struct chat_search_worker *w, int64_t when)
 {
-	int64_t delta = when - now_ms();
-	struct timespec ts;
+	int64_t delta = when - chat_clock__mono_ms();
+	struct timespec ts = chat_clock__mono_deadline(delta > 0 ? delta : 0);
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += delta / 1000;
-	ts.tv_nsec += (delta % 1000) * 1000000;
-	if(ts.tv_nsec >= 1000000000) {
-		ts.tv_nsec -= 1000000000;
-		ts.tv_sec++;
-	}
 	pthread_cond_timedwait(&w->wake, &w->lock, &ts);
 }
 
@@ -240,7 +225,7 @@ static void *worker_main(void *arg)
 	chat_background__enter("mqchat-search"); /* indexing uses the CPU the broker's thread leaves */
 	pthread_mutex_lock(&w->lock);
 	while(!w->stopping) {
-		int64_t now = now_ms(), next;
+		int64_t now = chat_clock__mono_ms(), next;
 		struct chat_search_job *ready;
 		bool dirty, full;
 
@@ -314,7 +299,6 @@ int chat_search_worker__start(const struct chat_search_worker_options *opts, str
 			      char *err, size_t err_len)
 {
 	struct chat_search_worker *w = calloc(1, sizeof(*w));
-	pthread_condattr_t attr;
 
 	*out = NULL;
 	if(w == NULL || (w->database = strdup(opts->database)) == NULL) {
@@ -326,13 +310,10 @@ int chat_search_worker__start(const struct chat_search_worker_options *opts, str
 	w->opts.database = w->database;
 	w->catching_up = true; /* the log may hold what the index does not: catch up first */
 	w->indexed = -1;       /* not even what the log held at start: a search stamped 0 waits for it */
-	w->last_commit_ms = now_ms();
+	w->last_commit_ms = chat_clock__mono_ms();
 	w->next_tidy_ms = w->last_commit_ms; /* a first tidy at start: channels erased while stopped */
 	pthread_mutex_init(&w->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	(void)chat_clock__cond_init(&w->wake);
 	if(pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		pthread_cond_destroy(&w->wake);
 		pthread_mutex_destroy(&w->lock);
@@ -391,7 +372,7 @@ void chat_search_worker__committed(struct chat_search_worker *w, int64_t commits
 		}
 	}
 	if(commits > w->reported || n > 0) {
-		int64_t now = now_ms();
+		int64_t now = chat_clock__mono_ms();
 		/* Only the oldest commit the index does not have moves the worker's next moment: from it the
 		 * worker waits batch_ms by itself, and its pass takes every commit reported by then. Waking
 		 * it for each later one cost a futex wake and a context switch per group commit, thousands a
@@ -420,7 +401,7 @@ bool chat_search_worker__submit(struct chat_search_worker *w, struct chat_search
 	ok = w->jobs < w->opts.queue_max;
 	if(ok) {
 		w->jobs++;
-		job->deadline_ms = now_ms() + w->opts.wait_ms;
+		job->deadline_ms = chat_clock__mono_ms() + w->opts.wait_ms;
 		append(&w->waiting, job);
 		pthread_cond_signal(&w->wake);
 	}

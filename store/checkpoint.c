@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 
 struct chat_checkpointer {
 	pthread_t thread;
@@ -28,28 +29,13 @@ struct chat_checkpointer {
 };
 
 
-static struct timespec deadline_after(int ms)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if(ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	return ts;
-}
-
-
 static void *run(void *arg)
 {
 	struct chat_checkpointer *cp = arg;
 
 	pthread_mutex_lock(&cp->lock);
 	while(!cp->stopping) {
-		struct timespec deadline = deadline_after(cp->interval_ms);
+		struct timespec deadline = chat_clock__mono_deadline(cp->interval_ms);
 		int rc = 0;
 
 		while(!cp->stopping && rc != ETIMEDOUT) {
@@ -62,10 +48,8 @@ static void *run(void *arg)
 		rc = sqlite3_wal_checkpoint_v2(cp->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
 		pthread_mutex_lock(&cp->lock);
 		if(rc == SQLITE_OK) {
-			struct timespec now;
-			clock_gettime(CLOCK_REALTIME, &now);
 			cp->runs++;
-			cp->last_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+			cp->last_ms = chat_clock__wall_ms();
 		}
 	}
 	pthread_mutex_unlock(&cp->lock);
@@ -86,7 +70,6 @@ int chat_checkpointer__start(const char *path, int interval_ms, struct chat_chec
 			     size_t err_len)
 {
 	struct chat_checkpointer *cp = calloc(1, sizeof(*cp));
-	pthread_condattr_t attr;
 
 	*out = NULL;
 	if(cp == NULL) {
@@ -95,10 +78,7 @@ int chat_checkpointer__start(const char *path, int interval_ms, struct chat_chec
 	}
 	cp->interval_ms = interval_ms;
 	pthread_mutex_init(&cp->lock, NULL);
-	pthread_condattr_init(&attr);
-	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-	pthread_cond_init(&cp->wake, &attr);
-	pthread_condattr_destroy(&attr);
+	(void)chat_clock__cond_init(&cp->wake);
 	if(sqlite3_open_v2(path, &cp->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, err_len, "cannot open %s for checkpoints: %s", path,
 			 cp->db ? sqlite3_errmsg(cp->db) : "out of memory");
