@@ -133,8 +133,7 @@ struct chat_store {
 	struct chat_lineage lineage;       /* this database's, as written at the start of this run */
 	const char *renewed_why;           /* why begin_run gave new epochs, or NULL */
 	enum chat_synchronous synchronous; /* the configured level */
-	bool lazy;                         /* the open transaction began with chat_store__begin_lazy */
-	bool lowered; /* the connection may be at normal while full is configured (a restore failed) */
+	bool lowered; /* at normal while full is configured: a lazy transaction, or its restore failed */
 };
 
 
@@ -903,10 +902,9 @@ int chat_store__load(struct chat_store *store, struct chat_index *idx, char *err
 /* Back to the configured level after a lazy transaction (a no-op after any other). Should that fail
  * (out of memory), the next transaction tries again before it begins, and does not begin without it:
  * an acknowledged send must never commit at a level weaker than the one configured. */
-static void end_lazy(struct chat_store *store)
+static void restore_level(struct chat_store *store)
 {
-	if(store->lazy) {
-		store->lazy = false;
+	if(store->lowered) {
 		store->lowered =
 			sqlite3_exec(store->db, synchronous_pragma(store->synchronous), NULL, NULL, NULL)
 			!= SQLITE_OK;
@@ -916,12 +914,9 @@ static void end_lazy(struct chat_store *store)
 
 enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err)
 {
-	if(store->lowered && !store->lazy) {
-		if(sqlite3_exec(store->db, synchronous_pragma(store->synchronous), NULL, NULL, NULL)
-		   != SQLITE_OK) {
-			return db_error(store, err, "starting a transaction");
-		}
-		store->lowered = false;
+	restore_level(store);
+	if(store->lowered) {
+		return db_error(store, err, "starting a transaction");
 	}
 	return step_done(store, stmt_get(store, S_BEGIN), err, "starting a transaction");
 }
@@ -931,14 +926,15 @@ enum chat_err chat_store__begin(struct chat_store *store, struct chat_error *err
  * there is nothing to change. */
 enum chat_err chat_store__begin_lazy(struct chat_store *store, struct chat_error *err)
 {
-	if(store->synchronous == CHAT_SYNC_FULL
-	   && sqlite3_exec(store->db, synchronous_pragma(CHAT_SYNC_NORMAL), NULL, NULL, NULL) != SQLITE_OK) {
-		return db_error(store, err, "starting a transaction");
+	if(store->synchronous == CHAT_SYNC_FULL) {
+		if(sqlite3_exec(store->db, synchronous_pragma(CHAT_SYNC_NORMAL), NULL, NULL, NULL)
+		   != SQLITE_OK) {
+			return db_error(store, err, "starting a transaction");
+		}
+		store->lowered = true;
 	}
-	store->lazy = true;
-	store->lowered = store->synchronous == CHAT_SYNC_FULL;
-	if(chat_store__begin(store, err) != CHAT_ERR_OK) {
-		end_lazy(store);
+	if(step_done(store, stmt_get(store, S_BEGIN), err, "starting a transaction") != CHAT_ERR_OK) {
+		restore_level(store);
 		return err->code;
 	}
 	return CHAT_ERR_OK;
@@ -951,7 +947,7 @@ enum chat_err chat_store__commit(struct chat_store *store, struct chat_error *er
 		chat_store__rollback(store);
 		return CHAT_ERR_UNAVAILABLE;
 	}
-	end_lazy(store);
+	restore_level(store);
 	return CHAT_ERR_OK;
 }
 
@@ -962,7 +958,7 @@ void chat_store__rollback(struct chat_store *store)
 		sqlite3_step(stmt_get(store, S_ROLLBACK));
 		sqlite3_reset(store->stmt[S_ROLLBACK]);
 	}
-	end_lazy(store);
+	restore_level(store);
 }
 
 
