@@ -54,6 +54,15 @@ unpin_thread() {
 	log "no thread $1 to unpin"
 }
 
+# search_indexed <database>: 1 when every channel's watermark in <database>-search is its head in
+# the log (the broker's search worker has caught up), else 0.
+search_indexed() {
+	sqlite3 "file:$1-search?mode=ro" "ATTACH 'file:$1?mode=ro' AS log;
+	  SELECT (SELECT coalesce(sum(seq), 0) FROM main.marks)
+	       = (SELECT coalesce(sum((SELECT max(seq) FROM log.events WHERE channel_id = c.id)), 0) FROM log.channels AS c)" \
+		2>/dev/null || echo 0
+}
+
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -36,9 +36,7 @@ stop_broker
 # also be indexing the million events, at the lowest priority but on the same disk and CPUs.
 start_ops_broker "$WORK/seed"
 for _ in $(seq 1200); do
-	[[ $(sqlite3 "file:$WORK/seed/chat.db-search?mode=ro" "ATTACH 'file:$WORK/seed/chat.db?mode=ro' AS log;
-	  SELECT (SELECT coalesce(sum(seq), 0) FROM main.marks) = (SELECT coalesce(sum((SELECT max(seq)
-	  FROM log.events WHERE channel_id = c.id)), 0) FROM log.channels AS c)" 2>/dev/null) == 1 ]] && break
+	[[ $(search_indexed "$WORK/seed/chat.db") == 1 ]] && break
 	sleep 0.5
 done
 stop_broker

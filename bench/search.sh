@@ -59,22 +59,15 @@ else
 	log "generated in $(($(date +%s) - t0)) s"
 fi
 
-# indexed: 1 when every channel's watermark in the index is its head in the log.
-indexed() {
-	sqlite3 "file:$WORK/gen/chat.db-search?mode=ro" "ATTACH 'file:$WORK/gen/chat.db?mode=ro' AS log;
-	  SELECT (SELECT coalesce(sum(seq), 0) FROM main.marks)
-	       = (SELECT coalesce(sum((SELECT max(seq) FROM log.events WHERE channel_id = c.id)), 0) FROM log.channels AS c)" \
-		2>/dev/null || echo 0
-}
 log "indexing the log (the worker's catch-up at start)"
 start_search_broker "$WORK/gen" normal
 t0=$(date +%s.%N)
 for _ in $(seq 7200); do
-	[[ $(indexed) == 1 ]] && break
+	[[ $(search_indexed "$WORK/gen/chat.db") == 1 ]] && break
 	sleep 0.5
 done
 CATCHUP_S=$(echo "$(date +%s.%N) - $t0" | bc)
-[[ $(indexed) == 1 ]] || { log "the index did not catch up"; exit 1; }
+[[ $(search_indexed "$WORK/gen/chat.db") == 1 ]] || { log "the index did not catch up"; exit 1; }
 stop_broker
 log "indexed in $CATCHUP_S s"
 
